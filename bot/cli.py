@@ -1,0 +1,187 @@
+"""The `reviewbot` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.service import ReviewService
+from bot.settings import Settings
+from index.catalog import review_as_dict
+from index.errors import ReviewbotError
+from index.indexing import IndexReport, Progress
+
+EXIT_ERROR = 1
+EXIT_PARTIAL = 3
+_LISTED = 20
+
+log = logging.getLogger("reviewbot")
+
+
+def _print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens to stderr.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Answers questions about film reviews, quoting the reviews it answers from."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = ReviewService(Settings())
+
+
+@contextmanager
+def _progress_bar(label: str) -> Iterator[Progress | None]:
+    """A progress bar on a terminal; nothing when stderr is a file or a pipe."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=1, label=label, file=sys.stderr) as bar:
+
+        def advance(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        yield advance
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Drop the index and embed everything again.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def index(service: ReviewService, paths: tuple[Path, ...], rebuild: bool, as_json: bool) -> None:
+    """Index review files: add new reviews, replace changed ones, remove deleted ones.
+
+    PATHS default to the reviews folder (REVIEWBOT_REVIEWS_DIR). Exits 3 when some
+    files could not be read (they are listed; their earlier chunks are kept).
+    """
+    with _progress_bar("embedding") as progress:
+        report = service.index(paths, rebuild=rebuild, progress=progress)
+    if as_json:
+        _print_json(report.as_dict())
+    else:
+        _echo_report(report, paths or (service.settings.reviews_dir,))
+    if report.failed:
+        sys.exit(EXIT_PARTIAL)
+
+
+def _echo_report(report: IndexReport, paths: tuple[Path, ...]) -> None:
+    where = ", ".join(str(p) for p in paths)
+    click.echo(
+        f"indexed {where}: {len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.removed)} removed, {len(report.unchanged)} unchanged, "
+        f"{len(report.failed)} failed ({report.chunks_embedded} chunks embedded, "
+        f"{report.seconds:.1f} s)"
+    )
+    for label, ids in (("added", report.added), ("updated", report.updated),
+                       ("removed", report.removed), ("kept", report.kept)):
+        for review_id in ids[:_LISTED]:
+            click.echo(f"  {label}: {review_id}")
+        if len(ids) > _LISTED:
+            click.echo(f"  … and {len(ids) - _LISTED} more {label}")
+    for failure in report.failed:
+        record = f" (record {failure.record_key})" if failure.record_key else ""
+        click.echo(f"  failed: {failure.path}{record}: {failure.reason}", err=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def reviews(service: ReviewService, as_json: bool) -> None:
+    """List the indexed reviews with their metadata and work."""
+    found = service.reviews()
+    if as_json:
+        _print_json([review_as_dict(r) for r in found])
+        return
+    for review in found:
+        rating = f" — {review.rating.raw}" if review.rating else ""
+        by = f" — {review.author}" if review.author else ""
+        work = review.work.label() if review.work else "?"
+        attached = (
+            f" [attached, confidence {review.attached_by.confidence}]"
+            if review.attached_by else ""
+        )
+        click.echo(f"{review.review_id}: {work}{rating}{by}{attached}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def works(service: ReviewService, as_json: bool) -> None:
+    """List the works with their review counts and ratings."""
+    summaries = service.works()
+    if as_json:
+        _print_json([s.as_dict() for s in summaries])
+        return
+    for summary in summaries:
+        average = summary.average_rating
+        rating = f", average rating {average:.0%}" if average is not None else ""
+        count = len(summary.reviews)
+        click.echo(f"{summary.work.label()}: {count} review{'s' * (count != 1)}{rating}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def stats(service: ReviewService, as_json: bool) -> None:
+    """Show reviews, works, chunks, languages, embedder, store and the last index time."""
+    figures = service.stats()
+    if as_json:
+        _print_json(figures)
+        return
+    for key, value in figures.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
+        click.echo(f"{key.replace('_', ' ')}: {value if value is not None else '—'}")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--debounce", default=1500, show_default=True, help="Milliseconds to wait.")
+@click.pass_obj
+def watch(service: ReviewService, paths: tuple[Path, ...], debounce: int) -> None:
+    """Index, then re-index whenever review files are added, changed or deleted."""
+    from watchfiles import watch as watch_files
+
+    targets = list(paths) or [service.settings.reviews_dir]
+    _index_and_report(service, targets)
+    click.echo(f"watching {', '.join(map(str, targets))} (Ctrl-C to stop)")
+    for _changes in watch_files(*targets, debounce=debounce, raise_interrupt=False):
+        _index_and_report(service, targets)
+
+
+def _index_and_report(service: ReviewService, targets: list[Path]) -> None:
+    try:
+        report = service.index(targets)
+    except ReviewbotError as error:
+        click.echo(f"error: {error}", err=True)
+        return
+    _echo_report(report, tuple(targets))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; a ReviewbotError becomes one line on stderr and exit code 1."""
+    run: Callable[..., Any] = cli.main
+    try:
+        run(args=argv, prog_name="reviewbot", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except ReviewbotError as error:
+        log.debug("error", exc_info=True)
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_ERROR)

@@ -1,0 +1,97 @@
+"""What the CLI and the Telegram bot both do, behind one object built from the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.settings import Settings
+from index.catalog import WorkSummary, summarize_works
+from index.embedding import ReviewEmbedder, create_embedder, embedder_name
+from index.indexing import IndexReport, Progress, index_lock, index_reviews
+from index.records import Review
+from index.store import ReviewStore, connect
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+
+
+class ReviewService:
+    """Indexes and inspects the reviews named by one Settings object.
+
+    The embedder and the Chroma client can be passed in; otherwise they are made from
+    the settings the first time they are needed.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: ReviewEmbedder | None = None,
+        client: ClientAPI | None = None,
+    ) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._client = client
+
+    @property
+    def embedder(self) -> ReviewEmbedder:
+        if self._embedder is None:
+            self._embedder = create_embedder(
+                self.settings.embedder, threads=self.settings.embed_threads
+            )
+        return self._embedder
+
+    @cached_property
+    def store(self) -> ReviewStore:
+        client = self._client or connect(
+            data_dir=self.settings.data_dir, chroma_url=self.settings.chroma_url
+        )
+        name = self._embedder.name if self._embedder else embedder_name(self.settings.embedder)
+        return ReviewStore(client, collection=self.settings.collection, embedder_name=name)
+
+    def index(
+        self,
+        paths: Sequence[Path] = (),
+        *,
+        rebuild: bool = False,
+        progress: Progress | None = None,
+    ) -> IndexReport:
+        """Bring the index in step with ``paths`` (default: the reviews folder)."""
+        with index_lock(self.settings.data_dir):
+            return index_reviews(
+                list(paths) or [self.settings.reviews_dir],
+                store=self.store,
+                embedder=self.embedder,
+                chunk_chars=self.settings.chunk_chars,
+                columns=self.settings.csv_columns or None,
+                max_bytes=self.settings.max_file_bytes,
+                rebuild=rebuild,
+                progress=progress,
+            )
+
+    def reviews(self) -> list[Review]:
+        return self.store.reviews()
+
+    def works(self) -> list[WorkSummary]:
+        return summarize_works(self.reviews())
+
+    def stats(self) -> dict[str, Any]:
+        """Counts and facts about the index, for `reviewbot stats` and `/stats`."""
+        reviews = self.reviews()
+        state = self.store.state
+        languages: dict[str, int] = {}
+        for review in reviews:
+            languages[review.language] = languages.get(review.language, 0) + 1
+        return {
+            "reviews": len(reviews),
+            "works": len(summarize_works(reviews)),
+            "chunks": self.store.count(),
+            "languages": dict(sorted(languages.items())),
+            "embedder": state.get("embedder", embedder_name(self.settings.embedder)),
+            "store": self.settings.chroma_url or str(self.settings.data_dir / "chroma"),
+            "collection": self.settings.collection,
+            "last_index": state.get("indexed_at"),
+        }

@@ -1,0 +1,1 @@
+"""Turns review files into a searchable store and searches it."""

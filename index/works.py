@@ -1,0 +1,175 @@
+"""Groups reviews into works and attaches reviews without a header to the right one."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from index.records import Attachment, Review, Work
+
+_NAME = re.compile(r"\b[A-ZÄÖÜ][\w'-]{2,}")
+_DIRECTOR_WEIGHT = 3.0
+_CAST_WEIGHT = 2.0
+_NAME_WEIGHT = 1.0
+_MAX_NAME_EVIDENCE = 4
+_MIN_SCORE = 3.0
+
+
+def normalize(text: str) -> str:
+    """Lower-case, accents and punctuation removed: "Ok-ju" and "Okju" both become "okju"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    letters = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    letters = re.sub(r"[-'’]", "", letters)
+    return re.sub(r"[^\w]+", " ", letters).strip()
+
+
+def slug(text: str) -> str:
+    return normalize(text).replace(" ", "-") or "untitled"
+
+
+def make_work_id(title: str, year: int | None, director: str | None) -> str:
+    parts = [slug(title), str(year) if year else "", slug(director) if director else ""]
+    return "-".join(p for p in parts if p)
+
+
+def assign_works(reviews: Sequence[Review]) -> None:
+    """Set ``work`` (and ``attached_by`` where inferred) on every review.
+
+    Reviews with a title join the work with the same normalised title whose year and
+    director do not contradict theirs; two films that share a title stay two works.
+    A review without a title is attached from the evidence in its text, or becomes a
+    work of its own when the evidence is not clear.
+    """
+    titled = sorted(
+        (r for r in reviews if r.title),
+        key=lambda r: (r.year is None, r.director is None, r.review_id),
+    )
+    works: list[Work] = []
+    for review in titled:
+        review.attached_by = None
+        review.work = _matching_work(review, works) or _new_work(review, works)
+        _fill_gaps(review, works)
+    members: dict[str, list[Review]] = {}
+    for review in titled:
+        assert review.work is not None
+        members.setdefault(review.work.work_id, []).append(review)
+    for review in reviews:
+        if review.title:
+            continue
+        attached = _attach_by_evidence(review, works, members)
+        if attached is None:
+            review.work = Work(work_id=f"untitled-{slug(review.review_id)}", title="(untitled)")
+            review.attached_by = None
+        else:
+            review.work, review.attached_by = attached
+
+
+def _matching_work(review: Review, works: Iterable[Work]) -> Work | None:
+    key = normalize(review.title or "")
+    for work in works:
+        if normalize(work.title) != key:
+            continue
+        if review.year and work.year and review.year != work.year:
+            continue
+        if (
+            review.director
+            and work.director
+            and normalize(review.director) != normalize(work.director)
+        ):
+            continue
+        return work
+    return None
+
+
+def _new_work(review: Review, works: list[Work]) -> Work:
+    title = review.title or "(untitled)"
+    work = Work(
+        work_id=make_work_id(title, review.year, review.director),
+        title=title,
+        year=review.year,
+        director=review.director,
+        original_title=review.original_title,
+    )
+    works.append(work)
+    return work
+
+
+def _fill_gaps(review: Review, works: list[Work]) -> None:
+    """A work first seen without year or director keeps the one a later review gives."""
+    work = review.work
+    assert work is not None
+    if review.original_title and not work.original_title:
+        filled = Work(work.work_id, work.title, work.year, work.director, review.original_title)
+        works[works.index(work)] = filled
+        review.work = filled
+
+
+def _attach_by_evidence(
+    review: Review, works: Sequence[Work], members: dict[str, list[Review]]
+) -> tuple[Work, Attachment] | None:
+    text = f" {normalize(review.text)} "
+    candidates = [w for w in works if _mentions(text, w.title) or _mentions(text, w.director)]
+    if not candidates:
+        return None
+    words_by_work = {w.work_id: _words(members.get(w.work_id, [])) for w in candidates}
+    scored: list[tuple[float, Work, list[str]]] = []
+    for work in candidates:
+        others = set().union(*(n for k, n in words_by_work.items() if k != work.work_id))
+        score, evidence = _score(text, work, members.get(work.work_id, []), others)
+        scored.append((score, work, evidence))
+    scored.sort(key=lambda item: item[0], reverse=True)
+    best_score, best_work, evidence = scored[0]
+    runner_up = scored[1][0] if len(scored) > 1 else 0.0
+    if best_score < _MIN_SCORE or best_score < 2 * runner_up:
+        return None
+    confidence = round(best_score / (best_score + runner_up + 1.0), 2)
+    return best_work, Attachment(confidence=confidence, evidence=evidence)
+
+
+def _score(
+    text: str, work: Work, reviews: Sequence[Review], other_words: set[str]
+) -> tuple[float, list[str]]:
+    score, evidence = 0.0, []
+    if _mentions(text, work.title):
+        evidence.append(f"title: {work.title}")
+    if _mentions(text, work.director):
+        score += _DIRECTOR_WEIGHT
+        evidence.append(f"director: {work.director}")
+    cast = {name for review in reviews for name in review.cast}
+    for name in sorted(cast):
+        if _mentions(text, name):
+            score += _CAST_WEIGHT
+            evidence.append(f"cast: {name}")
+    known = set(normalize(" ".join([*cast, work.director or "", work.title])).split())
+    distinctive = sorted(_names(reviews) - other_words - known)
+    shared = [n for n in distinctive if _mentions(text, n) or _mentions(text, n + "s")]
+    shared = shared[:_MAX_NAME_EVIDENCE]
+    score += _NAME_WEIGHT * len(shared)
+    evidence.extend(f"name: {name}" for name in shared)
+    return score, evidence
+
+
+def _names(reviews: Iterable[Review]) -> set[str]:
+    """Capitalised words that occur at least twice in a work's reviews (names, mostly)."""
+    counts: Counter[str] = Counter()
+    for review in reviews:
+        counts.update(_stem(normalize(m.group(0))) for m in _NAME.finditer(review.text))
+    return {name for name, n in counts.items() if n >= 2 and len(name) >= 4}
+
+
+def _words(reviews: Iterable[Review]) -> set[str]:
+    return {_stem(w) for review in reviews for w in normalize(review.text).split()}
+
+
+def _stem(name: str) -> str:
+    """Drop a genitive s, so that "Minhees Tod" counts for "Minhee"."""
+    return name[:-1] if name.endswith("s") and len(name) > 4 else name
+
+
+def _mentions(normalized_text: str, phrase: str | None) -> bool:
+    if not phrase:
+        return False
+    key = normalize(phrase)
+    return bool(key) and f" {key} " in normalized_text
