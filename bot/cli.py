@@ -106,7 +106,7 @@ def reviews(service: ReviewService, as_json: bool) -> None:
         _print_json([review_as_dict(r) for r in found])
         return
     for review in found:
-        rating = f" — {review.rating.raw}" if review.rating else ""
+        rating = f" — {review.rating.display()}" if review.rating else ""
         by = f" — {review.author}" if review.author else ""
         work = review.work.label() if review.work else "?"
         attached = (

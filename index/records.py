@@ -59,6 +59,12 @@ class Rating:
     def on_own_scale(self) -> float:
         return round(self.normalized * self.scale, 2)
 
+    def display(self) -> str:
+        """``3.5 von 5`` as written; a bare ``4`` from a column becomes ``4/5``."""
+        value = self.on_own_scale()
+        shown = f"{value:g}/{self.scale}"
+        return shown if self.raw.replace(",", ".").strip() in {f"{value:g}", str(value)} else self.raw
+
 
 @dataclass(frozen=True)
 class Attachment:

@@ -128,6 +128,11 @@ class ReviewStore:
         collection = self._existing()
         return dict(collection.metadata or {}) if collection else {}
 
+    def fresh_state(self) -> dict[str, Any]:
+        """The collection's metadata as it is now, even if another process changed it."""
+        self._collection = None
+        return self.state
+
     def mark_indexed(self, summary: Mapping[str, str | int | float]) -> str:
         """Record that an index run finished; returns the new generation id."""
         collection = self._writable()

@@ -67,9 +67,10 @@ def assign_works(reviews: Sequence[Review]) -> None:
 
 
 def _matching_work(review: Review, works: Iterable[Work]) -> Work | None:
-    key = normalize(review.title or "")
+    """The work of the same title (or original title) whose year and director agree."""
+    keys = {normalize(t) for t in (review.title, review.original_title) if t}
     for work in works:
-        if normalize(work.title) != key:
+        if not keys & {normalize(t) for t in (work.title, work.original_title) if t}:
             continue
         if review.year and work.year and review.year != work.year:
             continue

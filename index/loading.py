@@ -1,0 +1,656 @@
+"""Reading review files (text, Markdown, HTML, JSON, JSON Lines, CSV) into source records."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import os
+import re
+import stat
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from index.errors import ReviewFileError
+from index.records import FileLoad, LoadFailure, SourceRecord
+
+if TYPE_CHECKING:
+    from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+_FORMAT_BY_SUFFIX = {
+    ".txt": "txt",
+    ".md": "md",
+    ".markdown": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".csv": "csv",
+}
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_FORMAT_BY_SUFFIX)
+DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
+
+_TEXT_NAMES = ("text", "review", "body", "content", "review_text")
+_FIELD_ALIASES: dict[str, tuple[str, ...]] = {
+    "title": ("title", "film", "movie", "name"),
+    "rating": ("rating", "score", "stars", "sterne", "bewertung"),
+    "year": ("year", "jahr"),
+    "author": ("author", "autor", "reviewer", "user"),
+    "date": ("date", "datum", "review_date"),
+    "url": ("url", "link"),
+    "director": ("director", "regie"),
+}
+_KEY_NAMES = ("id", "review_id", "key")
+
+# Short texts give charset-normalizer too little evidence to tell the Western code pages
+# apart (it guesses cp1250, or even EBCDIC, for "Größe"); when cp1252 reads the bytes
+# about as cleanly as its best guess, cp1252 is by far the likelier encoding.
+_WESTERN_ENCODING = "cp1252"
+_WESTERN_CHAOS_TOLERANCE = 0.15
+
+_CSV_DELIMITERS = ",;\t"
+_CSV_SNIFF_CHARS = 64 * 1024
+_CSV_EXTRA_CELLS = "\x00extra"
+
+_HTML_SKIPPED_TAGS = frozenset(
+    {"script", "style", "nav", "header", "footer", "aside", "form", "noscript", "template"}
+)
+_HTML_BLOCK_TAGS = frozenset(
+    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "div", "br", "tr", "blockquote"}
+    | {"article", "main", "section", "ul", "ol", "table", "pre", "dt", "dd", "figcaption"}
+)
+_HTML_CELL_TAGS = frozenset({"td", "th"})
+_HTML_META_FIELDS = {
+    "author": "author",
+    "og:title": "title",
+    "description": "description",
+    "og:description": "description",
+    "date": "date",
+    "article:published_time": "date",
+}
+_MARKDOWN_HEADING = re.compile(r"#[ \t]+(?P<title>.+?)[ \t#]*")
+
+
+def find_review_files(paths: Sequence[Path]) -> list[tuple[Path, Path]]:
+    """(file, root) pairs: every supported file under each path (recursively, sorted, hidden
+    files and folders skipped); a path that is a file is its own entry with root = its parent.
+
+    Paths come back absolute. A path that does not exist raises ReviewFileError.
+    """
+    found: dict[tuple[Path, Path], None] = {}
+    for given in paths:
+        path = _absolute(given)
+        if not path.exists():
+            raise ReviewFileError(f"{given}: no such file or folder")
+        if path.is_dir():
+            found.update(dict.fromkeys((file, path) for file in _files_below(path)))
+        else:
+            found[(path, path.parent)] = None
+    return list(found)
+
+
+def load_file(
+    path: Path,
+    *,
+    root: Path,
+    columns: Mapping[str, str] | None = None,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> FileLoad:
+    """Read one file into SourceRecords; never raises for bad content: problems become
+    LoadFailures (for the whole file, or for one record of a JSON, JSON Lines or CSV file).
+
+    ``columns`` maps our field names to the file's names, e.g. ``{"text": "Rezension"}``.
+    """
+    source = _Source.of(path, root=root)
+    try:
+        text = _read_text(path, max_bytes=max_bytes)
+        outcomes = _parse(text, source, columns=_column_names(columns or {}))
+    except ReviewFileError as problem:
+        outcomes = [source.failure(str(problem))]
+    return FileLoad(
+        path=str(path),
+        records=[outcome for outcome in outcomes if isinstance(outcome, SourceRecord)],
+        failures=[outcome for outcome in outcomes if isinstance(outcome, LoadFailure)],
+    )
+
+
+def load_reviews(
+    paths: Sequence[Path],
+    *,
+    columns: Mapping[str, str] | None = None,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Iterator[FileLoad]:
+    """load_file for every file find_review_files finds; a missing path raises at once."""
+    files = find_review_files(paths)
+    return (
+        load_file(file, root=root, columns=columns, max_bytes=max_bytes) for file, root in files
+    )
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where the records of one file come from, and how to name them."""
+
+    path: str
+    source_path: str
+    review_id: str
+    format: str
+
+    @classmethod
+    def of(cls, path: Path, *, root: Path) -> _Source:
+        relative = _absolute(path).relative_to(_absolute(root)).as_posix()
+        suffix = path.suffix.lower()
+        return cls(
+            path=str(path),
+            source_path=str(path.resolve()),
+            review_id=f"{_absolute(root).name}/{relative}",
+            format=_FORMAT_BY_SUFFIX.get(suffix, suffix.removeprefix(".")),
+        )
+
+    def record(self, text: str, fields: dict[str, str], *, key: str | None = None) -> SourceRecord:
+        return SourceRecord(
+            review_id=self.review_id if key is None else f"{self.review_id}#{key}",
+            source_path=self.source_path,
+            record_key=key,
+            text=text,
+            fields=fields,
+            format=self.format,
+        )
+
+    def failure(self, reason: str, *, key: str | None = None) -> LoadFailure:
+        return LoadFailure(path=self.path, reason=reason, record_key=key)
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One record of a many-record file, or why it could not be read."""
+
+    number: int
+    where: str
+    values: dict[str, object] = field(default_factory=dict)
+    problem: str | None = None
+
+
+_Outcome = SourceRecord | LoadFailure
+
+
+def _absolute(path: Path) -> Path:
+    # abspath, not resolve: a symlinked review folder keeps its own name in review ids.
+    return Path(os.path.abspath(path))
+
+
+def _files_below(folder: Path) -> list[Path]:
+    files: list[Path] = []
+    for parent, folders, names in os.walk(folder, onerror=_raise_unlistable):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        files.extend(Path(parent, name) for name in names if _is_review_name(name))
+    return sorted(files, key=lambda file: file.relative_to(folder).parts)
+
+
+def _raise_unlistable(error: OSError) -> None:
+    raise ReviewFileError(f"{error.filename}: cannot list folder: {error.strerror}") from error
+
+
+def _is_review_name(name: str) -> bool:
+    return not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED_SUFFIXES
+
+
+# Reading and decoding
+
+
+def _read_text(path: Path, *, max_bytes: int) -> str:
+    text = _decode(_read_bytes(path, max_bytes=max_bytes))
+    text = _unix_newlines(text)
+    if not text.strip():
+        raise ReviewFileError("empty file")
+    return text
+
+
+def _read_bytes(path: Path, *, max_bytes: int) -> bytes:
+    try:
+        _refuse_size(_regular_file_size(path), max_bytes)
+        with path.open("rb") as stream:
+            data = stream.read(max_bytes + 1)
+    except OSError as error:
+        raise ReviewFileError(_unreadable_reason(path, error)) from error
+    _refuse_size(len(data), max_bytes)
+    return data
+
+
+def _regular_file_size(path: Path) -> int:
+    status = path.stat()
+    if stat.S_ISDIR(status.st_mode):
+        raise ReviewFileError("cannot read file: it is a folder")
+    if not stat.S_ISREG(status.st_mode):
+        raise ReviewFileError("cannot read file: it is not a regular file")
+    return status.st_size
+
+
+def _refuse_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise ReviewFileError(f"file too large: {_size(size)}, the limit is {_size(max_bytes)}")
+
+
+def _size(size: int) -> str:
+    megabyte = 1024 * 1024
+    return f"{size / megabyte:.1f} MB" if size >= megabyte else f"{size} bytes"
+
+
+def _unreadable_reason(path: Path, error: OSError) -> str:
+    if isinstance(error, FileNotFoundError) and path.is_symlink():
+        return f"cannot read file: it links to {os.readlink(path)}, which does not exist"
+    return f"cannot read file: {error.strerror or error}"
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _decode_utf16(data)
+    if b"\x00" in data:
+        raise ReviewFileError("binary file, not text (it contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return _decode_legacy(data)
+
+
+def _decode_utf16(data: bytes) -> str:
+    try:
+        return data.decode("utf-16")
+    except UnicodeDecodeError as error:
+        raise ReviewFileError(
+            f"not text: starts like UTF-16 but is not ({error.reason})"
+        ) from error
+
+
+def _decode_legacy(data: bytes) -> str:
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data))
+    if not matches:
+        raise ReviewFileError("binary file, not text (no plausible text encoding found)")
+    least_chaos = min(match.chaos for match in matches)
+    plausible = [m for m in matches if m.chaos <= least_chaos + _WESTERN_CHAOS_TOLERANCE]
+    if any(_WESTERN_ENCODING in match.could_be_from_charset for match in plausible):
+        try:
+            return data.decode(_WESTERN_ENCODING)
+        except UnicodeDecodeError:
+            pass
+    return str(matches[0])
+
+
+def _unix_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+# Parsing by format
+
+
+def _parse(text: str, source: _Source, *, columns: dict[str, str]) -> list[_Outcome]:
+    match source.format:
+        case "txt":
+            return [source.record(text, {})]
+        case "md":
+            return [source.record(*_parse_markdown(text, columns=columns))]
+        case "html":
+            return [source.record(*_parse_html(text, columns=columns))]
+        case "json":
+            return _parse_json(text, source, columns=columns)
+        case "jsonl":
+            return _records_from_rows(_jsonl_rows(text), source, columns=columns)
+        case "csv":
+            return _records_from_rows(_csv_rows(text, columns=columns), source, columns=columns)
+    supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+    raise ReviewFileError(f"unsupported file type .{source.format} (supported: {supported})")
+
+
+def _parse_markdown(text: str, *, columns: dict[str, str]) -> tuple[str, dict[str, str]]:
+    front_matter, body = _split_front_matter(text)
+    fields = _named_fields(_front_matter_fields(front_matter), columns)
+    body = body.lstrip("\n")
+    heading = _MARKDOWN_HEADING.fullmatch(body.partition("\n")[0])
+    if heading and "title" not in fields:
+        fields["title"] = heading["title"]
+        body = body.partition("\n")[2].lstrip("\n")
+    if not body.strip():
+        raise ReviewFileError("no review text after the front matter")
+    return body, fields
+
+
+def _split_front_matter(text: str) -> tuple[str, str]:
+    lines = text.split("\n")
+    if lines[0].rstrip() != "---":
+        return "", text
+    for number, line in enumerate(lines[1:], start=1):
+        if line.rstrip() in ("---", "..."):
+            return "\n".join(lines[1:number]), "\n".join(lines[number + 1 :])
+    raise ReviewFileError("front matter starts with '---' on line 1 but is never closed")
+
+
+def _front_matter_fields(front_matter: str) -> dict[str, str]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(front_matter)
+    except yaml.YAMLError as error:
+        raise ReviewFileError(f"front matter is not valid YAML: {_yaml_problem(error)}") from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ReviewFileError(f"front matter is a {_json_type(data)}, not key: value lines")
+    return _scalar_fields(_lower_keys(data))
+
+
+def _yaml_problem(error: Exception) -> str:
+    import yaml
+
+    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+        # The mark counts from 0 within the front matter, which starts on line 2 of the file.
+        mark = error.problem_mark
+        return f"{error.problem} (line {mark.line + 2}, column {mark.column + 1})"
+    return str(error).replace("\n", " ")
+
+
+def _parse_html(text: str, *, columns: dict[str, str]) -> tuple[str, dict[str, str]]:
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(text)
+    article = _html_article(tree)
+    if article is None:
+        raise ReviewFileError("no article text found in the HTML")
+    lines = _html_lines(article)
+    if not lines:
+        raise ReviewFileError("no article text found in the HTML")
+    return "\n".join(lines), _named_fields(_html_fields(tree, article), columns)
+
+
+def _html_article(tree: LexborHTMLParser) -> LexborNode | None:
+    for selector in ("article", "main"):
+        for node in tree.css(selector):
+            if not _html_is_skipped(node):
+                return node
+    return tree.body
+
+
+def _html_is_skipped(node: LexborNode) -> bool:
+    ancestor = node.parent
+    while ancestor is not None:
+        if ancestor.tag in _HTML_SKIPPED_TAGS:
+            return True
+        ancestor = ancestor.parent
+    return False
+
+
+def _html_fields(tree: LexborHTMLParser, article: LexborNode) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for meta in tree.css("meta"):
+        attributes = meta.attributes
+        name = (attributes.get("name") or attributes.get("property") or "").strip().lower()
+        content = (attributes.get("content") or "").strip()
+        if not content:
+            continue
+        if name.startswith("review:"):
+            fields[name.removeprefix("review:")] = content
+        elif name in _HTML_META_FIELDS:
+            fields.setdefault(_HTML_META_FIELDS[name], content)
+    for title in (tree.css_first("head title"), article.css_first("h1")):
+        if "title" not in fields and title is not None and title.text().strip():
+            fields["title"] = " ".join(title.text().split())
+    return fields
+
+
+def _html_lines(article: LexborNode) -> list[str]:
+    lines = _LineBuilder()
+    pending: list[tuple[LexborNode, bool]] = [(article, False)]
+    while pending:
+        node, leaving = pending.pop()
+        tag = node.tag or ""
+        if tag == "-text":
+            lines.write(node.text_content or "")
+        elif leaving:
+            lines.leave(tag)
+        elif tag not in _HTML_SKIPPED_TAGS and tag[:1].isalpha():
+            lines.enter(tag)
+            pending.append((node, True))
+            pending.extend((child, False) for child in reversed(list(node.iter(True))))
+    lines.end_line()
+    return lines.lines
+
+
+class _LineBuilder:
+    """Collects HTML text into lines: one per block element, whitespace collapsed."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self._parts.append(text)
+
+    def enter(self, tag: str) -> None:
+        if tag in _HTML_BLOCK_TAGS:
+            self.end_line()
+
+    def leave(self, tag: str) -> None:
+        if tag in _HTML_BLOCK_TAGS:
+            self.end_line()
+        elif tag in _HTML_CELL_TAGS:
+            self._parts.append(" ")
+
+    def end_line(self) -> None:
+        line = " ".join("".join(self._parts).split())
+        if line:
+            self.lines.append(line)
+        self._parts.clear()
+
+
+def _parse_json(text: str, source: _Source, *, columns: dict[str, str]) -> list[_Outcome]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ReviewFileError(
+            f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from error
+    if isinstance(data, dict) and isinstance(data.get("reviews"), list):
+        data = data["reviews"]
+    if isinstance(data, dict):
+        return [_record_from_values(_lower_keys(data), source, columns=columns)]
+    if isinstance(data, list):
+        rows = [_json_row(number, item, where="record") for number, item in enumerate(data, 1)]
+        return _records_from_rows(rows, source, columns=columns)
+    raise ReviewFileError(
+        f'expected a JSON object, a list of objects or an object with a "reviews" list, '
+        f"not a {_json_type(data)}"
+    )
+
+
+def _jsonl_rows(text: str) -> list[_Row]:
+    rows = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            problem = f"invalid JSON at column {error.colno}: {error.msg}"
+            rows.append(_Row(number, where=f"line {number}", problem=problem))
+            continue
+        rows.append(_json_row(number, item, where="line"))
+    return rows
+
+
+def _json_row(number: int, item: object, *, where: str) -> _Row:
+    if not isinstance(item, dict):
+        problem = f"expected a JSON object, not a {_json_type(item)}"
+        return _Row(number, where=f"{where} {number}", problem=problem)
+    return _Row(number, where=f"{where} {number}", values=_lower_keys(item))
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _csv_rows(text: str, *, columns: dict[str, str]) -> list[_Row]:
+    reader = csv.DictReader(
+        io.StringIO(text, newline=""), delimiter=_csv_delimiter(text), restkey=_CSV_EXTRA_CELLS
+    )
+    header = [(name or "").strip().lower() for name in reader.fieldnames or []]
+    reader.fieldnames = header
+    _require_text_column(header, columns)
+    rows: list[_Row] = []
+    number = 0
+    try:
+        for number, cells in enumerate(reader, start=1):
+            if any(cell and cell.strip() for cell in cells.values() if isinstance(cell, str)):
+                rows.append(_csv_row(number, cells, line=reader.line_num, width=len(header)))
+    except csv.Error as error:
+        where = f"row {number + 1} (line {reader.line_num})"
+        rows.append(
+            _Row(number + 1, where=where, problem=f"{error}; the rows after it were not read")
+        )
+    return rows
+
+
+def _csv_delimiter(text: str) -> str:
+    header = text.partition("\n")[0]
+    try:
+        delimiter = csv.Sniffer().sniff(text[:_CSV_SNIFF_CHARS], _CSV_DELIMITERS).delimiter
+    except csv.Error:
+        delimiter = ""
+    if delimiter and delimiter in header:
+        return delimiter
+    return max(_CSV_DELIMITERS, key=header.count)
+
+
+def _require_text_column(header: list[str], columns: dict[str, str]) -> None:
+    expected = _text_names(columns)
+    if not any(name in header for name in expected):
+        raise ReviewFileError(
+            f"no text column: the header has {', '.join(header)}; "
+            f"expected a column named {_listed(expected)}"
+        )
+
+
+def _csv_row(number: int, cells: dict[str | None, object], *, line: int, width: int) -> _Row:
+    where = f"row {number} (line {line})"
+    extra = cells.pop(_CSV_EXTRA_CELLS, None)
+    present = sum(cell is not None for cell in cells.values())
+    count = present + len(extra) if isinstance(extra, list) else present
+    if count != width:
+        return _Row(number, where=where, problem=f"has {_fields(count)}, the header has {width}")
+    return _Row(number, where=where, values={str(name): cell for name, cell in cells.items()})
+
+
+def _fields(count: int) -> str:
+    return "1 field" if count == 1 else f"{count} fields"
+
+
+# Records from rows and values
+
+
+def _records_from_rows(
+    rows: list[_Row], source: _Source, *, columns: dict[str, str]
+) -> list[_Outcome]:
+    outcomes: list[_Outcome] = []
+    first_use: dict[str, str] = {}
+    for row in rows:
+        if row.problem is not None:
+            outcomes.append(source.failure(f"{row.where}: {row.problem}", key=str(row.number)))
+            continue
+        key = _record_key(row)
+        if key in first_use:
+            reason = f"{row.where}: id {key!r} is already used by {first_use[key]}"
+            outcomes.append(source.failure(reason, key=key))
+            continue
+        first_use[key] = row.where
+        outcomes.append(
+            _record_from_values(row.values, source, columns=columns, key=key, where=row.where)
+        )
+    return outcomes
+
+
+def _record_key(row: _Row) -> str:
+    for name in _KEY_NAMES:
+        value = row.values.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+    return str(row.number)
+
+
+def _record_from_values(
+    values: dict[str, object],
+    source: _Source,
+    *,
+    columns: dict[str, str],
+    key: str | None = None,
+    where: str = "",
+) -> _Outcome:
+    text_name = _text_name(values, columns)
+    if text_name is None:
+        reason = f"no review text (looked for {_listed(_text_names(columns))})"
+        return source.failure(f"{where}: {reason}" if where else reason, key=key)
+    others = {name: value for name, value in values.items() if name != text_name}
+    fields = _named_fields(_scalar_fields(others), columns)
+    return source.record(_unix_newlines(str(values[text_name])), fields, key=key)
+
+
+def _text_names(columns: dict[str, str]) -> tuple[str, ...]:
+    return (columns["text"],) if "text" in columns else _TEXT_NAMES
+
+
+def _listed(names: Sequence[str]) -> str:
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def _text_name(values: dict[str, object], columns: dict[str, str]) -> str | None:
+    for name in _text_names(columns):
+        value = values.get(name)
+        if isinstance(value, str) and value.strip():
+            return name
+    return None
+
+
+def _named_fields(raw: dict[str, str], columns: dict[str, str]) -> dict[str, str]:
+    """``raw`` plus our names: from ``columns`` first, else from the first alias present."""
+    fields = dict(raw)
+    for ours, theirs in columns.items():
+        if ours != "text" and theirs in raw:
+            fields[ours] = raw[theirs]
+    for ours, aliases in _FIELD_ALIASES.items():
+        alias = next((name for name in aliases if name in raw), None)
+        if ours not in fields and alias is not None:
+            fields[ours] = raw[alias]
+    return fields
+
+
+def _scalar_fields(values: Mapping[str, object]) -> dict[str, str]:
+    fields = {}
+    for name, value in values.items():
+        shown = _field_value(value)
+        if shown:
+            fields[name] = shown
+    return fields
+
+
+def _field_value(value: object) -> str | None:
+    if value is None or isinstance(value, dict):
+        return None
+    if isinstance(value, list | tuple):
+        return ", ".join(shown for item in value if (shown := _field_value(item)))
+    return str(value).strip()
+
+
+def _column_names(columns: Mapping[str, str]) -> dict[str, str]:
+    return {ours.strip().lower(): theirs.strip().lower() for ours, theirs in columns.items()}
+
+
+def _lower_keys(mapping: Mapping[object, object]) -> dict[str, object]:
+    lowered: dict[str, object] = {}
+    for name, value in mapping.items():
+        lowered.setdefault(str(name).strip().lower(), value)
+    return lowered
