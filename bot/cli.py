@@ -38,7 +38,8 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    ctx.obj = ReviewService(Settings())
+    if ctx.obj is None:
+        ctx.obj = ReviewService(Settings())
 
 
 @contextmanager
@@ -171,11 +172,14 @@ def _index_and_report(service: ReviewService, targets: list[Path]) -> None:
     _echo_report(report, tuple(targets))
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; a ReviewbotError becomes one line on stderr and exit code 1."""
+def main(argv: list[str] | None = None, *, service: ReviewService | None = None) -> None:
+    """Run the CLI; a ReviewbotError becomes one line on stderr and exit code 1.
+
+    ``service`` replaces the one built from the environment (tests pass theirs).
+    """
     run: Callable[..., Any] = cli.main
     try:
-        run(args=argv, prog_name="reviewbot", standalone_mode=False)
+        run(args=argv, prog_name="reviewbot", standalone_mode=False, obj=service)
     except click.exceptions.Abort:
         sys.exit(EXIT_ERROR)
     except click.ClickException as error:

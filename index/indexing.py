@@ -80,6 +80,7 @@ def index_reviews(
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
     rebuild: bool = False,
     progress: Progress | None = None,
+    embed_batch: int = EMBED_BATCH,
 ) -> IndexReport:
     """Index the review files under ``paths`` into ``store``; returns what changed.
 
@@ -157,7 +158,9 @@ def index_reviews(
     for review_id in report.removed:
         to_delete.extend(sorted(stored[review_id]))
 
-    _embed_and_store(to_embed, store=store, embedder=embedder, progress=progress)
+    _embed_and_store(
+        to_embed, store=store, embedder=embedder, progress=progress, batch_size=embed_batch
+    )
     report.chunks_embedded = len(to_embed)
     ids = sorted(to_update)
     store.update_metadatas(ids, [to_update[i] for i in ids])
@@ -178,15 +181,16 @@ def _embed_and_store(
     store: ReviewStore,
     embedder: ReviewEmbedder,
     progress: Progress | None,
+    batch_size: int,
 ) -> None:
     total = len(items)
-    for start in range(0, total, EMBED_BATCH):
-        batch = items[start : start + EMBED_BATCH]
+    for start in range(0, total, batch_size):
+        batch = items[start : start + batch_size]
         chunks = [chunk for chunk, _ in batch]
         vectors = embedder.embed_documents([c.text for c in chunks])
         store.upsert(chunks, vectors, [metadata for _, metadata in batch])
         if progress:
-            progress(min(start + EMBED_BATCH, total), total)
+            progress(min(start + batch_size, total), total)
 
 
 def _group_by_review(metadatas: Mapping[str, Metadata]) -> dict[str, dict[str, Metadata]]:

