@@ -8,6 +8,7 @@ run finishes the job without embedding anything twice.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +25,8 @@ from index.store import Metadata, ReviewStore, chunk_metadata, review_from_metad
 from index.works import assign_works
 
 EMBED_BATCH = 64
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
@@ -163,7 +166,9 @@ def index_reviews(
     )
     report.chunks_embedded = len(to_embed)
     ids = sorted(to_update)
+    log.info("updating the metadata of %d chunks", len(ids))
     store.update_metadatas(ids, [to_update[i] for i in ids])
+    log.info("deleting %d chunks", len(to_delete))
     store.delete(to_delete)
     report.chunks_deleted = len(to_delete)
     report.seconds = round(time.monotonic() - started, 3)
@@ -189,6 +194,7 @@ def _embed_and_store(
         chunks = [chunk for chunk, _ in batch]
         vectors = embedder.embed_documents([c.text for c in chunks])
         store.upsert(chunks, vectors, [metadata for _, metadata in batch])
+        log.info("stored %d of %d new chunks", min(start + batch_size, total), total)
         if progress:
             progress(min(start + batch_size, total), total)
 
