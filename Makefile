@@ -1,0 +1,28 @@
+# The two commands of the README. Everything else is plain pip and pytest.
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+QUESTION ?= Wer hat bei Nachtfalter Regie geführt?
+
+.PHONY: demo install test test-fast
+
+$(PYTHON):
+	python3 -m venv $(VENV)
+
+install: $(PYTHON)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e .
+
+# Install, index the example corpus, answer a question.
+demo: install
+	$(VENV)/bin/reviewbot index examples/reviews
+	$(VENV)/bin/reviewbot works
+
+# Install what every test tier needs (a local LLM server, the Telegram test server), run them all.
+test: $(PYTHON)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	bash scripts/install-llm-server.sh $(PYTHON)
+	$(PYTHON) -m pytest
+
+# The fast tier alone: no LLM server, no Telegram server.
+test-fast: $(PYTHON)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PYTHON) -m pytest -m "not llm and not telegram"

@@ -1,0 +1,86 @@
+"""The store works the same against a real `chroma run` server as embedded."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.service import ReviewService
+from bot.settings import Settings
+from index.errors import StoreError
+from tests.conftest import SEEDS, RememberingEmbedder
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def chroma_url(tmp_path: Path) -> Iterator[str]:
+    """A real Chroma server on a free loopback port, stopped after the test."""
+    chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+    port = free_port()
+    log = (tmp_path / "chroma.log").open("w")
+    process = subprocess.Popen(
+        [chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
+         "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(
+                        "chroma run did not start: " + (tmp_path / "chroma.log").read_text()
+                    ) from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def test_index_and_reindex_through_a_chroma_server(
+    chroma_url: str, tmp_path: Path, embedder: RememberingEmbedder
+) -> None:
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path / "data", chroma_url=chroma_url  # type: ignore[call-arg]
+    )
+    indexer = ReviewService(settings, embedder=embedder)
+    first = indexer.index([SEEDS])
+    assert len(first.added) == 3
+
+    # Another process (here: another client) sees the same index.
+    reader = ReviewService(settings, embedder=embedder)
+    works = {(w.work.year, len(w.reviews)) for w in reader.works()}
+    assert works == {(2023, 2), (2025, 1)}
+    assert reader.stats()["store"] == chroma_url
+
+    assert indexer.index([SEEDS]).changed is False
+    assert not (tmp_path / "data" / "chroma").exists(), "nothing was stored locally"
+
+
+def test_unreachable_server_is_one_clear_error(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path / "data",
+        chroma_url=f"http://127.0.0.1:{free_port()}",
+    )
+    with pytest.raises(StoreError, match="cannot open the Chroma store"):
+        ReviewService(settings).reviews()

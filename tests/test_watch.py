@@ -1,0 +1,54 @@
+"""`reviewbot watch` re-indexes by itself when review files come and go."""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tests.conftest import SEEDS
+
+
+def test_watch_indexes_added_and_deleted_files(tmp_path: Path) -> None:
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Titel: Kaltfront\n\nEin dichter Krimi.", encoding="utf-8")
+    env = {**os.environ, "REVIEWBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}
+    lines: queue.Queue[str] = queue.Queue()
+
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot", "watch", str(folder), "--debounce", "300"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    ) as process:
+        assert process.stdout is not None
+        threading.Thread(target=lambda: [lines.put(x) for x in process.stdout], daemon=True).start()  # type: ignore[union-attr]
+
+        seen: list[str] = []
+
+        def wait_for(text: str) -> str:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    line = lines.get(timeout=1)
+                except queue.Empty:
+                    continue
+                seen.append(line)
+                if text in line:
+                    return line
+            raise AssertionError(f"watch never printed {text!r}; it printed {seen}")
+
+        try:
+            wait_for("1 added")
+            wait_for("watching")
+            time.sleep(2)  # the file watcher starts just after the line is printed
+            (folder / "b.txt").write_text((SEEDS.iterdir().__next__()).read_text(), "utf-8")
+            wait_for("1 added")
+            (folder / "a.txt").unlink()
+            wait_for("1 removed")
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
