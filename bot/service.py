@@ -7,11 +7,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.answering import answer_from_metadata, compose_offline, retrieve
+from bot.answers import Answer
+from bot.conversation import Conversation
+from bot.questions import read_question
 from bot.settings import Settings
 from index.catalog import WorkSummary, summarize_works
 from index.embedding import ReviewEmbedder, create_embedder, embedder_name
 from index.indexing import IndexReport, Progress, index_lock, index_reviews
-from index.records import Review
+from index.records import Review, Work
+from index.search import HybridSearch
 from index.store import ReviewStore, connect
 
 if TYPE_CHECKING:
@@ -35,6 +40,8 @@ class ReviewService:
         self.settings = settings
         self._embedder = embedder
         self._client = client
+        self._catalog: list[Review] = []
+        self._catalog_generation: str | None = None
 
     @property
     def embedder(self) -> ReviewEmbedder:
@@ -75,6 +82,41 @@ class ReviewService:
 
     def reviews(self) -> list[Review]:
         return self.store.reviews()
+
+    @cached_property
+    def search(self) -> HybridSearch:
+        return HybridSearch(
+            self.store, self.embedder, cache_dir=self.settings.data_dir / "keyword"
+        )
+
+    def catalog(self) -> list[Review]:
+        """The indexed reviews' metadata, reloaded when the index changed (any process)."""
+        self.search.refresh()
+        if self._catalog_generation != self.search.generation or not self._catalog:
+            self._catalog = self.store.reviews()
+            self._catalog_generation = self.search.generation
+        return self._catalog
+
+    def ask(
+        self, question: str, *, conversation: Conversation | None = None, k: int | None = None
+    ) -> Answer:
+        """Answer ``question`` from the reviews, with numbered, verbatim sources."""
+        reviews = self.catalog()
+        previous = self._works_by_id(conversation.subject_work_ids()) if conversation else []
+        read = read_question(question, reviews, previous_works=previous)
+        answer = answer_from_metadata(read, reviews)
+        if answer is None:
+            passages, works = retrieve(read, self.search, k=k or self.settings.top_k)
+            answer = compose_offline(
+                read, passages, works, max_chars=self.settings.answer_chars
+            )
+        if conversation is not None:
+            conversation.add(question, answer)
+        return answer
+
+    def _works_by_id(self, work_ids: Sequence[str]) -> list[Work]:
+        known = {r.work.work_id: r.work for r in self._catalog if r.work}
+        return [known[w] for w in work_ids if w in known]
 
     def works(self) -> list[WorkSummary]:
         return summarize_works(self.reviews())

@@ -35,9 +35,13 @@ def _stopwords(language: str) -> frozenset[str]:
     return frozenset(words)
 
 
-def tokenize(text: str, *, language: str) -> list[str]:
-    """Lower-cased words without stop words, stemmed for ``language``."""
-    stop = _stopwords(language)
+def tokenize(text: str, *, language: str, also_stop: str | None = None) -> list[str]:
+    """Lower-cased words without stop words, stemmed for ``language``.
+
+    ``also_stop`` names a second language whose stop words are dropped too (for a
+    question stemmed in a language other than its own).
+    """
+    stop = _stopwords(language) | (_stopwords(also_stop) if also_stop else frozenset())
     words = [w for w in _TOKEN.findall(text.lower()) if w not in stop]
     return list(_stemmer(language).stemWords(words))
 
@@ -75,7 +79,10 @@ class KeywordIndex:
         """
         if not self.chunk_ids:
             return []
-        tokens = sorted({t for lang in self.languages for t in tokenize(query, language=lang)})
+        tokens = sorted({
+            t for lang in self.languages for other in self.languages
+            for t in tokenize(query, language=lang, also_stop=other)
+        })
         known = [t for t in tokens if t in self._retriever.vocab_dict]
         if not known:
             return []

@@ -97,9 +97,13 @@ class HybridSearch:
         language: str,
         k: int = 5,
         work_ids: Sequence[str] | None = None,
+        keywords: str | None = None,
         candidates: int = 40,
     ) -> list[Hit]:
-        """The ``k`` best chunks for ``question``, optionally only from ``work_ids``."""
+        """The ``k`` best chunks for ``question``, optionally only from ``work_ids``.
+
+        ``keywords`` replaces the question for BM25 (e.g. with synonyms added).
+        """
         self.refresh()
         assert self._keyword is not None
         where = {"work_id": {"$in": list(work_ids)}} if work_ids else None
@@ -115,7 +119,7 @@ class HybridSearch:
                  if c in self._chunks else 0.0 for c in self._keyword.chunk_ids],
                 dtype=np.float32,
             )
-        keyword = self._keyword.search(question, k=candidates, mask=mask)
+        keyword = self._keyword.search(keywords or question, k=candidates, mask=mask)
         return _fuse(dense, keyword, self._chunks, language=language)[:k]
 
 

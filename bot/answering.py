@@ -1,0 +1,385 @@
+"""Answers a question from the reviews: metadata facts exactly, passages by quoting them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import mean
+
+from bot.answers import NOT_FOUND, Answer, Passage, Source
+from bot.questions import Question
+from index.catalog import summarize_works
+from index.chunking import split_sentences
+from index.keyword import tokenize
+from index.metadata import find_header_fields
+from index.records import Review, Work
+from index.search import Hit, HybridSearch
+from index.works import normalize
+
+# Review vocabulary across languages, so "music" finds "Musik" and "Score".
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "music": ("musik", "score", "soundtrack", "filmmusik", "komponist", "musikalisch"),
+    "musik": ("music", "score", "soundtrack", "composer"),
+    "score": ("musik", "music", "soundtrack"),
+    "composer": ("komponist", "musik", "filmmusik"),
+    "komponist": ("composer", "music", "score"),
+    "composed": ("komponiert", "musik", "filmmusik"),
+    "ending": ("ende", "schluss", "finale", "showdown", "ends"),
+    "end": ("ende", "schluss", "finale", "showdown"),
+    "ende": ("ending", "end", "finale", "schluss", "showdown"),
+    "action": ("kampf", "kämpfe", "fights", "actionszenen", "set pieces"),
+    "fights": ("kämpfe", "kampf", "action", "choreografiert"),
+    "camera": ("kamera", "kameraführung", "bild", "cinematography"),
+    "cinematography": ("kamera", "kameraführung", "bildgestaltung"),
+    "kamera": ("camera", "cinematography"),
+    "story": ("geschichte", "handlung", "plot", "story"),
+    "plot": ("handlung", "geschichte", "story"),
+    "handlung": ("plot", "story"),
+    "critic": ("kritik", "rezensent", "kritiker"),
+    "lead": ("hauptrolle", "hauptfigur", "protagonistin"),
+    "hauptrolle": ("lead", "starring"),
+    "villain": ("schurke", "oberschurke", "gegenspieler", "bösewicht"),
+    "pharmacist": ("apotheker",),
+    "directed": ("regie", "regisseur", "regisseurin", "inszeniert"),
+    "director": ("regie", "regisseur", "regisseurin"),
+    "regie": ("regisseur", "regisseurin", "director", "directed"),
+    "apotheker": ("pharmacist",),
+    "friend": ("freundin", "freund"),
+    "revenge": ("rache", "rachegeschichte", "racheplot"),
+    "rache": ("revenge",),
+    "dance": ("ballett", "tanz"),
+    "runtime": ("laufzeit", "minuten", "minutes"),
+    "long": ("minuten", "minutes", "laufzeit"),
+}
+
+# Words that say what a question is about in general, not what would answer it.
+_GENERIC = set(
+    "film filme films movie movies kritik kritiken review reviews rezension rezensionen critic "
+    "critics kritiker sagt sagen say says think thinks denkt findet finden like liked gefallen "
+    "gefällt wie how what was wer who gut good bad schlecht".split()
+)
+
+MAX_SENTENCES_PER_WORK = 2
+MIN_SUPPORT = 1.0
+HEADER_BONUS = 2.5
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    passage: Passage
+    quote: str
+    score: float
+
+
+def passages_from_hits(hits: Sequence[Hit], *, start: int = 1) -> list[Passage]:
+    """Number the hits and label each with its work."""
+    passages = []
+    for offset, hit in enumerate(hits):
+        meta = hit.chunk.metadata
+        work = Work(
+            work_id=str(meta.get("work_id", "")),
+            title=str(meta.get("work_title") or meta.get("title") or "?"),
+            year=_int(meta.get("work_year")),
+            director=_str(meta.get("work_director")),
+        )
+        passages.append(
+            Passage(
+                n=start + offset,
+                chunk_id=hit.chunk.chunk_id,
+                review_id=hit.review_id,
+                work_id=work.work_id,
+                work=work.label(),
+                text=hit.chunk.text,
+                language=str(meta.get("language", "de")),
+                author=_str(meta.get("author")),
+                source=_str(meta.get("source")),
+                title=work.title,
+                year=work.year,
+                director=work.director,
+                score=round(hit.score, 4),
+            )
+        )
+    return passages
+
+
+def retrieve(
+    question: Question, search: HybridSearch, *, k: int
+) -> tuple[list[Passage], list[Work]]:
+    """Passages for the question: per work when it names several, else over its works."""
+    works = question.works
+    if question.ambiguous:
+        passages: list[Passage] = []
+        for work in works:
+            hits = search.search(
+                question.text, language=question.language, k=max(2, k // len(works)),
+                work_ids=[work.work_id], keywords=expanded_keywords(question) or None,
+            )
+            passages.extend(passages_from_hits(hits, start=len(passages) + 1))
+            if question.aspect:
+                passages.extend(
+                    _header_passages(question, search, [work], start=len(passages) + 1)
+                )
+        return passages, works
+    work_ids = [w.work_id for w in works] or None
+    hits = search.search(
+        question.text, language=question.language, k=k, work_ids=work_ids,
+        keywords=expanded_keywords(question) or None,
+    )
+    passages = passages_from_hits(hits)
+    if question.aspect and works:
+        passages.extend(_header_passages(question, search, works, start=len(passages) + 1))
+    return passages, works
+
+
+def _header_passages(
+    question: Question, search: HybridSearch, works: Sequence[Work], *, start: int
+) -> list[Passage]:
+    """Chunks of the works' reviews whose header states the asked field (``Regie: …``)."""
+    ids = {w.work_id for w in works}
+    found = [
+        Hit(chunk, 0.0, 0.0, 0.0)
+        for chunk in search.chunks().values()
+        if chunk.metadata.get("work_id") in ids
+        and any(f.attribute == question.aspect for f in find_header_fields(chunk.text))
+    ]
+    found.sort(key=lambda h: (h.review_id, int(h.chunk.metadata.get("chunk_index", 0))))
+    return passages_from_hits(found, start=start)
+
+
+def compose_offline(
+    question: Question, passages: Sequence[Passage], works: Sequence[Work], *, max_chars: int
+) -> Answer:
+    """Quote the sentences that best answer the question, numbered, per work if ambiguous."""
+    chosen: list[_Candidate] = []
+    groups = [w.work_id for w in works] if question.ambiguous else [""]
+    for work_id in groups:
+        pool = [p for p in passages if not work_id or p.work_id == work_id]
+        ranked = sorted(_candidates(question, pool), key=lambda c: c.score, reverse=True)
+        supported = [c for c in ranked if c.score >= MIN_SUPPORT]
+        chosen.extend(_pick(supported, limit=MAX_SENTENCES_PER_WORK))
+    if not chosen:
+        return not_found(question)
+    sources = [
+        Source(
+            n=i,
+            review_id=c.passage.review_id,
+            work=c.passage.work,
+            title=c.passage.title,
+            year=c.passage.year,
+            director=c.passage.director,
+            author=c.passage.author,
+            source=c.passage.source,
+            quote=c.quote,
+            score=round(c.score, 3),
+        )
+        for i, c in enumerate(chosen, start=1)
+    ]
+    text = _format(question, sources, max_chars=max_chars)
+    shown_works = list(dict.fromkeys(s.work for s in sources))
+    return Answer(
+        question=question.text, answer=text, status="answered", language=question.language,
+        works=shown_works, sources=sources, kind="passages",
+        work_ids=list(dict.fromkeys(c.passage.work_id for c in chosen)),
+    )
+
+
+def not_found(question: Question) -> Answer:
+    return Answer(
+        question=question.text, answer=NOT_FOUND.get(question.language, NOT_FOUND["en"]),
+        status="not_found", language=question.language,
+        works=[w.label() for w in question.works], work_ids=[w.work_id for w in question.works],
+    )
+
+
+def _candidates(question: Question, passages: Sequence[Passage]) -> list[_Candidate]:
+    wanted = _question_terms(question)
+    candidates: list[_Candidate] = []
+    for rank, passage in enumerate(passages):
+        prior = 0.3 / (rank + 1)
+        headers = {(f.start, f.end): f for f in find_header_fields(passage.text)}
+        for sentence in split_sentences(passage.text, language=passage.language):
+            quote = passage.text[sentence.start : sentence.end].strip()
+            if len(quote) < 3:
+                continue
+            terms = set(tokenize(quote, language=passage.language))
+            score = float(len(terms & wanted.get(passage.language, set())))
+            header = headers.get((sentence.start, sentence.end))
+            if header is not None and question.aspect and header.attribute == question.aspect:
+                score += HEADER_BONUS
+            if score > 0:
+                candidates.append(_Candidate(passage, quote, score + prior))
+    return candidates
+
+
+def expanded_keywords(question: Question) -> str:
+    """The question's content words with cross-language synonyms, for keyword matching.
+
+    Words that only name the work (its title, its year) are left out: every passage
+    of the work has them.
+    """
+    words = [w for w in re.findall(r"\w+", question.text.lower()) if w not in _GENERIC]
+    naming = {t for work in question.works for t in normalize(work.title).split()}
+    naming |= {str(work.year) for work in question.works if work.year}
+    words = [w for w in words if w not in naming]
+    expanded = list(words)
+    for word in words:
+        expanded.extend(SYNONYMS.get(word, ()))
+    return " ".join(expanded)
+
+
+def _question_terms(question: Question) -> dict[str, set[str]]:
+    """The question's content words, stemmed per language, stop words of both dropped."""
+    text = expanded_keywords(question)
+    return {
+        lang: set(tokenize(text, language=lang, also_stop="en" if lang == "de" else "de"))
+        for lang in ("de", "en")
+    }
+
+
+def _pick(ranked: Sequence[_Candidate], *, limit: int) -> list[_Candidate]:
+    picked: list[_Candidate] = []
+    for candidate in ranked:
+        if any(candidate.quote in p.quote or p.quote in candidate.quote for p in picked):
+            continue
+        picked.append(candidate)
+        if len(picked) == limit:
+            break
+    return picked
+
+
+_INTRO = {
+    "de": "Mehrere Werke heißen „{title}“:",
+    "en": "Several works are called “{title}”:",
+}
+
+
+def _format(question: Question, sources: Sequence[Source], *, max_chars: int) -> str:
+    budget = max(80, max_chars // max(1, len(sources)))
+    if question.ambiguous:
+        lines = [_INTRO.get(question.language, _INTRO["en"]).format(title=question.works[0].title)]
+        for work in question.works:
+            label = work.label()
+            quotes = [f"{_clip(s.quote, budget)} [{s.n}]" for s in sources if s.work == label]
+            if quotes:
+                lines.append(f"• {label}: " + " ".join(quotes))
+        return "\n".join(lines)
+    works = list(dict.fromkeys(s.work for s in sources))
+    if len(works) == 1:
+        body = " ".join(f"{_clip(s.quote, budget)} [{s.n}]" for s in sources)
+        return f"{works[0]}: {body}"
+    return "\n".join(f"• {s.work}: {_clip(s.quote, budget)} [{s.n}]" for s in sources)
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
+
+
+# -- answers from metadata ----------------------------------------------------------------
+
+
+def answer_from_metadata(question: Question, reviews: Sequence[Review]) -> Answer | None:
+    """Counts, averages, best/worst and lists, computed exactly; None if not such a question."""
+    if question.intent is None:
+        return None
+    scope = _scope(question, reviews)
+    lang = question.language
+    de = lang == "de"
+    subject = _subject(question)
+    if question.intent == "list":
+        summaries = summarize_works(scope)
+        labels = [f"{s.work.label()} – {len(s.reviews)}" for s in summaries]
+        head = f"{len(summaries)} Werke" if de else f"{len(summaries)} works"
+        text = head + ":\n" + "\n".join(f"• {label}" for label in labels)
+        return _metadata_answer(question, text, scope)
+    if question.intent == "count":
+        n = len(scope)
+        if question.author and not question.works:
+            text = (f"{question.author} hat {n} Rezension{'en' * (n != 1)} geschrieben."
+                    if de else f"{question.author} wrote {n} review{'s' * (n != 1)}.")
+        elif de:
+            text = f"{subject}: {n} Rezension{'en' * (n != 1)}."
+        else:
+            text = f"{subject}: {n} review{'s' * (n != 1)}."
+        if question.ambiguous or (not question.works and not question.author):
+            text += "\n" + "\n".join(
+                f"• {s.work.label()}: {len(s.reviews)}" for s in summarize_works(scope)
+            )
+        return _metadata_answer(question, text, scope)
+    rated = [r for r in scope if r.rating]
+    if not rated:
+        text = (f"{subject}: keine der Rezensionen enthält eine Bewertung." if de
+                else f"{subject}: none of the reviews gives a rating.")
+        return _metadata_answer(question, text, scope, status="not_found")
+    if question.intent == "average":
+        average = mean(r.rating.normalized for r in rated if r.rating)
+        ratings = ", ".join(r.rating.display() for r in rated if r.rating)
+        text = (f"{subject}: Durchschnittsbewertung {average:.0%} "
+                f"({len(rated)} bewertete Rezension{'en' * (len(rated) != 1)}: {ratings})."
+                if de else
+                f"{subject}: average rating {average:.0%} "
+                f"({len(rated)} rated review{'s' * (len(rated) != 1)}: {ratings}).")
+        return _metadata_answer(question, text, rated)
+    pick = max if question.intent == "best" else min
+    extreme = pick(r.rating.normalized for r in rated if r.rating)
+    winners = [r for r in rated if r.rating and r.rating.normalized == extreme]
+    described = "; ".join(
+        f"{r.work.label() if r.work else r.review_id}: {r.rating.display()} ({extreme:.0%})"
+        for r in winners if r.rating
+    )
+    word = {"best": ("Am besten bewertet", "Best rated"),
+            "worst": ("Am schlechtesten bewertet", "Worst rated")}[question.intent]
+    text = f"{word[0] if de else word[1]}: {described}."
+    return _metadata_answer(question, text, winners)
+
+
+def _scope(question: Question, reviews: Sequence[Review]) -> list[Review]:
+    scope = list(reviews)
+    if question.works:
+        ids = {w.work_id for w in question.works}
+        scope = [r for r in scope if r.work and r.work.work_id in ids]
+    if question.author:
+        scope = [r for r in scope if r.author == question.author]
+    return scope
+
+
+def _subject(question: Question) -> str:
+    if question.works and not question.ambiguous:
+        return ", ".join(w.label() for w in question.works)
+    if question.works:
+        return f"„{question.works[0].title}“" if question.language == "de" else (
+            f"“{question.works[0].title}”")
+    if question.author:
+        return question.author
+    return "Alle Rezensionen" if question.language == "de" else "All reviews"
+
+
+def _metadata_answer(
+    question: Question, text: str, reviews: Sequence[Review], *, status: str = "answered"
+) -> Answer:
+    sources = [
+        Source(
+            n=i, review_id=r.review_id, work=r.work.label() if r.work else r.review_id,
+            title=r.work.title if r.work else r.title, year=r.work.year if r.work else r.year,
+            director=r.work.director if r.work else r.director, author=r.author,
+            source=r.source, quote=r.rating.raw if r.rating and r.rating.raw in r.text else "",
+            score=1.0,
+        )
+        for i, r in enumerate(reviews, start=1)
+    ]
+    return Answer(
+        question=question.text, answer=text,
+        status="answered" if status == "answered" else "not_found",
+        language=question.language,
+        works=list(dict.fromkeys(s.work for s in sources)), sources=sources, kind="metadata",
+        work_ids=list(dict.fromkeys(r.work.work_id for r in reviews if r.work)),
+    )
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) and value else None
+
+
+def _str(value: object) -> str | None:
+    return str(value) if value else None
