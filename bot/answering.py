@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import mean
 
 from bot.answers import NOT_FOUND, Answer, Passage, Source
-from bot.questions import Question
+from bot.questions import GENERIC_WORDS, SYNONYMS, Question
 from index.catalog import summarize_works
 from index.chunking import split_sentences
 from index.keyword import tokenize
@@ -17,50 +19,7 @@ from index.records import Review, Work
 from index.search import Hit, HybridSearch
 from index.works import normalize
 
-# Review vocabulary across languages, so "music" finds "Musik" and "Score".
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "music": ("musik", "score", "soundtrack", "filmmusik", "komponist", "musikalisch"),
-    "musik": ("music", "score", "soundtrack", "composer"),
-    "score": ("musik", "music", "soundtrack"),
-    "composer": ("komponist", "musik", "filmmusik"),
-    "komponist": ("composer", "music", "score"),
-    "composed": ("komponiert", "musik", "filmmusik"),
-    "ending": ("ende", "schluss", "finale", "showdown", "ends"),
-    "end": ("ende", "schluss", "finale", "showdown"),
-    "ende": ("ending", "end", "finale", "schluss", "showdown"),
-    "action": ("kampf", "kämpfe", "fights", "actionszenen", "set pieces"),
-    "fights": ("kämpfe", "kampf", "action", "choreografiert"),
-    "camera": ("kamera", "kameraführung", "bild", "cinematography"),
-    "cinematography": ("kamera", "kameraführung", "bildgestaltung"),
-    "kamera": ("camera", "cinematography"),
-    "story": ("geschichte", "handlung", "plot", "story"),
-    "plot": ("handlung", "geschichte", "story"),
-    "handlung": ("plot", "story"),
-    "critic": ("kritik", "rezensent", "kritiker"),
-    "lead": ("hauptrolle", "hauptfigur", "protagonistin"),
-    "hauptrolle": ("lead", "starring"),
-    "villain": ("schurke", "oberschurke", "gegenspieler", "bösewicht"),
-    "pharmacist": ("apotheker",),
-    "directed": ("regie", "regisseur", "regisseurin", "inszeniert"),
-    "director": ("regie", "regisseur", "regisseurin"),
-    "regie": ("regisseur", "regisseurin", "director", "directed"),
-    "apotheker": ("pharmacist",),
-    "friend": ("freundin", "freund"),
-    "revenge": ("rache", "rachegeschichte", "racheplot"),
-    "rache": ("revenge",),
-    "dance": ("ballett", "tanz"),
-    "runtime": ("laufzeit", "minuten", "minutes"),
-    "long": ("minuten", "minutes", "laufzeit"),
-}
-
-# Words that say what a question is about in general, not what would answer it.
-_GENERIC = set(
-    "film filme films movie movies kritik kritiken review reviews rezension rezensionen critic "
-    "critics kritiker sagt sagen say says think thinks denkt findet finden like liked gefallen "
-    "gefällt wie how what was wer who gut good bad schlecht".split()
-)
-
-MAX_SENTENCES_PER_WORK = 2
+MAX_SENTENCES_PER_WORK = 3
 MIN_SUPPORT = 1.0
 HEADER_BONUS = 2.5
 
@@ -193,23 +152,50 @@ def not_found(question: Question) -> Answer:
 
 
 def _candidates(question: Question, passages: Sequence[Passage]) -> list[_Candidate]:
-    wanted = _question_terms(question)
-    candidates: list[_Candidate] = []
+    """Sentences that share content words with the question (or state the asked field).
+
+    Each shared word counts by how rare it is among the sentences found, twice for a
+    name the question spells with a capital. Words that only name the subject (people,
+    titles) add a little but never suffice: "Wie alt ist Jeon Jong-seo?" is not answered
+    by a sentence that merely names her.
+    """
+    content, subject = _question_terms(question)
+    capitalised = _capitalised_terms(question)
+    header_bonus = HEADER_BONUS if len(content.get(question.language, ())) <= 2 else 1.0
+    sentences: list[tuple[Passage, int, str, set[str], bool]] = []
     for rank, passage in enumerate(passages):
-        prior = 0.3 / (rank + 1)
         headers = {(f.start, f.end): f for f in find_header_fields(passage.text)}
         for sentence in split_sentences(passage.text, language=passage.language):
             quote = passage.text[sentence.start : sentence.end].strip()
             if len(quote) < 3:
                 continue
-            terms = set(tokenize(quote, language=passage.language))
-            score = float(len(terms & wanted.get(passage.language, set())))
             header = headers.get((sentence.start, sentence.end))
-            if header is not None and question.aspect and header.attribute == question.aspect:
-                score += HEADER_BONUS
-            if score > 0:
-                candidates.append(_Candidate(passage, quote, score + prior))
+            asked = bool(header and question.aspect and header.attribute == question.aspect)
+            terms = set(tokenize(quote, language=passage.language))
+            sentences.append((passage, rank, quote, terms, asked))
+    frequency: Counter[str] = Counter(t for *_, terms, _ in sentences for t in terms)
+    total = max(1, len(sentences))
+    candidates: list[_Candidate] = []
+    for passage, rank, quote, terms, asked in sentences:
+        shared = terms & content.get(passage.language, set())
+        score = sum(
+            min(1.5, 0.5 + math.log(total / frequency[t])) * (2 if t in capitalised else 1)
+            for t in shared
+        )
+        if asked:
+            score += header_bonus
+        if score >= MIN_SUPPORT:
+            score += 0.25 * len(terms & subject.get(passage.language, set()))
+            candidates.append(_Candidate(passage, quote, score + 0.3 / (rank + 1)))
     return candidates
+
+
+def _capitalised_terms(question: Question) -> set[str]:
+    """Stems of words the question capitalises mid-sentence (names like "Choi")."""
+    words = re.findall(r"(?<=[\w,] )[A-ZÄÖÜ][\w-]+", question.text)
+    if question.language == "de":
+        return set()  # German capitalises every noun
+    return {t for lang in ("de", "en") for t in tokenize(" ".join(words), language=lang)}
 
 
 def expanded_keywords(question: Question) -> str:
@@ -218,7 +204,7 @@ def expanded_keywords(question: Question) -> str:
     Words that only name the work (its title, its year) are left out: every passage
     of the work has them.
     """
-    words = [w for w in re.findall(r"\w+", question.text.lower()) if w not in _GENERIC]
+    words = [w for w in re.findall(r"\w+", question.text.lower()) if w not in GENERIC_WORDS]
     naming = {t for work in question.works for t in normalize(work.title).split()}
     naming |= {str(work.year) for work in question.works if work.year}
     words = [w for w in words if w not in naming]
@@ -228,13 +214,17 @@ def expanded_keywords(question: Question) -> str:
     return " ".join(expanded)
 
 
-def _question_terms(question: Question) -> dict[str, set[str]]:
-    """The question's content words, stemmed per language, stop words of both dropped."""
+def _question_terms(question: Question) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Content words and subject words (names) of the question, stemmed per language."""
     text = expanded_keywords(question)
-    return {
-        lang: set(tokenize(text, language=lang, also_stop="en" if lang == "de" else "de"))
-        for lang in ("de", "en")
-    }
+    content: dict[str, set[str]] = {}
+    subject: dict[str, set[str]] = {}
+    for lang in ("de", "en"):
+        other = "en" if lang == "de" else "de"
+        names = set(tokenize(" ".join(question.names), language=lang, also_stop=other))
+        terms = set(tokenize(text, language=lang, also_stop=other))
+        content[lang], subject[lang] = terms - names, terms & names
+    return content, subject
 
 
 def _pick(ranked: Sequence[_Candidate], *, limit: int) -> list[_Candidate]:

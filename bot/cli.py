@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from bot.answers import Answer
 from bot.service import ReviewService
 from bot.settings import Settings
 from index.catalog import review_as_dict
@@ -161,6 +162,144 @@ def watch(service: ReviewService, paths: tuple[Path, ...], debounce: int) -> Non
     click.echo(f"watching {', '.join(map(str, targets))} (Ctrl-C to stop)")
     for _changes in watch_files(*targets, debounce=debounce, raise_interrupt=False):
         _index_and_report(service, targets)
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.option("--k", "k", type=click.IntRange(1, 50), default=None, help="Passages to draw on.")
+@click.pass_obj
+def ask(service: ReviewService, question: str, as_json: bool, k: int | None) -> None:
+    """Answer QUESTION from the reviews, with numbered sources."""
+    answer = service.ask(question, k=k)
+    if as_json:
+        _print_json(answer.as_dict())
+    else:
+        _echo_answer(answer)
+
+
+@cli.command()
+@click.pass_obj
+def chat(service: ReviewService) -> None:
+    """Ask questions one after another; follow-ups keep their subject. /reset forgets, /quit ends."""
+    from bot.conversation import Conversation
+
+    conversation = Conversation()
+    while True:
+        try:
+            question = click.prompt("?", prompt_suffix=" ", default="", show_default=False)
+        except (EOFError, click.exceptions.Abort):
+            click.echo()
+            return
+        question = question.strip()
+        if question in {"/quit", "/exit"}:
+            return
+        if question == "/reset":
+            conversation.reset()
+            click.echo("(forgotten)")
+            continue
+        if not question:
+            continue
+        try:
+            _echo_answer(service.ask(question, conversation=conversation))
+        except ReviewbotError as error:
+            click.echo(f"error: {error}", err=True)
+
+
+def _echo_answer(answer: Answer) -> None:
+    click.echo(answer.answer)
+    if answer.note:
+        click.echo(f"({answer.note})", err=True)
+    if answer.sources:
+        click.echo()
+    for source in answer.sources:
+        by = ", ".join(x for x in (source.author, source.source) if x)
+        quote = f": „{source.quote}“" if source.quote and answer.kind == "passages" else ""
+        click.echo(f"[{source.n}] {source.work}{f' — {by}' if by else ''} ({source.review_id}){quote}")
+
+
+@cli.command(name="eval")
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--k", "k", type=click.IntRange(1, 50), default=5, show_default=True,
+              help="Sources counted for recall and MRR.")
+@click.option("--min-accuracy", type=float, default=0.0, help="Fail below this answer accuracy.")
+@click.option("--min-recall", type=float, default=0.0, help="Fail below this recall@k.")
+@click.option("--min-refusal", type=float, default=0.0, help="Fail below this refusal accuracy.")
+@click.option("--max-language-gap", type=float, default=1.0,
+              help="Fail when accuracy between languages differs by more than this.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--show-failures", is_flag=True, help="List every question answered wrongly.")
+@click.pass_obj
+def evaluate_gold(
+    service: ReviewService, gold: Path, k: int, min_accuracy: float, min_recall: float,
+    min_refusal: float, max_language_gap: float, as_json: bool, show_failures: bool,
+) -> None:
+    """Run the gold questions in GOLD (JSONL) and report recall@k, MRR, accuracy, refusals.
+
+    Exits 1 when a --min-* threshold is not met or a quote is not verbatim.
+    """
+    from bot.evaluation import evaluate, load_gold
+
+    items = load_gold(gold)
+    passages: dict[str, list[str]] = {}
+    for chunk in service.search.chunks().values():
+        passages.setdefault(chunk.review_id, []).append(chunk.text)
+    report = evaluate(
+        items,
+        lambda q, conversation: service.ask(q, conversation=conversation, k=k),
+        lambda review_id: passages.get(review_id, []),
+        k=k,
+    )
+    overall = report.overall
+    accuracies = [s.accuracy for s in report.by_language.values()]
+    gap = max(accuracies) - min(accuracies) if accuracies else 0.0
+    problems = [
+        name for name, failed in (
+            (f"accuracy {overall.accuracy} < {min_accuracy}", overall.accuracy < min_accuracy),
+            (f"recall@{k} {overall.recall} < {min_recall}", overall.recall < min_recall),
+            (f"refusal {overall.refusal} < {min_refusal}",
+             (overall.refusal or 0.0) < min_refusal and overall.refusal is not None),
+            (f"language gap {gap:.3f} > {max_language_gap}", gap > max_language_gap),
+            (f"{overall.quote_failures} quotes not verbatim", overall.quote_failures > 0),
+        ) if failed
+    ]
+    if as_json:
+        _print_json({
+            "overall": overall.as_dict(),
+            "by_language": {k_: v.as_dict() for k_, v in report.by_language.items()},
+            "by_kind": {k_: v.as_dict() for k_, v in report.by_kind.items()},
+            "failures": [o.item.id for o in report.failures()],
+            "problems": problems,
+        })
+    else:
+        header = f"{'group':<14}{'n':>4}{f'recall@{k}':>10}{'MRR':>7}{'accuracy':>10}{'refusal':>9}"
+        click.echo(header)
+        rows = [("all", overall), *report.by_language.items(), *report.by_kind.items()]
+        for name, scores in rows:
+            refusal = "-" if scores.refusal is None else f"{scores.refusal:.2f}"
+            click.echo(
+                f"{name:<14}{scores.questions:>4}{scores.recall:>10.2f}{scores.mrr:>7.2f}"
+                f"{scores.accuracy:>10.2f}{refusal:>9}"
+            )
+        if show_failures:
+            for outcome in report.failures():
+                click.echo(
+                    f"✗ {outcome.item.id} [{outcome.item.kind}] {outcome.item.question}\n"
+                    f"    → {outcome.answer.status}: {outcome.answer.answer[:300]!r}"
+                )
+        for problem in problems:
+            click.echo(f"FAILED: {problem}", err=True)
+    if problems:
+        sys.exit(EXIT_ERROR)
+
+
+@cli.command()
+@click.pass_obj
+def telegram(service: ReviewService) -> None:
+    """Run the Telegram bot (long polling, or a webhook when REVIEWBOT_TELEGRAM_WEBHOOK_URL is set)."""
+    from bot.telegram import run_bot
+
+    run_bot(service)
 
 
 def _index_and_report(service: ReviewService, targets: list[Path]) -> None:

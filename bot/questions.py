@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from index.language import detect_language
@@ -24,6 +25,51 @@ ASPECTS: dict[str, re.Pattern[str]] = {
     "genre": re.compile(r"\bgenre\b", re.I),
     "age_rating": re.compile(r"\bfsk\b|altersfreigabe|age rating|\bab \d+\b", re.I),
 }
+
+# Review vocabulary across languages, so "music" finds "Musik" and "Score".
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "music": ("musik", "score", "soundtrack", "filmmusik", "komponist", "musikalisch"),
+    "musik": ("music", "score", "soundtrack", "composer"),
+    "score": ("musik", "music", "soundtrack"),
+    "composer": ("komponist", "musik", "filmmusik"),
+    "komponist": ("composer", "music", "score"),
+    "composed": ("komponiert", "musik", "filmmusik"),
+    "ending": ("ende", "schluss", "finale", "showdown", "ends"),
+    "end": ("ende", "schluss", "finale", "showdown"),
+    "ende": ("ending", "end", "finale", "schluss", "showdown"),
+    "action": ("kampf", "kämpfe", "fights", "actionszenen", "set pieces"),
+    "fights": ("kämpfe", "kampf", "action", "choreografiert"),
+    "camera": ("kamera", "kameraführung", "bild", "cinematography"),
+    "cinematography": ("kamera", "kameraführung", "bildgestaltung"),
+    "kamera": ("camera", "cinematography"),
+    "story": ("geschichte", "handlung", "plot", "story"),
+    "plot": ("handlung", "geschichte", "story"),
+    "handlung": ("plot", "story"),
+    "critic": ("kritik", "rezensent", "kritiker"),
+    "lead": ("hauptrolle", "hauptfigur", "protagonistin"),
+    "hauptrolle": ("lead", "starring"),
+    "pharmacist": ("apotheker",),
+    "korean": ("koreanisch", "südkoreanisch", "korea", "südkorea"),
+    "koreanische": ("korean", "südkoreanisch"),
+    "villain": ("schurke", "oberschurke", "gegenspieler", "bösewicht", "widersacher"),
+    "directed": ("regie", "regisseur", "regisseurin", "inszeniert"),
+    "director": ("regie", "regisseur", "regisseurin"),
+    "regie": ("regisseur", "regisseurin", "director", "directed"),
+    "apotheker": ("pharmacist",),
+    "friend": ("freundin", "freund"),
+    "revenge": ("rache", "rachegeschichte", "racheplot"),
+    "rache": ("revenge",),
+    "dance": ("ballett", "tanz"),
+    "runtime": ("laufzeit", "minuten", "minutes"),
+    "long": ("minuten", "minutes", "laufzeit"),
+}
+
+# Words that say what a question is about in general, not what would answer it.
+GENERIC_WORDS = set(
+    "film filme films movie movies kritik kritiken review reviews rezension rezensionen critic "
+    "critics kritiker sagt sagen say says think thinks denkt findet finden like liked gefallen "
+    "gefällt wie how what was wer who gut good bad schlecht".split()
+)
 
 _COUNT = re.compile(r"wie ?viele|anzahl|how many|number of|count", re.I)
 _AVERAGE = re.compile(r"durchschnitt|im schnitt|mittel|average|mean rating", re.I)
@@ -57,12 +103,21 @@ class Question:
     intent: str | None = None
     author: str | None = None
     inherited: bool = False
+    names: list[str] = field(default_factory=list)
 
 
 def read_question(
-    text: str, reviews: Sequence[Review], *, previous_works: Sequence[Work] = ()
+    text: str,
+    reviews: Sequence[Review],
+    *,
+    previous_works: Sequence[Work] = (),
+    vocabulary: Mapping[str, Counter[str]] | None = None,
 ) -> Question:
-    """Analyse ``text`` against the indexed reviews; ``previous_works`` serve follow-ups."""
+    """Analyse ``text`` against the indexed reviews; ``previous_works`` serve follow-ups.
+
+    ``vocabulary`` (stemmed word counts per work id) lets words like "Netflix" or
+    "John Wick" pick one of several works that share a title.
+    """
     language = detect_language(text, default="en" if re.search(r"[a-z]", text) else "de")
     if re.search(r"[äöüß]", text, re.I):
         language = "de"
@@ -71,9 +126,13 @@ def read_question(
     question.intent = _intent(text)
     question.author = _author(text, reviews)
     works = _named_works(text, reviews)
+    deciding: list[str] = []
+    if len(works) > 1 and vocabulary:
+        works, deciding = _narrow_by_vocabulary(text, works, vocabulary)
     if not works and previous_works and not question.author and _FOLLOW_UP.search(text):
         works, question.inherited = list(previous_works), True
     question.works = works
+    question.names = _mentioned_names(text, reviews) + deciding
     titles = {normalize(w.title) for w in works}
     question.ambiguous = len(works) > 1 and len(titles) == 1
     return question
@@ -125,6 +184,13 @@ def _named_works(text: str, reviews: Sequence[Review]) -> list[Work]:
         if any(_names(padded, t) for t in (w.title, w.original_title) if t and len(t) >= 3)
         and not w.title.startswith("(")
     ]
+    # "From the World of John Wick: Ballerina" names one work, not every "Ballerina".
+    by_full_title = [
+        w for w in by_title
+        if w.original_title and len(w.original_title) > len(w.title)
+        and f" {normalize(w.original_title)} " in padded
+    ]
+    by_title = by_full_title or by_title
     by_person = [w for w in works.values() if any(_names(padded, p) for p in people[w.work_id])]
     candidates = by_title or by_person
     years = {int(y) for y in _YEAR.findall(text)}
@@ -133,6 +199,58 @@ def _named_works(text: str, reviews: Sequence[Review]) -> list[Work]:
     if by_title and (narrowed := [w for w in candidates if w in by_person]):
         candidates = narrowed
     return sorted(candidates, key=lambda w: (w.year or 0, w.work_id))
+
+
+def _mentioned_names(text: str, reviews: Sequence[Review]) -> list[str]:
+    """People and titles of the catalogue that the question names."""
+    padded = f" {normalize(text)} "
+    names = {
+        name
+        for review in reviews
+        for name in (review.director, review.author, *review.cast,
+                     review.work.title if review.work else None, review.original_title)
+        if name and not name.startswith("(") and _names(padded, name)
+    }
+    return sorted(names)
+
+
+def _narrow_by_vocabulary(
+    text: str, works: list[Work], vocabulary: Mapping[str, Counter[str]]
+) -> tuple[list[Work], list[str]]:
+    """Keep the work whose reviews use the question's other words far more than the rest.
+
+    Returns the works kept and the words that decided it ("Netflix", "koreanischen").
+    """
+    from index.keyword import tokenize
+
+    title_words = {t for w in works for t in normalize(w.title).split()}
+    words = [
+        w for w in re.findall(r"\w+", text.lower())
+        if w not in title_words and w not in GENERIC_WORDS
+        and not any(p.search(w) for p in ASPECTS.values())
+    ]
+    words += [syn for w in words for syn in SYNONYMS.get(w, ())]
+    votes: Counter[str] = Counter()
+    voters: dict[str, list[str]] = {}
+    for word in words:
+        terms = {
+            t for lang in ("de", "en")
+            for t in tokenize(word, language=lang, also_stop="en" if lang == "de" else "de")
+        }
+        for term in terms:
+            counts = {w.work_id: vocabulary.get(w.work_id, Counter())[term] for w in works}
+            for work_id, count in counts.items():
+                others = max(c for k, c in counts.items() if k != work_id)
+                if (count >= 2 and others == 0) or count >= 4 * (others + 1):
+                    votes[work_id] += 1
+                    voters.setdefault(work_id, []).append(word)
+    if not votes:
+        return works, []
+    ranked = votes.most_common()
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        return works, []
+    winner = ranked[0][0]
+    return [w for w in works if w.work_id == winner], voters[winner]
 
 
 def _names(padded_text: str, name: str) -> bool:

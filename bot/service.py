@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,11 +17,14 @@ from index.catalog import WorkSummary, summarize_works
 from index.embedding import ReviewEmbedder, create_embedder, embedder_name
 from index.indexing import IndexReport, Progress, index_lock, index_reviews
 from index.records import Review, Work
-from index.search import HybridSearch
+from index.search import HybridSearch, work_vocabulary
 from index.store import ReviewStore, connect
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
+    from langchain_core.language_models import BaseChatModel
+
+    from bot.llm import LlmAnswerer
 
 
 class ReviewService:
@@ -36,11 +40,14 @@ class ReviewService:
         *,
         embedder: ReviewEmbedder | None = None,
         client: ClientAPI | None = None,
+        chat_model: BaseChatModel | None = None,
     ) -> None:
         self.settings = settings
         self._embedder = embedder
         self._client = client
+        self._chat_model = chat_model
         self._catalog: list[Review] = []
+        self._vocabulary: dict[str, Counter[str]] = {}
         self._catalog_generation: str | None = None
 
     @property
@@ -94,6 +101,7 @@ class ReviewService:
         self.search.refresh()
         if self._catalog_generation != self.search.generation or not self._catalog:
             self._catalog = self.store.reviews()
+            self._vocabulary = work_vocabulary(self.search.chunks().values())
             self._catalog_generation = self.search.generation
         return self._catalog
 
@@ -101,9 +109,17 @@ class ReviewService:
         self, question: str, *, conversation: Conversation | None = None, k: int | None = None
     ) -> Answer:
         """Answer ``question`` from the reviews, with numbered, verbatim sources."""
+        # >>> LLM answerer (issue 4): with an LLM configured, the stream's last item.
+        if self.llm is not None:
+            from bot.llm import final_answer
+
+            return final_answer(self.ask_stream(question, conversation=conversation, k=k))
+        # <<< LLM answerer
         reviews = self.catalog()
         previous = self._works_by_id(conversation.subject_work_ids()) if conversation else []
-        read = read_question(question, reviews, previous_works=previous)
+        read = read_question(
+            question, reviews, previous_works=previous, vocabulary=self._vocabulary
+        )
         answer = answer_from_metadata(read, reviews)
         if answer is None:
             passages, works = retrieve(read, self.search, k=k or self.settings.top_k)
@@ -113,6 +129,55 @@ class ReviewService:
         if conversation is not None:
             conversation.add(question, answer)
         return answer
+
+    # >>> LLM answerer (issue 4)
+    @cached_property
+    def llm(self) -> LlmAnswerer | None:
+        """The LLM answerer when an endpoint is configured (or a chat model passed in)."""
+        if self._chat_model is None and not self.settings.llm_base_url:
+            return None
+        from bot.llm import LlmAnswerer, make_chat_model
+
+        return LlmAnswerer(self._chat_model or make_chat_model(self.settings))
+
+    def ask_stream(
+        self, question: str, *, conversation: Conversation | None = None, k: int | None = None
+    ) -> Iterator[str | Answer]:
+        """Like :meth:`ask`, yielding the LLM's text deltas first, then the final Answer.
+
+        The final Answer's text replaces the streamed text. Without an LLM it yields
+        only the Answer.
+        """
+        llm = self.llm
+        if llm is None:
+            yield self.ask(question, conversation=conversation, k=k)
+            return
+        reviews = self.catalog()
+        previous = self._works_by_id(conversation.subject_work_ids()) if conversation else []
+        turns = conversation.turns() if conversation else []
+        standalone = llm.condense(question, turns) if turns else question
+        read = read_question(
+            standalone, reviews, previous_works=previous, vocabulary=self._vocabulary
+        )
+        # The reply keeps the language the user asked in, whatever the rewrite did.
+        read.language = read_question(question, reviews).language
+        answer = answer_from_metadata(read, reviews)
+        if answer is not None:
+            yield answer
+        else:
+            passages, works = retrieve(read, self.search, k=k or self.settings.top_k)
+            offline = compose_offline(read, passages, works, max_chars=self.settings.answer_chars)
+            for item in llm.stream(read, passages, works, offline=offline):
+                if isinstance(item, Answer):
+                    answer = item
+                else:
+                    yield item
+            assert answer is not None
+            yield answer
+        if conversation is not None:
+            conversation.add(question, answer)
+
+    # <<< LLM answerer
 
     def _works_by_id(self, work_ids: Sequence[str]) -> list[Work]:
         known = {r.work.work_id: r.work for r in self._catalog if r.work}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from index.embedding import ReviewEmbedder
-from index.keyword import KeywordIndex
+from index.keyword import KeywordIndex, tokenize
 from index.store import ReviewStore, StoredChunk
 
 log = logging.getLogger(__name__)
@@ -152,3 +153,13 @@ def _fuse(
         Hit(found[c], scores[c], similarity.get(c, 0.0), keyword_scores.get(c, 0.0))
         for c in ranked
     ]
+
+
+def work_vocabulary(chunks: Iterable[StoredChunk]) -> dict[str, Counter[str]]:
+    """Stemmed word counts of each work's passages (German and English stems alike)."""
+    vocabulary: dict[str, Counter[str]] = {}
+    for chunk in chunks:
+        counts = vocabulary.setdefault(str(chunk.metadata.get("work_id", "")), Counter())
+        for language in ("de", "en"):
+            counts.update(set(tokenize(chunk.text, language=language)))
+    return vocabulary

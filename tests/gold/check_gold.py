@@ -1,0 +1,113 @@
+"""Sanity check for the gold sets in this directory.
+
+Usage: python tests/gold/check_gold.py
+Checks: JSON parses, exact key set, unique ids, valid enums, every expected
+review id exists, and every key fact (and at least one any fact) of answerable
+questions occurs case-insensitively in one of the expected reviews' text
+(count/rating questions are exempt from the text check).
+"""
+import csv
+import io
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MAIN = HERE.parents[1]
+SEEDS_DIR = Path("/work/shared/data/seeds")
+EXAMPLES_DIR = MAIN / "examples" / "reviews"
+
+KEYS = {"id", "question", "language", "kind", "history", "expected_review_ids", "key_facts", "any_facts"}
+KINDS = {"factual", "ambiguous", "unanswerable", "count", "rating", "followup"}
+
+
+def read_text(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252")
+
+
+def seed_corpus():
+    return {f"seeds/{p.name}": read_text(p) for p in sorted(SEEDS_DIR.glob("*.txt"))}
+
+
+def example_corpus():
+    docs = {}
+    for p in sorted(EXAMPLES_DIR.iterdir()):
+        text = read_text(p)
+        if p.suffix == ".jsonl":
+            for line in text.splitlines():
+                if line.strip():
+                    rec = json.loads(line)
+                    docs[f"reviews/{p.name}#{rec['id']}"] = json.dumps(rec, ensure_ascii=False)
+        elif p.suffix == ".csv":
+            for rec in csv.DictReader(io.StringIO(text)):
+                docs[f"reviews/{p.name}#{rec['id']}"] = " ".join(rec.values())
+        else:
+            docs[f"reviews/{p.name}"] = text
+    return docs
+
+
+def check(path: Path, corpus: dict) -> int:
+    errors, seen = 0, set()
+    stats = Counter()
+    def err(msg):
+        nonlocal errors
+        errors += 1
+        print(f"  ERROR {msg}")
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            q = json.loads(line)
+        except json.JSONDecodeError as e:
+            err(f"line {n}: {e}")
+            continue
+        qid = q.get("id", f"line{n}")
+        if set(q) != KEYS:
+            err(f"{qid}: keys {sorted(set(q) ^ KEYS)}")
+            continue
+        if qid in seen:
+            err(f"{qid}: duplicate id")
+        seen.add(qid)
+        if q["language"] not in ("de", "en") or q["kind"] not in KINDS:
+            err(f"{qid}: bad language/kind")
+        stats[(q["kind"], q["language"])] += 1
+        if (q["kind"] == "followup") != bool(q["history"]):
+            err(f"{qid}: history must be non-empty exactly for followup")
+        for rid in q["expected_review_ids"]:
+            if rid not in corpus:
+                err(f"{qid}: unknown review id {rid}")
+        if q["kind"] == "unanswerable":
+            if q["expected_review_ids"] or q["key_facts"] or q["any_facts"]:
+                err(f"{qid}: unanswerable must have empty ids/facts")
+            continue
+        if not q["expected_review_ids"]:
+            err(f"{qid}: answerable question without expected reviews")
+        if q["kind"] in ("count", "rating"):
+            continue
+        texts = [corpus.get(r, "").lower() for r in q["expected_review_ids"]]
+        for fact in q["key_facts"]:
+            if not any(fact.lower() in t for t in texts):
+                err(f"{qid}: key fact {fact!r} not in expected reviews")
+        if q["any_facts"]:
+            present = [f for f in q["any_facts"] if any(f.lower() in t for t in texts)]
+            if not present:
+                err(f"{qid}: no any fact present in expected reviews")
+        if not q["key_facts"] and not q["any_facts"]:
+            err(f"{qid}: answerable question without facts")
+    print(f"{path.name}: {len(seen)} questions, {errors} errors")
+    for kind in sorted(KINDS):
+        print(f"  {kind:13s} de={stats[(kind, 'de')]:3d} en={stats[(kind, 'en')]:3d}")
+    langs = Counter()
+    for (k, l), c in stats.items():
+        langs[l] += c
+    print(f"  total         de={langs['de']:3d} en={langs['en']:3d}")
+    return errors
+
+
+if __name__ == "__main__":
+    total = check(HERE / "seeds.jsonl", seed_corpus())
+    total += check(HERE / "examples.jsonl", example_corpus())
+    sys.exit(1 if total else 0)
