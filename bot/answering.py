@@ -71,18 +71,22 @@ def retrieve(
         passages: list[Passage] = []
         for work in works:
             hits = search.search(
-                question.text, language=question.language, k=max(2, k // len(works)),
-                work_ids=[work.work_id], keywords=expanded_keywords(question) or None,
+                question.text,
+                language=question.language,
+                k=max(2, k // len(works)),
+                work_ids=[work.work_id],
+                keywords=expanded_keywords(question) or None,
             )
             passages.extend(passages_from_hits(hits, start=len(passages) + 1))
             if question.aspect:
-                passages.extend(
-                    _header_passages(question, search, [work], start=len(passages) + 1)
-                )
+                passages.extend(_header_passages(question, search, [work], start=len(passages) + 1))
         return passages, works
     work_ids = [w.work_id for w in works] or None
     hits = search.search(
-        question.text, language=question.language, k=k, work_ids=work_ids,
+        question.text,
+        language=question.language,
+        k=k,
+        work_ids=work_ids,
         keywords=expanded_keywords(question) or None,
     )
     passages = passages_from_hits(hits)
@@ -114,7 +118,8 @@ def compose_offline(
     groups = [w.work_id for w in works] if question.ambiguous else [""]
     for work_id in groups:
         pool = [p for p in passages if not work_id or p.work_id == work_id]
-        ranked = sorted(_candidates(question, pool), key=lambda c: c.score, reverse=True)
+        found = _candidates(question, pool)
+        ranked = sorted(found, key=lambda c: c.score, reverse=True)
         supported = [c for c in ranked if c.score >= MIN_SUPPORT]
         chosen.extend(_pick(supported, limit=MAX_SENTENCES_PER_WORK))
     if not chosen:
@@ -137,17 +142,25 @@ def compose_offline(
     text = _format(question, sources, max_chars=max_chars)
     shown_works = list(dict.fromkeys(s.work for s in sources))
     return Answer(
-        question=question.text, answer=text, status="answered", language=question.language,
-        works=shown_works, sources=sources, kind="passages",
+        question=question.text,
+        answer=text,
+        status="answered",
+        language=question.language,
+        works=shown_works,
+        sources=sources,
+        kind="passages",
         work_ids=list(dict.fromkeys(c.passage.work_id for c in chosen)),
     )
 
 
 def not_found(question: Question) -> Answer:
     return Answer(
-        question=question.text, answer=NOT_FOUND.get(question.language, NOT_FOUND["en"]),
-        status="not_found", language=question.language,
-        works=[w.label() for w in question.works], work_ids=[w.work_id for w in question.works],
+        question=question.text,
+        answer=NOT_FOUND.get(question.language, NOT_FOUND["en"]),
+        status="not_found",
+        language=question.language,
+        works=[w.label() for w in question.works],
+        work_ids=[w.work_id for w in question.works],
     )
 
 
@@ -179,7 +192,8 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[_Candid
     for passage, rank, quote, terms, asked in sentences:
         shared = terms & content.get(passage.language, set())
         score = sum(
-            min(1.5, 0.5 + math.log(total / frequency[t])) * (2 if t in capitalised else 1)
+            (0.4 + math.log(total / frequency[t]) / math.log(total + 1))
+            * (2 if t in capitalised else 1)
             for t in shared
         )
         if asked:
@@ -286,8 +300,11 @@ def answer_from_metadata(question: Question, reviews: Sequence[Review]) -> Answe
     if question.intent == "count":
         n = len(scope)
         if question.author and not question.works:
-            text = (f"{question.author} hat {n} Rezension{'en' * (n != 1)} geschrieben."
-                    if de else f"{question.author} wrote {n} review{'s' * (n != 1)}.")
+            text = (
+                f"{question.author} hat {n} Rezension{'en' * (n != 1)} geschrieben."
+                if de
+                else f"{question.author} wrote {n} review{'s' * (n != 1)}."
+            )
         elif de:
             text = f"{subject}: {n} Rezension{'en' * (n != 1)}."
         else:
@@ -299,27 +316,35 @@ def answer_from_metadata(question: Question, reviews: Sequence[Review]) -> Answe
         return _metadata_answer(question, text, scope)
     rated = [r for r in scope if r.rating]
     if not rated:
-        text = (f"{subject}: keine der Rezensionen enthält eine Bewertung." if de
-                else f"{subject}: none of the reviews gives a rating.")
+        text = (
+            f"{subject}: keine der Rezensionen enthält eine Bewertung."
+            if de
+            else f"{subject}: none of the reviews gives a rating."
+        )
         return _metadata_answer(question, text, scope, status="not_found")
     if question.intent == "average":
         average = mean(r.rating.normalized for r in rated if r.rating)
         ratings = ", ".join(r.rating.display() for r in rated if r.rating)
-        text = (f"{subject}: Durchschnittsbewertung {average:.0%} "
-                f"({len(rated)} bewertete Rezension{'en' * (len(rated) != 1)}: {ratings})."
-                if de else
-                f"{subject}: average rating {average:.0%} "
-                f"({len(rated)} rated review{'s' * (len(rated) != 1)}: {ratings}).")
+        text = (
+            f"{subject}: Durchschnittsbewertung {average:.0%} "
+            f"({len(rated)} bewertete Rezension{'en' * (len(rated) != 1)}: {ratings})."
+            if de
+            else f"{subject}: average rating {average:.0%} "
+            f"({len(rated)} rated review{'s' * (len(rated) != 1)}: {ratings})."
+        )
         return _metadata_answer(question, text, rated)
     pick = max if question.intent == "best" else min
     extreme = pick(r.rating.normalized for r in rated if r.rating)
     winners = [r for r in rated if r.rating and r.rating.normalized == extreme]
     described = "; ".join(
         f"{r.work.label() if r.work else r.review_id}: {r.rating.display()} ({extreme:.0%})"
-        for r in winners if r.rating
+        for r in winners
+        if r.rating
     )
-    word = {"best": ("Am besten bewertet", "Best rated"),
-            "worst": ("Am schlechtesten bewertet", "Worst rated")}[question.intent]
+    word = {
+        "best": ("Am besten bewertet", "Best rated"),
+        "worst": ("Am schlechtesten bewertet", "Worst rated"),
+    }[question.intent]
     text = f"{word[0] if de else word[1]}: {described}."
     return _metadata_answer(question, text, winners)
 
@@ -338,8 +363,11 @@ def _subject(question: Question) -> str:
     if question.works and not question.ambiguous:
         return ", ".join(w.label() for w in question.works)
     if question.works:
-        return f"„{question.works[0].title}“" if question.language == "de" else (
-            f"“{question.works[0].title}”")
+        return (
+            f"„{question.works[0].title}“"
+            if question.language == "de"
+            else (f"“{question.works[0].title}”")
+        )
     if question.author:
         return question.author
     return "Alle Rezensionen" if question.language == "de" else "All reviews"
@@ -350,19 +378,27 @@ def _metadata_answer(
 ) -> Answer:
     sources = [
         Source(
-            n=i, review_id=r.review_id, work=r.work.label() if r.work else r.review_id,
-            title=r.work.title if r.work else r.title, year=r.work.year if r.work else r.year,
-            director=r.work.director if r.work else r.director, author=r.author,
-            source=r.source, quote=r.rating.raw if r.rating and r.rating.raw in r.text else "",
+            n=i,
+            review_id=r.review_id,
+            work=r.work.label() if r.work else r.review_id,
+            title=r.work.title if r.work else r.title,
+            year=r.work.year if r.work else r.year,
+            director=r.work.director if r.work else r.director,
+            author=r.author,
+            source=r.source,
+            quote=r.rating.raw if r.rating and r.rating.raw in r.text else "",
             score=1.0,
         )
         for i, r in enumerate(reviews, start=1)
     ]
     return Answer(
-        question=question.text, answer=text,
+        question=question.text,
+        answer=text,
         status="answered" if status == "answered" else "not_found",
         language=question.language,
-        works=list(dict.fromkeys(s.work for s in sources)), sources=sources, kind="metadata",
+        works=list(dict.fromkeys(s.work for s in sources)),
+        sources=sources,
+        kind="metadata",
         work_ids=list(dict.fromkeys(r.work.work_id for r in reviews if r.work)),
     )
 

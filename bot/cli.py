@@ -87,8 +87,12 @@ def _echo_report(report: IndexReport, paths: tuple[Path, ...]) -> None:
         f"{len(report.failed)} failed ({report.chunks_embedded} chunks embedded, "
         f"{report.seconds:.1f} s)"
     )
-    for label, ids in (("added", report.added), ("updated", report.updated),
-                       ("removed", report.removed), ("kept", report.kept)):
+    for label, ids in (
+        ("added", report.added),
+        ("updated", report.updated),
+        ("removed", report.removed),
+        ("kept", report.kept),
+    ):
         for review_id in ids[:_LISTED]:
             click.echo(f"  {label}: {review_id}")
         if len(ids) > _LISTED:
@@ -112,8 +116,7 @@ def reviews(service: ReviewService, as_json: bool) -> None:
         by = f" — {review.author}" if review.author else ""
         work = review.work.label() if review.work else "?"
         attached = (
-            f" [attached, confidence {review.attached_by.confidence}]"
-            if review.attached_by else ""
+            f" [attached, confidence {review.attached_by.confidence}]" if review.attached_by else ""
         )
         click.echo(f"{review.review_id}: {work}{rating}{by}{attached}")
 
@@ -181,7 +184,10 @@ def ask(service: ReviewService, question: str, as_json: bool, k: int | None) -> 
 @cli.command()
 @click.pass_obj
 def chat(service: ReviewService) -> None:
-    """Ask questions one after another; follow-ups keep their subject. /reset forgets, /quit ends."""
+    """Ask one question after another; follow-ups keep their subject.
+
+    /reset forgets the conversation, /quit ends it.
+    """
     from bot.conversation import Conversation
 
     conversation = Conversation()
@@ -215,24 +221,43 @@ def _echo_answer(answer: Answer) -> None:
     for source in answer.sources:
         by = ", ".join(x for x in (source.author, source.source) if x)
         quote = f": „{source.quote}“" if source.quote and answer.kind == "passages" else ""
-        click.echo(f"[{source.n}] {source.work}{f' — {by}' if by else ''} ({source.review_id}){quote}")
+        click.echo(
+            f"[{source.n}] {source.work}{f' — {by}' if by else ''} ({source.review_id}){quote}"
+        )
 
 
 @cli.command(name="eval")
 @click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--k", "k", type=click.IntRange(1, 50), default=5, show_default=True,
-              help="Sources counted for recall and MRR.")
+@click.option(
+    "--k",
+    "k",
+    type=click.IntRange(1, 50),
+    default=5,
+    show_default=True,
+    help="Sources counted for recall and MRR.",
+)
 @click.option("--min-accuracy", type=float, default=0.0, help="Fail below this answer accuracy.")
 @click.option("--min-recall", type=float, default=0.0, help="Fail below this recall@k.")
 @click.option("--min-refusal", type=float, default=0.0, help="Fail below this refusal accuracy.")
-@click.option("--max-language-gap", type=float, default=1.0,
-              help="Fail when accuracy between languages differs by more than this.")
+@click.option(
+    "--max-language-gap",
+    type=float,
+    default=1.0,
+    help="Fail when accuracy between languages differs by more than this.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--show-failures", is_flag=True, help="List every question answered wrongly.")
 @click.pass_obj
 def evaluate_gold(
-    service: ReviewService, gold: Path, k: int, min_accuracy: float, min_recall: float,
-    min_refusal: float, max_language_gap: float, as_json: bool, show_failures: bool,
+    service: ReviewService,
+    gold: Path,
+    k: int,
+    min_accuracy: float,
+    min_recall: float,
+    min_refusal: float,
+    max_language_gap: float,
+    as_json: bool,
+    show_failures: bool,
 ) -> None:
     """Run the gold questions in GOLD (JSONL) and report recall@k, MRR, accuracy, refusals.
 
@@ -254,23 +279,29 @@ def evaluate_gold(
     accuracies = [s.accuracy for s in report.by_language.values()]
     gap = max(accuracies) - min(accuracies) if accuracies else 0.0
     problems = [
-        name for name, failed in (
+        name
+        for name, failed in (
             (f"accuracy {overall.accuracy} < {min_accuracy}", overall.accuracy < min_accuracy),
             (f"recall@{k} {overall.recall} < {min_recall}", overall.recall < min_recall),
-            (f"refusal {overall.refusal} < {min_refusal}",
-             (overall.refusal or 0.0) < min_refusal and overall.refusal is not None),
+            (
+                f"refusal {overall.refusal} < {min_refusal}",
+                (overall.refusal or 0.0) < min_refusal and overall.refusal is not None,
+            ),
             (f"language gap {gap:.3f} > {max_language_gap}", gap > max_language_gap),
             (f"{overall.quote_failures} quotes not verbatim", overall.quote_failures > 0),
-        ) if failed
+        )
+        if failed
     ]
     if as_json:
-        _print_json({
-            "overall": overall.as_dict(),
-            "by_language": {k_: v.as_dict() for k_, v in report.by_language.items()},
-            "by_kind": {k_: v.as_dict() for k_, v in report.by_kind.items()},
-            "failures": [o.item.id for o in report.failures()],
-            "problems": problems,
-        })
+        _print_json(
+            {
+                "overall": overall.as_dict(),
+                "by_language": {k_: v.as_dict() for k_, v in report.by_language.items()},
+                "by_kind": {k_: v.as_dict() for k_, v in report.by_kind.items()},
+                "failures": [o.item.id for o in report.failures()],
+                "problems": problems,
+            }
+        )
     else:
         header = f"{'group':<14}{'n':>4}{f'recall@{k}':>10}{'MRR':>7}{'accuracy':>10}{'refusal':>9}"
         click.echo(header)
@@ -296,7 +327,10 @@ def evaluate_gold(
 @cli.command()
 @click.pass_obj
 def telegram(service: ReviewService) -> None:
-    """Run the Telegram bot (long polling, or a webhook when REVIEWBOT_TELEGRAM_WEBHOOK_URL is set)."""
+    """Run the Telegram bot.
+
+    Long polling, or a webhook when REVIEWBOT_TELEGRAM_WEBHOOK_URL is set.
+    """
     from bot.telegram import run_bot
 
     run_bot(service)

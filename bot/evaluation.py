@@ -45,7 +45,9 @@ class Outcome:
     def correct(self) -> bool:
         if not self.item.answerable:
             return self.answer.status == "not_found"
-        found_review = not self.item.expected_review_ids or (self.rank is not None and self.rank <= 3)
+        found_review = not self.item.expected_review_ids or (
+            self.rank is not None and self.rank <= 3
+        )
         return self.answer.status == "answered" and self.facts_ok and found_review
 
 
@@ -85,16 +87,22 @@ def load_gold(path: Path) -> list[GoldQuestion]:
             continue
         try:
             data = json.loads(line)
-            items.append(GoldQuestion(
-                id=str(data["id"]), question=str(data["question"]),
-                language=str(data.get("language", "")), kind=str(data["kind"]),
-                history=list(data.get("history", [])),
-                expected_review_ids=list(data.get("expected_review_ids", [])),
-                key_facts=list(data.get("key_facts", [])),
-                any_facts=list(data.get("any_facts", [])),
-            ))
+            items.append(
+                GoldQuestion(
+                    id=str(data["id"]),
+                    question=str(data["question"]),
+                    language=str(data.get("language", "")),
+                    kind=str(data["kind"]),
+                    history=list(data.get("history", [])),
+                    expected_review_ids=list(data.get("expected_review_ids", [])),
+                    key_facts=list(data.get("key_facts", [])),
+                    any_facts=list(data.get("any_facts", [])),
+                )
+            )
         except (ValueError, KeyError, TypeError) as error:
-            raise ReviewFileError(f"{path}: line {number} is not a gold question: {error}") from error
+            raise ReviewFileError(
+                f"{path}: line {number} is not a gold question: {error}"
+            ) from error
     return items
 
 
@@ -162,7 +170,8 @@ def _aggregate(outcomes: Sequence[Outcome]) -> Scores:
         answerable=len(graded),
         recall=_share(o.rank is not None for o in answerable),
         mrr=round(sum(1 / o.rank for o in answerable if o.rank) / len(answerable), 3)
-        if answerable else 0.0,
+        if answerable
+        else 0.0,
         accuracy=_share(o.correct for o in graded),
         refusal=_share(o.correct for o in unanswerable) if unanswerable else None,
         quote_failures=sum(not o.quotes_ok for o in outcomes),

@@ -18,10 +18,14 @@ ASPECTS: dict[str, re.Pattern[str]] = {
     ),
     "cast": re.compile(
         r"hauptrolle|hauptdarsteller|spielt|spielen|darsteller|schauspieler|besetzung|"
-        r"\bcast\b|\bstars?\b|starring|\bplays?\b|actor|actress|\blead\b", re.I
+        r"\bcast\b|\bstars?\b|starring|\bplays?\b|actor|actress|\blead\b",
+        re.I,
     ),
-    "year": re.compile(r"welchem jahr|erscheinungsjahr|wann (?:kam|erschien)|what year|"
-                       r"when was .* released|release year", re.I),
+    "year": re.compile(
+        r"welchem jahr|erscheinungsjahr|wann (?:kam|erschien)|what year|"
+        r"when was .* released|release year",
+        re.I,
+    ),
     "genre": re.compile(r"\bgenre\b", re.I),
     "age_rating": re.compile(r"\bfsk\b|altersfreigabe|age rating|\bab \d+\b", re.I),
 }
@@ -66,9 +70,45 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 
 # Words that say what a question is about in general, not what would answer it.
 GENERIC_WORDS = set(
-    "film filme films movie movies kritik kritiken review reviews rezension rezensionen critic "
-    "critics kritiker sagt sagen say says think thinks denkt findet finden like liked gefallen "
-    "gefällt wie how what was wer who gut good bad schlecht".split()
+    [
+        "film",
+        "filme",
+        "films",
+        "movie",
+        "movies",
+        "kritik",
+        "kritiken",
+        "review",
+        "reviews",
+        "rezension",
+        "rezensionen",
+        "critic",
+        "critics",
+        "kritiker",
+        "sagt",
+        "sagen",
+        "say",
+        "says",
+        "think",
+        "thinks",
+        "denkt",
+        "findet",
+        "finden",
+        "like",
+        "liked",
+        "gefallen",
+        "gefällt",
+        "wie",
+        "how",
+        "what",
+        "was",
+        "wer",
+        "who",
+        "gut",
+        "good",
+        "bad",
+        "schlecht",
+    ]
 )
 
 _COUNT = re.compile(r"wie ?viele|anzahl|how many|number of|count", re.I)
@@ -77,7 +117,8 @@ _BEST = re.compile(r"\bbeste[nrs]?\b|am besten|höchste|best|highest|top[- ]rate
 _WORST = re.compile(r"schlechteste[nrs]?|am schlechtesten|niedrigste|worst|lowest", re.I)
 _RATING_WORDS = re.compile(r"bewert|wertung|rating|rated|sterne|punkte|score|note", re.I)
 _LIST_WORKS = re.compile(
-    r"welche (?:filme|werke)|which (?:films|movies|works)|list (?:the |all )?(?:films|movies|works)",
+    r"welche (?:filme|werke)|which (?:films|movies|works)|"
+    r"list (?:the |all )?(?:films|movies|works)",
     re.I,
 )
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
@@ -126,13 +167,12 @@ def read_question(
     question.intent = _intent(text)
     question.author = _author(text, reviews)
     works = _named_works(text, reviews)
-    deciding: list[str] = []
     if len(works) > 1 and vocabulary:
-        works, deciding = _narrow_by_vocabulary(text, works, vocabulary)
+        works, _deciding = _narrow_by_vocabulary(text, works, vocabulary)
     if not works and previous_works and not question.author and _FOLLOW_UP.search(text):
         works, question.inherited = list(previous_works), True
     question.works = works
-    question.names = _mentioned_names(text, reviews) + deciding
+    question.names = _mentioned_names(text, reviews)
     titles = {normalize(w.title) for w in works}
     question.ambiguous = len(works) > 1 and len(titles) == 1
     return question
@@ -170,7 +210,8 @@ def _author(text: str, reviews: Sequence[Review]) -> str | None:
 
 def _named_works(text: str, reviews: Sequence[Review]) -> list[Work]:
     """Works whose title, or director, the question names; narrowed by year and people."""
-    padded = f" {normalize(text)} "
+    # "Netflix-Ballerina" names "Ballerina": compounds are read as separate words too.
+    padded = f" {normalize(text)} {normalize(text.replace('-', ' '))} "
     works: dict[str, Work] = {}
     people: dict[str, set[str]] = {}
     for review in reviews:
@@ -180,14 +221,17 @@ def _named_works(text: str, reviews: Sequence[Review]) -> list[Work]:
         names = people.setdefault(review.work.work_id, set())
         names.update(normalize(n) for n in [review.director or "", *review.cast] if n)
     by_title = [
-        w for w in works.values()
+        w
+        for w in works.values()
         if any(_names(padded, t) for t in (w.title, w.original_title) if t and len(t) >= 3)
         and not w.title.startswith("(")
     ]
     # "From the World of John Wick: Ballerina" names one work, not every "Ballerina".
     by_full_title = [
-        w for w in by_title
-        if w.original_title and len(w.original_title) > len(w.title)
+        w
+        for w in by_title
+        if w.original_title
+        and len(w.original_title) > len(w.title)
         and f" {normalize(w.original_title)} " in padded
     ]
     by_title = by_full_title or by_title
@@ -207,8 +251,13 @@ def _mentioned_names(text: str, reviews: Sequence[Review]) -> list[str]:
     names = {
         name
         for review in reviews
-        for name in (review.director, review.author, *review.cast,
-                     review.work.title if review.work else None, review.original_title)
+        for name in (
+            review.director,
+            review.author,
+            *review.cast,
+            review.work.title if review.work else None,
+            review.original_title,
+        )
         if name and not name.startswith("(") and _names(padded, name)
     }
     return sorted(names)
@@ -225,8 +274,10 @@ def _narrow_by_vocabulary(
 
     title_words = {t for w in works for t in normalize(w.title).split()}
     words = [
-        w for w in re.findall(r"\w+", text.lower())
-        if w not in title_words and w not in GENERIC_WORDS
+        w
+        for w in re.findall(r"\w+", text.lower())
+        if w not in title_words
+        and w not in GENERIC_WORDS
         and not any(p.search(w) for p in ASPECTS.values())
     ]
     words += [syn for w in words for syn in SYNONYMS.get(w, ())]
@@ -234,7 +285,8 @@ def _narrow_by_vocabulary(
     voters: dict[str, list[str]] = {}
     for word in words:
         terms = {
-            t for lang in ("de", "en")
+            t
+            for lang in ("de", "en")
             for t in tokenize(word, language=lang, also_stop="en" if lang == "de" else "de")
         }
         for term in terms:

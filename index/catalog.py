@@ -49,7 +49,8 @@ def summarize_works(reviews: Sequence[Review]) -> list[WorkSummary]:
         summary = summaries.setdefault(review.work.work_id, WorkSummary(review.work))
         summary.reviews.append(review)
     return sorted(
-        summaries.values(), key=lambda s: (s.work.title.casefold(), s.work.year or 0, s.work.work_id)
+        summaries.values(),
+        key=lambda s: (s.work.title.casefold(), s.work.year or 0, s.work.work_id),
     )
 
 
@@ -65,9 +66,13 @@ def review_as_dict(review: Review) -> dict[str, object]:
         "genre": review.genre,
         "age_rating": review.age_rating,
         "rating": (
-            {"raw": review.rating.raw, "normalized": review.rating.normalized,
-             "scale": review.rating.scale}
-            if review.rating else None
+            {
+                "raw": review.rating.raw,
+                "normalized": review.rating.normalized,
+                "scale": review.rating.scale,
+            }
+            if review.rating
+            else None
         ),
         "author": review.author,
         "source": review.source,
@@ -78,9 +83,9 @@ def review_as_dict(review: Review) -> dict[str, object]:
         "path": review.source_path,
         "work_id": review.work.work_id if review.work else None,
         "work": (
-            {"title": review.work.title, "year": review.work.year,
-             "director": review.work.director}
-            if review.work else None
+            {"title": review.work.title, "year": review.work.year, "director": review.work.director}
+            if review.work
+            else None
         ),
     }
     if review.attached_by:

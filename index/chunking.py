@@ -104,8 +104,9 @@ def _make_chunk(review: Review, group: list[Sentence], index: int) -> Chunk:
     start, end = group[0].start, group[-1].end
     text = review.text[start:end]
     digest = hashlib.sha256(f"{review.review_id}\x00{text}".encode()).hexdigest()[:24]
-    return Chunk(chunk_id=digest, review_id=review.review_id, index=index, text=text,
-                 start=start, end=end)
+    return Chunk(
+        chunk_id=digest, review_id=review.review_id, index=index, text=text, start=start, end=end
+    )
 
 
 def _unique_ids(chunks: list[Chunk]) -> list[Chunk]:
@@ -115,7 +116,13 @@ def _unique_ids(chunks: list[Chunk]) -> list[Chunk]:
         count = seen.get(chunk.chunk_id, 0)
         seen[chunk.chunk_id] = count + 1
         if count:
-            chunk = Chunk(f"{chunk.chunk_id}-{count}", chunk.review_id, chunk.index,
-                          chunk.text, chunk.start, chunk.end)
+            chunk = Chunk(
+                f"{chunk.chunk_id}-{count}",
+                chunk.review_id,
+                chunk.index,
+                chunk.text,
+                chunk.start,
+                chunk.end,
+            )
         unique.append(chunk)
     return unique

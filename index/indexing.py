@@ -112,10 +112,10 @@ def index_reviews(
             loaded[record.review_id] = parse_review(record)
 
     carried: dict[str, Review] = {}
-    for review_id, chunks in stored.items():
+    for review_id, stored_chunks in stored.items():
         if review_id in loaded:
             continue
-        first = min(chunks.values(), key=lambda m: int(m["chunk_index"]))
+        first = min(stored_chunks.values(), key=lambda m: int(m["chunk_index"]))
         source = str(first["source_path"])
         if not _under(source, roots):
             carried[review_id] = review_from_metadata(first)
@@ -133,11 +133,15 @@ def index_reviews(
     to_update: dict[str, Metadata] = {}
     to_delete: list[str] = []
     for review_id, review in loaded.items():
-        chunks = chunk_review(review, max_chars=chunk_chars)
-        report.chunks_total += len(chunks)
         before = stored.get(review_id, {})
+        if _complete(before) and _hash_of(before) == review.content_hash:
+            # Unchanged text: the stored chunk positions stand, no need to split it again.
+            chunks = [_stored_position(review_id, chunk_id, m) for chunk_id, m in before.items()]
+        else:
+            chunks = chunk_review(review, max_chars=chunk_chars)
+        report.chunks_total += len(chunks)
         for chunk in chunks:
-            metadata = chunk_metadata(review, chunk)
+            metadata = chunk_metadata(review, chunk, chunk_count=len(chunks))
             if chunk.chunk_id not in before:
                 to_embed.append((chunk, metadata))
             elif before[chunk.chunk_id] != metadata:
@@ -152,9 +156,8 @@ def index_reviews(
             report.unchanged.append(review_id)
     for review_id, review in carried.items():
         for chunk_id, old in stored[review_id].items():
-            position = Chunk(chunk_id, review_id, int(old["chunk_index"]), "",
-                             int(old["start"]), int(old["end"]))
-            metadata = chunk_metadata(review, position)
+            position = _stored_position(review_id, chunk_id, old)
+            metadata = chunk_metadata(review, position, chunk_count=len(stored[review_id]))
             report.chunks_total += 1
             if metadata != old:
                 to_update[chunk_id] = metadata
@@ -174,8 +177,12 @@ def index_reviews(
     report.seconds = round(time.monotonic() - started, 3)
     if report.changed or to_update or rebuild or not store.state.get("generation"):
         store.mark_indexed(
-            {"added": len(report.added), "updated": len(report.updated),
-             "removed": len(report.removed), "failed": len(report.failed)}
+            {
+                "added": len(report.added),
+                "updated": len(report.updated),
+                "removed": len(report.removed),
+                "failed": len(report.failed),
+            }
         )
     return report
 
@@ -199,11 +206,29 @@ def _embed_and_store(
             progress(min(start + batch_size, total), total)
 
 
+def _stored_position(review_id: str, chunk_id: str, metadata: Metadata) -> Chunk:
+    """A stored chunk's place in its review (its text is not needed to rewrite metadata)."""
+    return Chunk(
+        chunk_id,
+        review_id,
+        int(metadata["chunk_index"]),
+        "",
+        int(metadata["start"]),
+        int(metadata["end"]),
+    )
+
+
 def _group_by_review(metadatas: Mapping[str, Metadata]) -> dict[str, dict[str, Metadata]]:
     grouped: dict[str, dict[str, Metadata]] = {}
     for chunk_id, metadata in metadatas.items():
         grouped.setdefault(str(metadata["review_id"]), {})[chunk_id] = metadata
     return grouped
+
+
+def _complete(chunks: Mapping[str, Metadata]) -> bool:
+    """Whether every chunk of the review is stored (a killed run may have stored a part)."""
+    counts = {int(m.get("chunk_count", -1)) for m in chunks.values()}
+    return len(counts) == 1 and counts.pop() == len(chunks)
 
 
 def _hash_of(chunks: Mapping[str, Metadata]) -> str:

@@ -79,10 +79,14 @@ class KeywordIndex:
         """
         if not self.chunk_ids:
             return []
-        tokens = sorted({
-            t for lang in self.languages for other in self.languages
-            for t in tokenize(query, language=lang, also_stop=other)
-        })
+        tokens = sorted(
+            {
+                t
+                for lang in self.languages
+                for other in self.languages
+                for t in tokenize(query, language=lang, also_stop=other)
+            }
+        )
         known = [t for t in tokens if t in self._retriever.vocab_dict]
         if not known:
             return []

@@ -63,7 +63,9 @@ class Rating:
         """``3.5 von 5`` as written; a bare ``4`` from a column becomes ``4/5``."""
         value = self.on_own_scale()
         shown = f"{value:g}/{self.scale}"
-        return shown if self.raw.replace(",", ".").strip() in {f"{value:g}", str(value)} else self.raw
+        return (
+            shown if self.raw.replace(",", ".").strip() in {f"{value:g}", str(value)} else self.raw
+        )
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,12 @@ class HybridSearch:
 
             wanted = set(work_ids)
             mask = np.array(
-                [float(self._chunks[c].metadata.get("work_id") in wanted)
-                 if c in self._chunks else 0.0 for c in self._keyword.chunk_ids],
+                [
+                    float(self._chunks[c].metadata.get("work_id") in wanted)
+                    if c in self._chunks
+                    else 0.0
+                    for c in self._keyword.chunk_ids
+                ],
                 dtype=np.float32,
             )
         keyword = self._keyword.search(keywords or question, k=candidates, mask=mask)
@@ -140,9 +144,10 @@ def _fuse(
         similarity[chunk.chunk_id] = chunk.score
         found[chunk.chunk_id] = chunk
     for rank, (chunk_id, score) in enumerate(keyword):
-        chunk = found.get(chunk_id) or chunks.get(chunk_id)
-        if chunk is None:
+        known = found.get(chunk_id) or chunks.get(chunk_id)
+        if known is None:
             continue
+        chunk = known
         same = chunk.metadata.get("language") == language
         weight = KEYWORD_WEIGHT_SAME_LANGUAGE if same else KEYWORD_WEIGHT_OTHER_LANGUAGE
         scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (RRF_K + rank + 1)
@@ -150,8 +155,7 @@ def _fuse(
         found[chunk_id] = chunk
     ranked = sorted(scores, key=lambda c: scores[c], reverse=True)
     return [
-        Hit(found[c], scores[c], similarity.get(c, 0.0), keyword_scores.get(c, 0.0))
-        for c in ranked
+        Hit(found[c], scores[c], similarity.get(c, 0.0), keyword_scores.get(c, 0.0)) for c in ranked
     ]
 
 

@@ -78,9 +78,7 @@ class ReviewStore:
             from chromadb.errors import NotFoundError
 
             try:
-                self._collection = self._client.get_collection(
-                    self._name, embedding_function=None
-                )
+                self._collection = self._client.get_collection(self._name, embedding_function=None)
             except (NotFoundError, ValueError):
                 return None
             self._check_embedder(self._collection)
@@ -149,20 +147,22 @@ class ReviewStore:
     # -- writing ---------------------------------------------------------------------
 
     def upsert(
-        self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]],
+        self,
+        chunks: Sequence[Chunk],
+        embeddings: Sequence[Sequence[float]],
         metadatas: Sequence[Metadata],
     ) -> None:
         if chunks:
             self._writable().upsert(
                 ids=[c.chunk_id for c in chunks],
-                embeddings=[list(e) for e in embeddings],
+                embeddings=[list(e) for e in embeddings],  # type: ignore[arg-type]
                 documents=[c.text for c in chunks],
-                metadatas=list(metadatas),  # type: ignore[arg-type]
+                metadatas=list(metadatas),
             )
 
     def update_metadatas(self, ids: Sequence[str], metadatas: Sequence[Metadata]) -> None:
         if ids:
-            self._writable().update(ids=list(ids), metadatas=list(metadatas))  # type: ignore[arg-type]
+            self._writable().update(ids=list(ids), metadatas=list(metadatas))
 
     def delete(self, ids: Sequence[str]) -> None:
         collection = self._existing()
@@ -219,7 +219,7 @@ class ReviewStore:
         if available == 0:
             return []
         result = collection.query(
-            query_embeddings=[list(vector)],
+            query_embeddings=[list(vector)],  # type: ignore[arg-type]
             n_results=min(k, available),
             where=dict(where) if where else None,
             include=["metadatas", "documents", "distances"],
@@ -234,8 +234,12 @@ class ReviewStore:
         ]
 
 
-def chunk_metadata(review: Review, chunk: Chunk) -> Metadata:
-    """The flat metadata stored with each chunk: where it stands and its review's facts."""
+def chunk_metadata(review: Review, chunk: Chunk, *, chunk_count: int) -> Metadata:
+    """The flat metadata stored with each chunk: where it stands and its review's facts.
+
+    ``chunk_count`` (chunks of the whole review) tells a later run whether every chunk
+    of a review made it into the store.
+    """
     work = review.work
     values: dict[str, str | int | float | bool | None] = {
         "review_id": review.review_id,
@@ -244,6 +248,7 @@ def chunk_metadata(review: Review, chunk: Chunk) -> Metadata:
         "format": review.format,
         "content_hash": review.content_hash,
         "chunk_index": chunk.index,
+        "chunk_count": chunk_count,
         "start": chunk.start,
         "end": chunk.end,
         "language": review.language,

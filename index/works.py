@@ -47,10 +47,32 @@ def assign_works(reviews: Sequence[Review]) -> None:
         key=lambda r: (r.year is None, r.director is None, r.review_id),
     )
     works: list[Work] = []
+    by_title: dict[str, list[int]] = {}
     for review in titled:
         review.attached_by = None
-        review.work = _matching_work(review, works) or _new_work(review, works)
-        _fill_gaps(review, works)
+        keys = {normalize(t) for t in (review.title, review.original_title) if t}
+        positions = sorted({i for key in keys for i in by_title.get(key, [])})
+        index = _matching_work(review, [works[i] for i in positions])
+        if index is None:
+            works.append(_new_work(review))
+            index_in_works = len(works) - 1
+        else:
+            index_in_works = positions[index]
+        work = works[index_in_works]
+        if review.original_title and not work.original_title:
+            work = Work(work.work_id, work.title, work.year, work.director, review.original_title)
+            works[index_in_works] = work
+        review.work = work
+        for title in (work.title, work.original_title):
+            if title:
+                slots = by_title.setdefault(normalize(title), [])
+                if index_in_works not in slots:
+                    slots.append(index_in_works)
+    # A work's original title can be filled by a later review: give every review the final one.
+    final = {w.work_id: w for w in works}
+    for review in titled:
+        assert review.work is not None
+        review.work = final[review.work.work_id]
     members: dict[str, list[Review]] = {}
     for review in titled:
         assert review.work is not None
@@ -66,12 +88,9 @@ def assign_works(reviews: Sequence[Review]) -> None:
             review.work, review.attached_by = attached
 
 
-def _matching_work(review: Review, works: Iterable[Work]) -> Work | None:
-    """The work of the same title (or original title) whose year and director agree."""
-    keys = {normalize(t) for t in (review.title, review.original_title) if t}
-    for work in works:
-        if not keys & {normalize(t) for t in (work.title, work.original_title) if t}:
-            continue
+def _matching_work(review: Review, works: Sequence[Work]) -> int | None:
+    """Which of the same-titled ``works`` has a year and director that agree, if any."""
+    for position, work in enumerate(works):
         if review.year and work.year and review.year != work.year:
             continue
         if (
@@ -80,31 +99,19 @@ def _matching_work(review: Review, works: Iterable[Work]) -> Work | None:
             and normalize(review.director) != normalize(work.director)
         ):
             continue
-        return work
+        return position
     return None
 
 
-def _new_work(review: Review, works: list[Work]) -> Work:
+def _new_work(review: Review) -> Work:
     title = review.title or "(untitled)"
-    work = Work(
+    return Work(
         work_id=make_work_id(title, review.year, review.director),
         title=title,
         year=review.year,
         director=review.director,
         original_title=review.original_title,
     )
-    works.append(work)
-    return work
-
-
-def _fill_gaps(review: Review, works: list[Work]) -> None:
-    """A work first seen without year or director keeps the one a later review gives."""
-    work = review.work
-    assert work is not None
-    if review.original_title and not work.original_title:
-        filled = Work(work.work_id, work.title, work.year, work.director, review.original_title)
-        works[works.index(work)] = filled
-        review.work = filled
 
 
 def _attach_by_evidence(

@@ -32,9 +32,18 @@ def chroma_url(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     log = (tmp_path / "chroma.log").open("w")
     process = subprocess.Popen(
-        [chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            chroma,
+            "run",
+            "--path",
+            str(tmp_path / "server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -60,7 +69,9 @@ def test_index_and_reindex_through_a_chroma_server(
     chroma_url: str, tmp_path: Path, embedder: RememberingEmbedder
 ) -> None:
     settings = Settings(
-        _env_file=None, data_dir=tmp_path / "data", chroma_url=chroma_url  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        chroma_url=chroma_url,  # type: ignore[call-arg]
     )
     indexer = ReviewService(settings, embedder=embedder)
     first = indexer.index([SEEDS])

@@ -37,7 +37,7 @@ def make_corpora(tmp_path: Path) -> tuple[Path, Path]:
         (second / name).unlink()
     for name in ("eisenherz-2019-kinozeit.md", "kaltfront-2020-krimiwelt-bom.txt"):
         path = second / name
-        path.write_bytes(path.read_bytes() + "\nNachtrag: ein zweiter Absatz.\n".encode())
+        path.write_bytes(path.read_bytes() + b"\nNachtrag: ein zweiter Absatz.\n")
     for seed in SEEDS.iterdir():
         shutil.copy(seed, second / seed.name)
     return first, second

@@ -22,9 +22,7 @@ WICK = "seeds/002_8bc465d4c9f8ae35.txt"
 
 def snapshot(store: ReviewStore) -> dict[str, tuple[str, str]]:
     """Every chunk id with its text and metadata, to compare two indexes."""
-    return {
-        c.chunk_id: (c.text, json.dumps(c.metadata, sort_keys=True)) for c in store.chunks()
-    }
+    return {c.chunk_id: (c.text, json.dumps(c.metadata, sort_keys=True)) for c in store.chunks()}
 
 
 def test_seeds_give_two_works_called_ballerina(cli: Callable[..., CliResult]) -> None:
@@ -104,9 +102,7 @@ def test_reviews_from_other_paths_are_left_alone(
     service.index([other])
     service.index([seeds_copy])
 
-    assert {r.review_id for r in service.reviews()} == {
-        "more/note.txt", HEADERLESS, NETFLIX, WICK
-    }
+    assert {r.review_id for r in service.reviews()} == {"more/note.txt", HEADERLESS, NETFLIX, WICK}
 
 
 def test_removed_record_of_a_jsonl_file_is_removed_alone(
@@ -176,9 +172,7 @@ def test_file_that_turns_unreadable_keeps_its_chunks_until_fixed(
     assert service.index([seeds_copy]).removed == [NETFLIX]
 
 
-def test_second_indexer_is_refused(
-    cli: Callable[..., CliResult], tmp_path: Path
-) -> None:
+def test_second_indexer_is_refused(cli: Callable[..., CliResult], tmp_path: Path) -> None:
     with index_lock(tmp_path / "data"):
         result = cli("index", str(SEEDS))
     assert result.exit_code == 1
@@ -186,9 +180,7 @@ def test_second_indexer_is_refused(
     assert "Traceback" not in result.err
 
 
-def test_index_built_by_another_embedder_is_refused(
-    service: ReviewService, settings: Any
-) -> None:
+def test_index_built_by_another_embedder_is_refused(service: ReviewService, settings: Any) -> None:
     service.index([SEEDS])
     service.store._client.get_collection("reviews").modify(metadata={"embedder": "other-model"})
     fresh = ReviewService(settings, embedder=service.embedder)
@@ -232,6 +224,9 @@ def test_lock_is_not_held_after_a_run(service: ReviewService) -> None:
     service.index([SEEDS])
     with index_lock(service.settings.data_dir):
         pass
-    with pytest.raises(IndexLockedError), index_lock(service.settings.data_dir), \
-            index_lock(service.settings.data_dir):
+    with (
+        pytest.raises(IndexLockedError),
+        index_lock(service.settings.data_dir),
+        index_lock(service.settings.data_dir),
+    ):
         pass

@@ -22,7 +22,10 @@ def test_watch_indexes_added_and_deleted_files(tmp_path: Path) -> None:
 
     with subprocess.Popen(
         [sys.executable, "-m", "bot", "watch", str(folder), "--debounce", "300"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
     ) as process:
         assert process.stdout is not None
         threading.Thread(target=lambda: [lines.put(x) for x in process.stdout], daemon=True).start()  # type: ignore[union-attr]
