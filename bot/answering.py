@@ -20,6 +20,8 @@ from index.search import Hit, HybridSearch
 from index.works import normalize
 
 MAX_SENTENCES_PER_WORK = 3
+ANSWER_TYPE_BONUS = 0.5
+PERVASIVE_SHARE = 0.6
 MIN_SUPPORT = 1.0
 HEADER_BONUS = 2.5
 
@@ -29,6 +31,14 @@ class _Candidate:
     passage: Passage
     quote: str
     score: float
+    asked: bool = False
+    fact: str | None = None
+
+
+_FIELD_LABELS = {
+    "director": ("Regie", "Director"),
+    "year": ("Jahr", "Year"),
+}
 
 
 def passages_from_hits(hits: Sequence[Hit], *, start: int = 1) -> list[Passage]:
@@ -122,6 +132,7 @@ def compose_offline(
         ranked = sorted(found, key=lambda c: c.score, reverse=True)
         supported = [c for c in ranked if c.score >= MIN_SUPPORT]
         chosen.extend(_pick(supported, limit=MAX_SENTENCES_PER_WORK))
+    chosen = _with_metadata_facts(question, chosen, passages, works)
     if not chosen:
         return not_found(question)
     sources = [
@@ -136,6 +147,7 @@ def compose_offline(
             source=c.passage.source,
             quote=c.quote,
             score=round(c.score, 3),
+            fact=c.fact,
         )
         for i, c in enumerate(chosen, start=1)
     ]
@@ -151,6 +163,30 @@ def compose_offline(
         kind="passages",
         work_ids=list(dict.fromkeys(c.passage.work_id for c in chosen)),
     )
+
+
+def _with_metadata_facts(
+    question: Question,
+    chosen: list[_Candidate],
+    passages: Sequence[Passage],
+    works: Sequence[Work],
+) -> list[_Candidate]:
+    """Add the asked director or year of each work whose passages did not state it.
+
+    Reviews from JSON, CSV or front matter carry these as fields, not as text; the
+    answer then cites the review and shows the field instead of a quote.
+    """
+    if question.aspect not in _FIELD_LABELS:
+        return chosen
+    label = _FIELD_LABELS[question.aspect][0 if question.language == "de" else 1]
+    result = list(chosen)
+    for work in works:
+        value = work.director if question.aspect == "director" else work.year
+        stated = any(c.asked and c.passage.work_id == work.work_id for c in chosen)
+        cited = next((p for p in passages if p.work_id == work.work_id), None)
+        if value and not stated and cited is not None:
+            result.append(_Candidate(cited, "", HEADER_BONUS, True, f"{label}: {value}"))
+    return result
 
 
 def not_found(question: Question) -> Answer:
@@ -188,9 +224,11 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[_Candid
             sentences.append((passage, rank, quote, terms, asked))
     frequency: Counter[str] = Counter(t for *_, terms, _ in sentences for t in terms)
     total = max(1, len(sentences))
+    pervasive = _pervasive_terms(passages)
+    expected = _expected_answer(question)
     candidates: list[_Candidate] = []
     for passage, rank, quote, terms, asked in sentences:
-        shared = terms & content.get(passage.language, set())
+        shared = (terms & content.get(passage.language, set())) - pervasive
         score = sum(
             (0.4 + math.log(total / frequency[t]) / math.log(total + 1))
             * (2 if t in capitalised else 1)
@@ -199,9 +237,46 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[_Candid
         if asked:
             score += header_bonus
         if score >= MIN_SUPPORT:
-            score += 0.25 * len(terms & subject.get(passage.language, set()))
-            candidates.append(_Candidate(passage, quote, score + 0.3 / (rank + 1)))
+            score += 0.25 * len(terms & (subject.get(passage.language, set()) | pervasive))
+            if expected is not None and expected.search(quote):
+                score += ANSWER_TYPE_BONUS
+            candidates.append(_Candidate(passage, quote, score + 0.3 / (rank + 1), asked))
     return candidates
+
+
+def _pervasive_terms(passages: Sequence[Passage]) -> set[str]:
+    """Words in most of the passages found ("Netflix" in reviews of a Netflix film).
+
+    They say which film a passage is about, not what answers the question.
+    """
+    if len(passages) < 3:
+        return set()
+    counts: Counter[str] = Counter()
+    for passage in passages:
+        counts.update(set(tokenize(passage.text, language=passage.language)))
+    return {term for term, n in counts.items() if n / len(passages) >= PERVASIVE_SHARE}
+
+
+# What an answer to a who / when / how-many question contains.
+_NAME = r"[A-ZÄÖÜ][\w'-]+(?:\s+(?:de\s+|van\s+|von\s+)?[A-ZÄÖÜ][\w'-]+)+"
+_ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (re.compile(r"^\s*(?:wer|who|whom|von wem|by whom)\b|\bwelche[rn]? (?:schauspieler|"
+                r"darsteller|regisseur|komponist)|which (?:actor|actress|director|composer)",
+                re.I),
+     re.compile(rf"\({_NAME}\)|{_NAME}")),
+    (re.compile(r"^\s*(?:wann|when)\b|welchem jahr|what year|which year|datum|date", re.I),
+     re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}\.\s?\d{1,2}\.|\b\d{1,2}\. [A-ZÄÖÜ][a-zäöü]+")),
+    (re.compile(r"wie ?viele|wie lange|how (?:many|long|much)", re.I),
+     re.compile(r"\b\d+\b")),
+)
+
+
+def _expected_answer(question: Question) -> re.Pattern[str] | None:
+    """The shape of text that would answer the question (a name, a date, a number)."""
+    for asks, answer in _ANSWER_TYPES:
+        if asks.search(question.text):
+            return answer
+    return None
 
 
 def _capitalised_terms(question: Question) -> set[str]:
@@ -264,15 +339,19 @@ def _format(question: Question, sources: Sequence[Source], *, max_chars: int) ->
         lines = [_INTRO.get(question.language, _INTRO["en"]).format(title=question.works[0].title)]
         for work in question.works:
             label = work.label()
-            quotes = [f"{_clip(s.quote, budget)} [{s.n}]" for s in sources if s.work == label]
+            quotes = [f"{_shown(s, budget)} [{s.n}]" for s in sources if s.work == label]
             if quotes:
                 lines.append(f"• {label}: " + " ".join(quotes))
         return "\n".join(lines)
     works = list(dict.fromkeys(s.work for s in sources))
     if len(works) == 1:
-        body = " ".join(f"{_clip(s.quote, budget)} [{s.n}]" for s in sources)
+        body = " ".join(f"{_shown(s, budget)} [{s.n}]" for s in sources)
         return f"{works[0]}: {body}"
-    return "\n".join(f"• {s.work}: {_clip(s.quote, budget)} [{s.n}]" for s in sources)
+    return "\n".join(f"• {s.work}: {_shown(s, budget)} [{s.n}]" for s in sources)
+
+
+def _shown(source: Source, budget: int) -> str:
+    return source.fact or _clip(source.quote, budget)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -321,7 +400,18 @@ def answer_from_metadata(question: Question, reviews: Sequence[Review]) -> Answe
             if de
             else f"{subject}: none of the reviews gives a rating."
         )
-        return _metadata_answer(question, text, scope, status="not_found")
+        return _metadata_answer(question, text, scope)
+    if question.intent == "ratings":
+        if not question.works and not question.author:
+            return None  # "Wie bewertet der Kritiker die Musik?" asks the text, not the stars
+        listed = "; ".join(
+            f"{r.work.label() if r.work else r.review_id}"
+            f"{f' ({r.author})' if r.author else ''}: {r.rating.display()}"
+            for r in rated
+            if r.rating
+        )
+        text = f"{'Bewertungen' if de else 'Ratings'}: {listed}."
+        return _metadata_answer(question, text, rated)
     if question.intent == "average":
         average = mean(r.rating.normalized for r in rated if r.rating)
         ratings = ", ".join(r.rating.display() for r in rated if r.rating)

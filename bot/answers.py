@@ -15,7 +15,11 @@ NOT_FOUND = {
 
 @dataclass(frozen=True)
 class Source:
-    """A numbered source of an answer: the review and the verbatim sentence quoted from it."""
+    """A numbered source of an answer: the review and the verbatim sentence quoted from it.
+
+    ``fact`` is set instead of a quote when the answer states a metadata field of the
+    review (a director from a JSON column, say) that its text does not contain.
+    """
 
     n: int
     review_id: str
@@ -27,6 +31,7 @@ class Source:
     source: str | None
     quote: str
     score: float
+    fact: str | None = None
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "dance": ("ballett", "tanz"),
     "runtime": ("laufzeit", "minuten", "minutes"),
     "long": ("minuten", "minutes", "laufzeit"),
+    "lang": ("minuten", "minutes", "laufzeit"),
+    "lange": ("minuten", "minutes", "laufzeit"),
+    "dauert": ("minuten", "minutes", "laufzeit"),
+    "shot": ("kamera", "camera", "cinematography", "cinematographer", "bildgestaltung"),
+    "filmed": ("kamera", "camera", "cinematography", "cinematographer"),
+    "cinematographer": ("kamera", "camera", "cinematography", "bildgestaltung"),
 }
 
 # Words that say what a question is about in general, not what would answer it.
@@ -119,6 +125,12 @@ _RATING_WORDS = re.compile(r"bewert|wertung|rating|rated|sterne|punkte|score|not
 _LIST_WORKS = re.compile(
     r"welche (?:filme|werke)|which (?:films|movies|works)|"
     r"list (?:the |all )?(?:films|movies|works)",
+    re.I,
+)
+_RATINGS_ASKED = re.compile(
+    r"wie (?:wurde|wird|hat|ist) .*(?:bewertet|abgeschnitten)|welche (?:wertung|bewertung|note)|"
+    r"wie viele (?:sterne|punkte)|what (?:rating|score)|how (?:was|is|did) .*(?:rated|rate)\b|"
+    r"how many (?:stars|points)|rating (?:of|for|did)",
     re.I,
 )
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
@@ -181,6 +193,8 @@ def read_question(
 def _intent(text: str) -> str | None:
     if _LIST_WORKS.search(text):
         return "list"
+    if re.search(r"wie viele (?:sterne|punkte)|how many (?:stars|points)", text, re.I):
+        return "ratings"
     if _COUNT.search(text):
         return "count"
     rating = _RATING_WORDS.search(text)
@@ -196,6 +210,8 @@ def _intent(text: str) -> str | None:
         return "best"
     if re.search(r"(?:am )?schlechtesten bewertet|worst[- ]rated|lowest[- ]rated", text, re.I):
         return "worst"
+    if _RATINGS_ASKED.search(text):
+        return "ratings"
     return None
 
 

@@ -395,7 +395,8 @@ def _html_fields(tree: LexborHTMLParser, article: LexborNode) -> dict[str, str]:
             fields[name.removeprefix("review:")] = content
         elif name in _HTML_META_FIELDS:
             fields.setdefault(_HTML_META_FIELDS[name], content)
-    for title in (tree.css_first("head title"), article.css_first("h1")):
+    # The article's heading names the film; the page title usually adds the site's name.
+    for title in (article.css_first("h1"), tree.css_first("head title")):
         if "title" not in fields and title is not None and title.text().strip():
             fields["title"] = " ".join(title.text().split())
     return fields
