@@ -14,7 +14,7 @@ install: $(PYTHON)
 # Install, index the example corpus, answer a question.
 demo: install
 	$(VENV)/bin/reviewbot index examples/reviews
-	$(VENV)/bin/reviewbot works
+	$(VENV)/bin/reviewbot ask "$(QUESTION)"
 
 # Install what every test tier needs (a local LLM server, the Telegram test server), run them all.
 test: $(PYTHON)

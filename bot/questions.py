@@ -296,22 +296,25 @@ def _narrow_by_vocabulary(
         and w not in GENERIC_WORDS
         and not any(p.search(w) for p in ASPECTS.values())
     ]
-    words += [syn for w in words for syn in SYNONYMS.get(w, ())]
     votes: Counter[str] = Counter()
     voters: dict[str, list[str]] = {}
     for word in words:
+        # A word and its translations count together, so "music" in English reviews
+        # of one film does not outvote "Musik" in German reviews of the other.
+        group = " ".join([word, *SYNONYMS.get(word, ())])
         terms = {
             t
             for lang in ("de", "en")
-            for t in tokenize(word, language=lang, also_stop="en" if lang == "de" else "de")
+            for t in tokenize(group, language=lang, also_stop="en" if lang == "de" else "de")
         }
-        for term in terms:
-            counts = {w.work_id: vocabulary.get(w.work_id, Counter())[term] for w in works}
-            for work_id, count in counts.items():
-                others = max(c for k, c in counts.items() if k != work_id)
-                if (count >= 2 and others == 0) or count >= 4 * (others + 1):
-                    votes[work_id] += 1
-                    voters.setdefault(work_id, []).append(word)
+        counts = {
+            w.work_id: sum(vocabulary.get(w.work_id, Counter())[t] for t in terms) for w in works
+        }
+        for work_id, count in counts.items():
+            others = max(c for k, c in counts.items() if k != work_id)
+            if (count >= 2 and others == 0) or count >= 4 * (others + 1):
+                votes[work_id] += 1
+                voters.setdefault(work_id, []).append(word)
     if not votes:
         return works, []
     ranked = votes.most_common()
