@@ -8,6 +8,7 @@ the result as escaped HTML, split below Telegram's 4096-character limit.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import html
 import logging
@@ -33,7 +34,7 @@ from telegram import (
     Update,
     User,
 )
-from telegram.constants import ChatAction, ParseMode
+from telegram.constants import ChatAction
 from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
     Application,
@@ -65,7 +66,7 @@ SHORT_QUOTE_CHARS = 220
 MAX_CHATS = 1000
 CONCURRENT_UPDATES = 32
 POLL_TIMEOUT_SECONDS = 30
-WEBHOOK_LISTEN = "0.0.0.0"  # noqa: S104 - the webhook server sits behind a TLS reverse proxy
+WEBHOOK_LISTEN = "0.0.0.0"  # behind a TLS reverse proxy, which Telegram requires
 WEBHOOK_PORT = 8443
 SEND_ATTEMPTS = 4
 LISTED_IDS = 10
@@ -99,8 +100,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "rate_limited": "Easy, one thing at a time! Please wait {seconds} s before the next "
         "question.",
         "error": "Sorry, something went wrong with that. Please try again later.",
-        "index_locked": "The reviews are being re-indexed right now. Please try again in a "
-        "moment.",
+        "index_locked": "The reviews are being re-indexed right now. Please try again in a moment.",
         "index_empty": "No reviews are indexed yet.",
         "reindexing": "Re-indexing the reviews…",
         "report": "Indexed: {added} added, {updated} updated, {removed} removed, "
@@ -196,7 +196,7 @@ ADMIN_COMMANDS: dict[str, list[tuple[str, str]]] = {
 
 
 def language_of(user: User | None) -> str:
-    """"de" for users whose Telegram speaks German, else "en"."""
+    """ "de" for users whose Telegram speaks German, else "en"."""
     code = (user.language_code or "") if user else ""
     return "de" if code.lower().startswith("de") else "en"
 
@@ -243,9 +243,7 @@ def render(paragraphs: Sequence[Paragraph]) -> str:
     return PARAGRAPH_BREAK.join("".join(span.render() for span in p) for p in paragraphs)
 
 
-def split_message(
-    paragraphs: Sequence[Paragraph], *, limit: int = MAX_MESSAGE_CHARS
-) -> list[str]:
+def split_message(paragraphs: Sequence[Paragraph], *, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
     """HTML messages of at most ``limit`` UTF-16 units each, cut between paragraphs where
     possible, else on line, sentence or word boundaries of the plain text; every tag is
     closed in the message it opens in."""
@@ -261,7 +259,8 @@ def split_message(
                 current = piece
     if current:
         messages.append(current)
-    return [m for m in messages if m.strip()]
+    # Whitespace outside the first and last tag only: stripping it never touches markup.
+    return [m.strip() for m in messages if m.strip()]
 
 
 def _fit_paragraph(paragraph: Paragraph, limit: int) -> list[str]:
@@ -275,7 +274,7 @@ def _fit_paragraph(paragraph: Paragraph, limit: int) -> list[str]:
         for part in _fit_span(span, limit):
             if current and telegram_length(current + part) > limit:
                 pieces.append(current)
-                current = part.lstrip() if not part.startswith("<") else part
+                current = part.lstrip()
             else:
                 current += part
     if current:
@@ -289,8 +288,9 @@ def _fit_span(span: Span, limit: int) -> list[str]:
         return [span.render()]
     return [
         Span(text, span.tag).render()
-        for text in _split_plain(span.text, lambda t: telegram_length(Span(t, span.tag).render()),
-                                 limit)
+        for text in _split_plain(
+            span.text, lambda t: telegram_length(Span(t, span.tag).render()), limit
+        )
     ]
 
 
@@ -406,7 +406,7 @@ def format_report(report: IndexReport, language: str) -> list[Paragraph]:
             )
         ]
     ]
-    for sign, ids in (("+", report.added), ("~", report.updated), ("−", report.removed)):
+    for sign, ids in (("+", report.added), ("~", report.updated), ("-", report.removed)):
         if ids:
             lines = [f"{sign} {review_id}" for review_id in ids[:LISTED_IDS]]
             if len(ids) > LISTED_IDS:
@@ -487,7 +487,7 @@ class BotData:
         return user is not None and user.id in self.admins
 
 
-class ReviewContext(CallbackContext[ExtBot[None], BotData, dict[Any, Any], dict[Any, Any]]):
+class ReviewContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
     """The handlers' context: ``bot_data`` is the typed BotData."""
 
     @property
@@ -520,9 +520,7 @@ async def with_retries(call: Callable[[], Awaitable[T]], *, attempts: int = SEND
             delay = float(2**attempt)
             if isinstance(error, RetryAfter):
                 retry_after = error.retry_after
-                delay = (
-                    retry_after if isinstance(retry_after, int) else retry_after.total_seconds()
-                )
+                delay = retry_after if isinstance(retry_after, int) else retry_after.total_seconds()
             log.warning("Telegram: %s; retrying in %.0f s", error, delay)
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")
@@ -532,9 +530,7 @@ async def reply(message: Message, paragraphs: Sequence[Paragraph]) -> list[Messa
     """Send ``paragraphs`` as HTML replies to ``message``, split below the limit."""
     sent: list[Message] = []
     for part in split_message(paragraphs):
-        sent.append(
-            await with_retries(lambda part=part: message.reply_html(part))  # type: ignore[misc]
-        )
+        sent.append(await with_retries(functools.partial(message.reply_html, part)))
     return sent
 
 
@@ -604,8 +600,10 @@ async def check_access(update: Update, context: ReviewContext) -> None:
 def _speaks_to_bot(message: Message, context: ReviewContext) -> bool:
     if message.chat.type == Chat.PRIVATE:
         return True
-    if (message.text or "").startswith("/"):
-        return True
+    command = (message.text or "").split(maxsplit=1)[0] if message.text else ""
+    if command.startswith("/"):  # "/works" or "/works@ThisBot", not "/works@OtherBot"
+        _, _, addressee = command.partition("@")
+        return not addressee or addressee.casefold() == context.bot.username.casefold()
     return _addressed_question(message, context.bot.username, context.bot.id) is not None
 
 
@@ -665,9 +663,7 @@ async def answer(update: Update, context: ReviewContext, question: str) -> None:
         return
     conversation, in_order = context.bot_data.chats.get(message.chat_id)
     async with in_order, typing(message.chat):
-        result = await asyncio.to_thread(
-            context.service.ask, question, conversation=conversation
-        )
+        result = await asyncio.to_thread(context.service.ask, question, conversation=conversation)
     await reply(message, format_answer(result, language))
 
 
@@ -717,11 +713,10 @@ async def show_stats(update: Update, context: ReviewContext) -> None:
         ("stats_embedder", figures.get("embedder")),
         ("stats_last_index", figures.get("last_index") or "—"),
     ]
-    await reply(
-        message,
-        [[span for key, value in rows for span in (Span(phrase(language, key), "b"),
-                                                    Span(f": {value}\n"))]],
-    )
+    lines: list[Span] = []
+    for key, value in rows:
+        lines += [Span(phrase(language, key), "b"), Span(f": {value}\n")]
+    await reply(message, [lines])
 
 
 async def reset(update: Update, context: ReviewContext) -> None:
@@ -778,8 +773,9 @@ async def receive_upload(update: Update, context: ReviewContext) -> None:
             if not loaded.records:
                 reasons = "; ".join(dict.fromkeys(f.reason for f in loaded.failures))
                 text = phrase(language, "upload_unreadable", name=name)
-                await reply(message, [[Span(text)], [Span(reasons, "i")]] if reasons else
-                            [[Span(text)]])
+                await reply(
+                    message, [[Span(text)], [Span(reasons, "i")]] if reasons else [[Span(text)]]
+                )
                 return
             async with context.bot_data.index_lock:
                 saved = await asyncio.to_thread(save_upload, path, settings.reviews_dir)
@@ -788,8 +784,11 @@ async def receive_upload(update: Update, context: ReviewContext) -> None:
                     return
                 report = await asyncio.to_thread(context.service.index)
     await reply(
-        message, [[Span(phrase(language, "upload_saved", name=saved.name))],
-                  *format_report(report, language)]
+        message,
+        [
+            [Span(phrase(language, "upload_saved", name=saved.name))],
+            *format_report(report, language),
+        ],
     )
 
 

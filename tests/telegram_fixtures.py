@@ -1,0 +1,99 @@
+"""Helpers for the bot's end-to-end tests: users with a language, a running bot, a service."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from telegram.ext import Application
+
+from bot.service import ReviewService
+from bot.settings import Settings
+from bot.telegram import RateLimit, build_application
+from index.embedding import ReviewEmbedder
+from tests.conftest import SEEDS
+from tests.telegram_harness import JSON, TelegramTestClient, TelegramTestServer, TgUser
+
+
+@dataclass(frozen=True)
+class LocalizedUser(TgUser):
+    """A test user whose Telegram app speaks ``language_code``."""
+
+    language_code: str | None = None
+
+    def as_json(self) -> JSON:
+        user = super().as_json()
+        if self.language_code:
+            user["language_code"] = self.language_code
+        return user
+
+
+def indexed_service(
+    folder: Path,
+    embedder: ReviewEmbedder,
+    *,
+    seeds: bool = True,
+    extra: dict[str, str] | None = None,
+    **settings: Any,
+) -> ReviewService:
+    """A service over a copy of the seed reviews (unless not wanted) and ``extra`` files
+    (name: text), indexed."""
+    reviews = folder / "reviews"
+    if seeds:
+        shutil.copytree(SEEDS, reviews)
+    reviews.mkdir(parents=True, exist_ok=True)
+    for name, text in (extra or {}).items():
+        (reviews / name).write_text(text, encoding="utf-8")
+    service = ReviewService(
+        Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            data_dir=folder / "data",
+            reviews_dir=reviews,
+            **settings,
+        ),
+        embedder=embedder,
+    )
+    service.index()
+    return service
+
+
+@asynccontextmanager
+async def running_bot(
+    server: TelegramTestServer,
+    service: ReviewService,
+    *,
+    admins: tuple[int, ...] = (),
+    allowed_users: tuple[int, ...] = (),
+    rate_limit: RateLimit | None = None,
+) -> AsyncIterator[TelegramTestClient]:
+    """A bot with a fresh token polling ``server`` (started as run_polling would), and the
+    users' client for it. The bot's access settings are the given ones."""
+    token = server.new_bot_token()
+    service.settings = service.settings.model_copy(
+        update={
+            "telegram_token": SecretStr(token),
+            "telegram_admins": list(admins),
+            "telegram_allowed_users": list(allowed_users),
+        }
+    )
+    application: Application[Any, Any, Any, Any, Any, Any] = build_application(
+        service,
+        base_url=server.api_base_url,
+        base_file_url=server.file_base_url,
+        rate_limit=rate_limit,
+    )
+    async with application, server.client(token) as client:
+        assert application.post_init is not None and application.updater is not None
+        await application.post_init(application)
+        await application.start()
+        await application.updater.start_polling(poll_interval=0, timeout=1)
+        try:
+            yield client
+        finally:
+            await application.updater.stop()
+            await application.stop()

