@@ -1,0 +1,151 @@
+"""Answers as a user sees them: cited, exact, work-aware, honest about what is not there."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.conversation import Conversation
+from bot.service import ReviewService
+from tests.conftest import EXAMPLES, REPO, SEEDS, CliResult
+
+GOLD = REPO / "tests" / "gold"
+
+# Floors measured on the gold sets (see the closing note of the answering work); they guard
+# against regressions of the offline answerer, they are not the targets.
+SEEDS_FLOORS = ("--min-accuracy", "0.55", "--min-recall", "0.8", "--min-refusal", "0.5")
+EXAMPLES_FLOORS = ("--min-accuracy", "0.7", "--min-recall", "0.85", "--min-refusal", "0.4")
+
+
+@pytest.fixture
+def seeds_service(service: ReviewService) -> ReviewService:
+    service.index([SEEDS])
+    return service
+
+
+@pytest.mark.parametrize(
+    ("corpus", "gold", "floors"),
+    [(SEEDS, "seeds.jsonl", SEEDS_FLOORS), (EXAMPLES, "examples.jsonl", EXAMPLES_FLOORS)],
+    ids=["seeds", "examples"],
+)
+def test_gold_set_passes_with_verbatim_quotes(
+    cli: Callable[..., CliResult], corpus: Path, gold: str, floors: tuple[str, ...]
+) -> None:
+    assert cli("index", str(corpus)).exit_code == 0
+    result = cli("eval", str(GOLD / gold), "--json", *floors)
+    report: dict[str, Any] = result.json()  # type: ignore[assignment]
+    assert report["problems"] == [], report["problems"]
+    assert report["overall"]["quote_failures"] == 0
+    assert result.exit_code == 0
+    assert report["by_kind"]["count"]["accuracy"] == 1.0, "counts are exact"
+
+
+def test_director_question_names_both_films_called_ballerina(
+    seeds_service: ReviewService,
+) -> None:
+    answer = seeds_service.ask("Wer hat bei Ballerina Regie geführt?")
+    assert answer.status == "answered"
+    assert "Lee Chung-hyun" in answer.answer and "Len Wiseman" in answer.answer
+    assert answer.answer.startswith("Mehrere Werke heißen „Ballerina“")
+    assert {s.year for s in answer.sources} == {2023, 2025}
+
+
+def test_english_question_gets_english_frame_and_german_quotes(
+    seeds_service: ReviewService,
+) -> None:
+    answer = seeds_service.ask("Who directed Ballerina?")
+    assert answer.language == "en"
+    assert answer.answer.startswith("Several works are called “Ballerina”")
+
+
+def test_every_quote_is_verbatim_in_its_review(seeds_service: ReviewService) -> None:
+    texts = {p.name: p.read_text(encoding="utf-8") for p in SEEDS.iterdir()}
+    answer = seeds_service.ask("Was kritisiert der Rezensent am Apotheker?")
+    assert answer.sources
+    for source in answer.sources:
+        assert source.quote in texts[source.review_id.split("/", 1)[1]]
+    assert any("Apotheker" in s.quote for s in answer.sources)
+
+
+def test_question_the_reviews_do_not_answer_is_refused(seeds_service: ReviewService) -> None:
+    answer = seeds_service.ask("Wie hoch war das Budget von Ballerina?")
+    assert answer.status == "not_found"
+    assert answer.answer == "In den Rezensionen steht dazu nichts."
+    assert answer.sources == []
+    english = seeds_service.ask("How much did Ballerina earn at the box office?")
+    assert (english.status, english.answer) == ("not_found", "The reviews don't cover that.")
+
+
+def test_counts_and_ratings_come_from_metadata(seeds_service: ReviewService) -> None:
+    count = seeds_service.ask("Wie viele Rezensionen gibt es zu Ballerina?")
+    assert "3 Rezensionen" in count.answer
+    assert "Ballerina (2023, Lee Chung-hyun): 2" in count.answer
+    assert "Ballerina (2025, Len Wiseman): 1" in count.answer
+    assert len(count.sources) == 3
+
+    average = seeds_service.ask("What is the average rating of Ballerina 2023?")
+    assert "70%" in average.answer and "3.5 von 5" in average.answer
+    assert [s.review_id for s in average.sources] == ["seeds/001_404a93345931fd65.txt"]
+
+
+def test_follow_up_stays_on_the_film_asked_about(seeds_service: ReviewService) -> None:
+    conversation = Conversation()
+    seeds_service.ask("Worum geht es in Ballerina von Len Wiseman?", conversation=conversation)
+    follow_up = seeds_service.ask("Und wer spielt die Hauptrolle?", conversation=conversation)
+    assert "Ana de Armas" in follow_up.answer
+    assert {s.year for s in follow_up.sources} == {2025}
+
+    conversation.reset()
+    fresh = seeds_service.ask("Und wer spielt die Hauptrolle?", conversation=conversation)
+    assert {s.year for s in fresh.sources} != {2025}
+
+
+def test_ask_json_has_the_documented_shape(cli: Callable[..., CliResult]) -> None:
+    cli("index", str(SEEDS))
+    result = cli("ask", "Wer hat bei Ballerina Regie geführt?", "--json")
+    assert result.exit_code == 0
+    data: dict[str, Any] = result.json()  # type: ignore[assignment]
+    assert {"question", "answer", "status", "language", "works", "sources"} <= set(data)
+    assert data["status"] == "answered"
+    assert data["language"] == "de"
+    source = data["sources"][0]
+    assert {
+        "n",
+        "review_id",
+        "work",
+        "title",
+        "year",
+        "director",
+        "author",
+        "source",
+        "quote",
+        "score",
+    } <= set(source)
+
+
+def test_asking_an_empty_index_says_what_to_do(cli: Callable[..., CliResult]) -> None:
+    result = cli("ask", "Wer hat Regie geführt?")
+    assert result.exit_code == 1
+    assert "run `reviewbot index` first" in result.err
+
+
+def test_reindex_by_another_process_is_seen_without_restart(
+    seeds_service: ReviewService, settings: Any, embedder: Any, tmp_path: Path
+) -> None:
+    question = "Wer spielt die Leuchtturmwärterin in Der Nebelwal?"
+    assert "Petra Quendt" not in seeds_service.ask(question).answer
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "nebelwal.txt").write_text(
+        "Titel: Der Nebelwal\nJahr: 2022\nRegie: Ola Brenner\n\n"
+        "Petra Quendt spielt die Leuchtturmwärterin mit stiller Wucht.",
+        encoding="utf-8",
+    )
+    ReviewService(settings, embedder=embedder).index([extra])
+
+    after = seeds_service.ask(question)
+    assert after.status == "answered"
+    assert "Petra Quendt" in after.answer
