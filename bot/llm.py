@@ -44,8 +44,8 @@ CONDENSE_VARIABLES = frozenset({"history", "question"})
 OPTIONAL_VARIABLES = frozenset({"not_found"})
 
 # A 0.5B model on one CPU thread reads ~40 prompt tokens a second: few, short passages.
-MAX_PASSAGES = 4
-PASSAGE_CHARS = 360
+MAX_PASSAGES = 3
+PASSAGE_CHARS = 300
 HISTORY_TURNS = 3
 HISTORY_ANSWER_CHARS = 160
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -151,6 +151,9 @@ class _Shown:
     n: int
     passage: Passage
     excerpt: str
+    # A 0.5B model answers "who plays X" with the director named in the label: name the
+    # director only when it tells works apart or is asked for.
+    with_director: bool = True
 
 
 @dataclass(frozen=True)
@@ -311,8 +314,9 @@ class LlmAnswerer:
                 chosen.append(passage)
         chosen = chosen[: max(self.max_passages, len(question.works) if question.ambiguous else 0)]
         terms = _terms(question.text)
+        with_director = question.ambiguous or question.aspect == "director"
         return [
-            _Shown(i, p, _excerpt(p, terms, quoted, limit=self.passage_chars))
+            _Shown(i, p, _excerpt(p, terms, quoted, limit=self.passage_chars), with_director)
             for i, p in enumerate(chosen, start=1)
         ]
 
@@ -399,9 +403,7 @@ def describe_error(error: BaseException) -> str:
     if isinstance(error, openai.APITimeoutError):
         return "the request timed out"
     if isinstance(error, openai.APIConnectionError):
-        cause = error.__cause__
-        detail = f" ({type(cause).__name__})" if cause else ""
-        return f"cannot connect to the endpoint{detail}"
+        return "cannot connect to the endpoint"
     if isinstance(error, openai.AuthenticationError):
         return "the endpoint refused the API key (401)"
     if isinstance(error, openai.NotFoundError):
@@ -417,13 +419,16 @@ def _with_note(answer: Answer, note: str) -> Answer:
 
 
 def _label(shown: _Shown) -> str:
+    """``[n] text`` then, on its own line, the work (title, year, director) and the review."""
     passage = shown.passage
-    details = ", ".join(
-        d for d in (str(passage.year) if passage.year else None, passage.director) if d
-    )
-    work = f"{passage.title or passage.work} ({details})" if details else passage.title or ""
-    review = ", ".join(r for r in (passage.author, passage.source) if r) or "unknown"
-    return f"[{shown.n}] Film: {work or passage.work}. Review by: {review}.\n{shown.excerpt}"
+    work = passage.title or passage.work
+    if passage.year:
+        work += f" ({passage.year})"
+    if passage.director and shown.with_director:
+        work += f", director {passage.director}"
+    review = ", ".join(r for r in (passage.author, passage.source) if r)
+    by = f"; review by {review}" if review else ""
+    return f"[{shown.n}] {shown.excerpt}\n(from a review of {work}{by})"
 
 
 def _terms(text: str) -> set[str]:
@@ -512,7 +517,8 @@ def _add_citations(text: str, request: _Request) -> str:
             overlap = max(_overlap(shown.passage.text[a:b], new) for a, b in spans)
             if overlap > best_overlap:
                 best, best_overlap = shown.n, overlap
-        cited.append(f"{sentence.rstrip()} [{best}]" if best else sentence.rstrip())
+        body, end = re.fullmatch(r"(.*?)([.!?…:]*)", sentence.strip(), flags=re.S).groups()  # type: ignore[union-attr]
+        cited.append(f"{body} [{best}]{end}" if best else sentence.strip())
     return " ".join(cited)
 
 
