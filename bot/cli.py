@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from bot.answers import Answer
+from bot.conversation import Conversation
 from bot.service import ReviewService
 from bot.settings import Settings
 from index.catalog import review_as_dict
@@ -173,12 +174,14 @@ def watch(service: ReviewService, paths: tuple[Path, ...], debounce: int) -> Non
 @click.option("--k", "k", type=click.IntRange(1, 50), default=None, help="Passages to draw on.")
 @click.pass_obj
 def ask(service: ReviewService, question: str, as_json: bool, k: int | None) -> None:
-    """Answer QUESTION from the reviews, with numbered sources."""
-    answer = service.ask(question, k=k)
+    """Answer QUESTION from the reviews, with numbered sources.
+
+    With an LLM configured the answer appears as it is written.
+    """
     if as_json:
-        _print_json(answer.as_dict())
+        _print_json(service.ask(question, k=k).as_dict())
     else:
-        _echo_answer(answer)
+        _stream_answer(service, question, conversation=None, k=k)
 
 
 @cli.command()
@@ -188,8 +191,6 @@ def chat(service: ReviewService) -> None:
 
     /reset forgets the conversation, /quit ends it.
     """
-    from bot.conversation import Conversation
-
     conversation = Conversation()
     while True:
         try:
@@ -207,13 +208,36 @@ def chat(service: ReviewService) -> None:
         if not question:
             continue
         try:
-            _echo_answer(service.ask(question, conversation=conversation))
+            _stream_answer(service, question, conversation=conversation, k=None)
         except ReviewbotError as error:
             click.echo(f"error: {error}", err=True)
 
 
+def _stream_answer(
+    service: ReviewService, question: str, *, conversation: Conversation | None, k: int | None
+) -> None:
+    """Print an LLM's text as it comes, then the checked answer and its sources."""
+    streamed: list[str] = []
+    for item in service.ask_stream(question, conversation=conversation, k=k):
+        if isinstance(item, Answer):
+            if streamed:
+                click.echo("\n")
+                if "".join(streamed).strip() == item.answer.strip():
+                    _echo_sources(item)
+                    return
+                click.echo("(checked answer:)", err=True)
+            _echo_answer(item)
+        else:
+            streamed.append(item)
+            click.echo(item, nl=False)
+
+
 def _echo_answer(answer: Answer) -> None:
     click.echo(answer.answer)
+    _echo_sources(answer)
+
+
+def _echo_sources(answer: Answer) -> None:
     if answer.note:
         click.echo(f"({answer.note})", err=True)
     if answer.sources:
@@ -221,6 +245,7 @@ def _echo_answer(answer: Answer) -> None:
     for source in answer.sources:
         by = ", ".join(x for x in (source.author, source.source) if x)
         quote = f": „{source.quote}“" if source.quote and answer.kind == "passages" else ""
+        quote = quote or (f": {source.fact} (from the review's metadata)" if source.fact else "")
         click.echo(
             f"[{source.n}] {source.work}{f' — {by}' if by else ''} ({source.review_id}){quote}"
         )

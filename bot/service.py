@@ -92,9 +92,7 @@ class ReviewService:
 
     @cached_property
     def search(self) -> HybridSearch:
-        return HybridSearch(
-            self.store, self.embedder, cache_dir=self.settings.data_dir / "keyword"
-        )
+        return HybridSearch(self.store, self.embedder, cache_dir=self.settings.data_dir / "keyword")
 
     def catalog(self) -> list[Review]:
         """The indexed reviews' metadata, reloaded when the index changed (any process)."""
@@ -109,28 +107,13 @@ class ReviewService:
         self, question: str, *, conversation: Conversation | None = None, k: int | None = None
     ) -> Answer:
         """Answer ``question`` from the reviews, with numbered, verbatim sources."""
-        # >>> LLM answerer (issue 4): with an LLM configured, the stream's last item.
-        if self.llm is not None:
-            from bot.llm import final_answer
-
-            return final_answer(self.ask_stream(question, conversation=conversation, k=k))
-        # <<< LLM answerer
-        reviews = self.catalog()
-        previous = self._works_by_id(conversation.subject_work_ids()) if conversation else []
-        read = read_question(
-            question, reviews, previous_works=previous, vocabulary=self._vocabulary
-        )
-        answer = answer_from_metadata(read, reviews)
-        if answer is None:
-            passages, works = retrieve(read, self.search, k=k or self.settings.top_k)
-            answer = compose_offline(
-                read, passages, works, max_chars=self.settings.answer_chars
-            )
-        if conversation is not None:
-            conversation.add(question, answer)
+        answer: Answer | None = None
+        for item in self.ask_stream(question, conversation=conversation, k=k):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
         return answer
 
-    # >>> LLM answerer (issue 4)
     @cached_property
     def llm(self) -> LlmAnswerer | None:
         """The LLM answerer when an endpoint is configured (or a chat model passed in)."""
@@ -143,41 +126,36 @@ class ReviewService:
     def ask_stream(
         self, question: str, *, conversation: Conversation | None = None, k: int | None = None
     ) -> Iterator[str | Answer]:
-        """Like :meth:`ask`, yielding the LLM's text deltas first, then the final Answer.
+        """Like :meth:`ask`, yielding an LLM's text as it comes, then the final Answer.
 
-        The final Answer's text replaces the streamed text. Without an LLM it yields
-        only the Answer.
+        The final Answer's text replaces the streamed text (it may be the offline answer
+        when the LLM's could not be verified). Without an LLM it yields only the Answer.
+        Counting and rating questions are answered from metadata, never by the LLM.
         """
         llm = self.llm
-        if llm is None:
-            yield self.ask(question, conversation=conversation, k=k)
-            return
         reviews = self.catalog()
         previous = self._works_by_id(conversation.subject_work_ids()) if conversation else []
-        turns = conversation.turns() if conversation else []
-        standalone = llm.condense(question, turns) if turns else question
+        turns = conversation.turns() if conversation and llm else []
+        standalone = llm.condense(question, turns) if llm and turns else question
         read = read_question(
             standalone, reviews, previous_works=previous, vocabulary=self._vocabulary
         )
-        # The reply keeps the language the user asked in, whatever the rewrite did.
-        read.language = read_question(question, reviews).language
+        if standalone != question:
+            # The reply keeps the language the user asked in, whatever the rewrite did.
+            read.language = read_question(question, reviews).language
         answer = answer_from_metadata(read, reviews)
-        if answer is not None:
-            yield answer
-        else:
+        if answer is None:
             passages, works = retrieve(read, self.search, k=k or self.settings.top_k)
-            offline = compose_offline(read, passages, works, max_chars=self.settings.answer_chars)
-            for item in llm.stream(read, passages, works, offline=offline):
-                if isinstance(item, Answer):
-                    answer = item
-                else:
-                    yield item
-            assert answer is not None
-            yield answer
+            answer = compose_offline(read, passages, works, max_chars=self.settings.answer_chars)
+            if llm is not None:
+                for item in llm.stream(read, passages, works, offline=answer):
+                    if isinstance(item, Answer):
+                        answer = item
+                    else:
+                        yield item
         if conversation is not None:
             conversation.add(question, answer)
-
-    # <<< LLM answerer
+        yield answer
 
     def _works_by_id(self, work_ids: Sequence[str]) -> list[Work]:
         known = {r.work.work_id: r.work for r in self._catalog if r.work}
