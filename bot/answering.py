@@ -133,7 +133,11 @@ def compose_offline(
         supported = [c for c in ranked if c.score >= MIN_SUPPORT]
         chosen.extend(_pick(supported, limit=MAX_SENTENCES_PER_WORK))
     chosen = _with_metadata_facts(question, chosen, passages, works)
-    if not chosen:
+    if _NUMERIC_QUESTION.search(question.text) and not any(
+        re.search(r"\d", c.quote or c.fact or "") for c in chosen
+    ):
+        chosen = []
+    if not chosen or question.unknown_title:
         return not_found(question)
     sources = [
         Source(
@@ -260,14 +264,28 @@ def _pervasive_terms(passages: Sequence[Passage]) -> set[str]:
 # What an answer to a who / when / how-many question contains.
 _NAME = r"[A-ZÄÖÜ][\w'-]+(?:\s+(?:de\s+|van\s+|von\s+)?[A-ZÄÖÜ][\w'-]+)+"
 _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
-    (re.compile(r"^\s*(?:wer|who|whom|von wem|by whom)\b|\bwelche[rn]? (?:schauspieler|"
-                r"darsteller|regisseur|komponist)|which (?:actor|actress|director|composer)",
-                re.I),
-     re.compile(rf"\({_NAME}\)|{_NAME}")),
-    (re.compile(r"^\s*(?:wann|when)\b|welchem jahr|what year|which year|datum|date", re.I),
-     re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}\.\s?\d{1,2}\.|\b\d{1,2}\. [A-ZÄÖÜ][a-zäöü]+")),
-    (re.compile(r"wie ?viele|wie lange|how (?:many|long|much)", re.I),
-     re.compile(r"\b\d+\b")),
+    (
+        re.compile(
+            r"^\s*(?:wer|who|whom|von wem|by whom)\b|\bwelche[rn]? (?:schauspieler|"
+            r"darsteller|regisseur|komponist)|which (?:actor|actress|director|composer)",
+            re.I,
+        ),
+        re.compile(rf"\({_NAME}\)|{_NAME}"),
+    ),
+    (
+        re.compile(r"^\s*(?:wann|when)\b|welchem jahr|what year|which year|datum|date", re.I),
+        re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}\.\s?\d{1,2}\.|\b\d{1,2}\. [A-ZÄÖÜ][a-zäöü]+"),
+    ),
+    (
+        re.compile(r"wie ?viele|wie lange|wie alt|how (?:many|long|much|old)", re.I),
+        re.compile(r"\b\d+\b"),
+    ),
+)
+# For these the answer must contain a number or a date, or the reviews do not give it.
+_NUMERIC_QUESTION = re.compile(
+    r"^\s*(?:wann|when)\b|wie ?viele|wie lange|wie alt|wie hoch|how (?:many|long|much|old)|"
+    r"in minuten|in minutes|welchem jahr|what year",
+    re.I,
 )
 
 

@@ -157,6 +157,7 @@ class Question:
     author: str | None = None
     inherited: bool = False
     names: list[str] = field(default_factory=list)
+    unknown_title: str | None = None
 
 
 def read_question(
@@ -177,6 +178,8 @@ def read_question(
     question = Question(text=text, language=language)
     question.aspect = next((name for name, p in ASPECTS.items() if p.search(text)), None)
     question.intent = _intent(text)
+    if question.aspect == "age_rating" and question.intent == "ratings":
+        question.intent = None  # "What is the FSK age rating?" asks a field, not the stars
     question.author = _author(text, reviews)
     works = _named_works(text, reviews)
     if len(works) > 1 and vocabulary:
@@ -185,6 +188,8 @@ def read_question(
         works, question.inherited = list(previous_works), True
     question.works = works
     question.names = _mentioned_names(text, reviews)
+    if not works:
+        question.unknown_title = _unknown_title(text, reviews)
     titles = {normalize(w.title) for w in works}
     question.ambiguous = len(works) > 1 and len(titles) == 1
     return question
@@ -259,6 +264,34 @@ def _named_works(text: str, reviews: Sequence[Review]) -> list[Work]:
     if by_title and (narrowed := [w for w in candidates if w in by_person]):
         candidates = narrowed
     return sorted(candidates, key=lambda w: (w.year or 0, w.work_id))
+
+
+# "the film Sternenstaub über Kiel", "der Film „Nebelwal“": a title the question names.
+_NAMED_TITLE = re.compile(
+    r"\b(?:film|movie|filme?s?|serie|series)\s+[„“\"'«]?"
+    r"([A-ZÄÖÜ][\w'’-]*(?:\s+(?:[a-zäöü]{1,4}\s+)?[A-ZÄÖÜ0-9][\w'’-]*)*)"
+)
+_QUOTED_TITLE = re.compile(r"[„“\"«]([^„“”\"«»]{2,60})[“”\"»]")
+
+
+def _unknown_title(text: str, reviews: Sequence[Review]) -> str | None:
+    """A title the question names that no indexed work has (the reviews cannot answer)."""
+    named = [m.group(1) for m in _NAMED_TITLE.finditer(text)]
+    named += [m.group(1) for m in _QUOTED_TITLE.finditer(text)]
+    if not named:
+        return None
+    known = " ".join(
+        f" {normalize(t)} "
+        for r in reviews
+        if r.work
+        for t in (r.work.title, r.work.original_title, r.title, r.director, *r.cast)
+        if t
+    )
+    for title in named:
+        key = normalize(title)
+        if key and f" {key} " not in known and not any(f" {w} " in known for w in key.split()):
+            return title
+    return None
 
 
 def _mentioned_names(text: str, reviews: Sequence[Review]) -> list[str]:
