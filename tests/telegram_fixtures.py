@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,13 @@ from bot.settings import Settings
 from bot.telegram import RateLimit, build_application
 from index.embedding import ReviewEmbedder
 from tests.conftest import SEEDS
-from tests.telegram_harness import JSON, TelegramTestClient, TelegramTestServer, TgUser
+from tests.telegram_harness import (
+    JSON,
+    BotMessage,
+    TelegramTestClient,
+    TelegramTestServer,
+    TgUser,
+)
 
 
 @dataclass(frozen=True)
@@ -97,3 +105,37 @@ async def running_bot(
         finally:
             await application.updater.stop()
             await application.stop()
+
+
+def answer_and_sources(message: BotMessage, heading: str) -> tuple[str, list[int], list[int]]:
+    """The answer text, the source numbers it cites and the numbers of the listed sources."""
+    assert message.plain_text is not None
+    answer, _, sources = message.plain_text.partition(f"\n\n{heading}\n")
+    cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", answer)})
+    listed = [int(n) for n in re.findall(r"^\[(\d+)\] ", sources, flags=re.MULTILINE)]
+    return answer, cited, listed
+
+
+class _TagChecker(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.text = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open and self.open.pop() == tag, f"</{tag}> closes nothing"
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def html_plain_text(part: str) -> str:
+    """The text of an HTML message part, asserting that its tags nest and all close."""
+    checker = _TagChecker()
+    checker.feed(part)
+    checker.close()
+    assert checker.open == [], f"unclosed {checker.open}"
+    return checker.text

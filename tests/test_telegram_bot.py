@@ -6,8 +6,6 @@ import asyncio
 import html
 import logging
 import re
-from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -27,7 +25,13 @@ from bot.telegram import (
 )
 from index.errors import ConfigurationError
 from tests.conftest import RememberingEmbedder
-from tests.telegram_fixtures import LocalizedUser, indexed_service, running_bot
+from tests.telegram_fixtures import (
+    LocalizedUser,
+    answer_and_sources,
+    html_plain_text,
+    indexed_service,
+    running_bot,
+)
 from tests.telegram_harness import BOT_USERNAME, BotMessage, TelegramTestServer, TgChat
 
 pytestmark = [pytest.mark.telegram]
@@ -51,17 +55,6 @@ Bewertung: 4 von 5.
 """
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # python-telegram-bot runs on asyncio only
-
-
-@pytest.fixture(scope="module")
-def telegram_server() -> Iterator[TelegramTestServer]:
-    with TelegramTestServer() as server:
-        yield server
-
-
 @pytest.fixture(scope="module")
 def seeded(
     tmp_path_factory: pytest.TempPathFactory, embedder: RememberingEmbedder
@@ -73,15 +66,6 @@ def seeded(
 
 def texts(messages: list[BotMessage]) -> list[str]:
     return [m.text or "" for m in messages]
-
-
-def answer_and_sources(message: BotMessage, heading: str) -> tuple[str, list[int], list[int]]:
-    """The answer text, the source numbers it cites and the numbers of the listed sources."""
-    assert message.plain_text is not None
-    answer, _, sources = message.plain_text.partition(f"\n\n{heading}\n")
-    cited = sorted({int(n) for n in re.findall(r"\[(\d+)\]", answer)})
-    listed = [int(n) for n in re.findall(r"^\[(\d+)\] ", sources, flags=re.MULTILINE)]
-    return answer, cited, listed
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,30 +428,6 @@ async def test_a_failing_question_gets_an_apology_and_the_bot_keeps_running(
 # Splitting (unit)
 
 
-class _TagChecker(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.open: list[str] = []
-        self.text = ""
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.open.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        assert self.open and self.open.pop() == tag, f"</{tag}> closes nothing"
-
-    def handle_data(self, data: str) -> None:
-        self.text += data
-
-
-def _plain(part: str) -> str:
-    checker = _TagChecker()
-    checker.feed(part)
-    checker.close()
-    assert checker.open == [], f"unclosed {checker.open}"
-    return checker.text
-
-
 @pytest.mark.parametrize(
     "paragraphs",
     [
@@ -493,7 +453,7 @@ def test_split_message_keeps_tags_whole_and_parts_short(paragraphs: list[list[Sp
     for part in parts:
         assert telegram_length(part) <= MAX_MESSAGE_CHARS < TELEGRAM_LIMIT
     # Nothing lost or added but whitespace where a message ends.
-    shown = " ".join(_plain(part) for part in parts)
+    shown = " ".join(html_plain_text(part) for part in parts)
     assert "".join(shown.split()) == "".join(whole.split())
     if telegram_length(whole) < MAX_MESSAGE_CHARS - 100:
         assert len(parts) == 1
@@ -509,7 +469,7 @@ def test_split_message_prefers_paragraph_then_sentence_boundaries() -> None:
 def test_split_message_counts_escaped_markup() -> None:
     parts = split_message([[Span("&" * 5000)]])  # 25 000 characters once escaped
     assert all(telegram_length(p) <= MAX_MESSAGE_CHARS for p in parts)
-    assert "".join(_plain(p) for p in parts) == "&" * 5000
+    assert "".join(html_plain_text(p) for p in parts) == "&" * 5000
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
@@ -21,17 +21,6 @@ from tests.telegram_harness import TelegramTestServer, TgChat, TgUser
 pytestmark = [pytest.mark.telegram, pytest.mark.anyio]
 
 ALICE = TgUser(1001, "Alice", "alice")
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # python-telegram-bot runs on asyncio only
-
-
-@pytest.fixture(scope="module")
-def telegram_server() -> Iterator[TelegramTestServer]:
-    with TelegramTestServer() as server:
-        yield server
 
 
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -6,6 +6,7 @@ review id exists, and every key fact (and at least one any fact) of answerable
 questions occurs case-insensitively in one of the expected reviews' text
 (count/rating questions are exempt from the text check).
 """
+
 import csv
 import io
 import json
@@ -18,7 +19,16 @@ MAIN = HERE.parents[1]
 SEEDS_DIR = Path("/work/shared/data/seeds")
 EXAMPLES_DIR = MAIN / "examples" / "reviews"
 
-KEYS = {"id", "question", "language", "kind", "history", "expected_review_ids", "key_facts", "any_facts"}
+KEYS = {
+    "id",
+    "question",
+    "language",
+    "kind",
+    "history",
+    "expected_review_ids",
+    "key_facts",
+    "any_facts",
+}
 KINDS = {"factual", "ambiguous", "unanswerable", "count", "rating", "followup"}
 
 
@@ -54,10 +64,12 @@ def example_corpus():
 def check(path: Path, corpus: dict) -> int:
     errors, seen = 0, set()
     stats = Counter()
+
     def err(msg):
         nonlocal errors
         errors += 1
         print(f"  ERROR {msg}")
+
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         try:
             q = json.loads(line)
@@ -101,8 +113,8 @@ def check(path: Path, corpus: dict) -> int:
     for kind in sorted(KINDS):
         print(f"  {kind:13s} de={stats[(kind, 'de')]:3d} en={stats[(kind, 'en')]:3d}")
     langs = Counter()
-    for (k, l), c in stats.items():
-        langs[l] += c
+    for (_kind, language), count in stats.items():
+        langs[language] += count
     print(f"  total         de={langs['de']:3d} en={langs['en']:3d}")
     return errors
 
