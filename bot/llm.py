@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import string
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -217,31 +217,6 @@ class LlmAnswerer:
         parts: list[str] = []
         try:
             for chunk in self.chat_model.stream(request.messages):
-                if chunk.text:
-                    parts.append(chunk.text)
-                    yield chunk.text
-        except UNAVAILABLE_ERRORS as error:
-            log.info("LLM request failed", exc_info=True)
-            yield _with_note(offline, f"LLM unavailable: {describe_error(error)}")
-            return
-        yield self._check("".join(parts), request)
-
-    async def astream(
-        self,
-        question: Question,
-        passages: Sequence[Passage],
-        works: Sequence[Work],
-        *,
-        offline: Answer,
-    ) -> AsyncIterator[str | Answer]:
-        """Like :meth:`stream`, without blocking the event loop (for the Telegram bot)."""
-        request = self._request(question, passages, works, offline)
-        if request is None:
-            yield offline
-            return
-        parts: list[str] = []
-        try:
-            async for chunk in self.chat_model.astream(request.messages):
                 if chunk.text:
                     parts.append(chunk.text)
                     yield chunk.text
