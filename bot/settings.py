@@ -30,7 +30,6 @@ class Settings(BaseSettings):
 
     # Answering
     top_k: int = Field(default=5, ge=1, le=50)
-    min_relevance: float = 0.0
     answer_chars: int = Field(default=600, ge=100)
 
     # LLM (none set: the offline answerer)
