@@ -22,6 +22,7 @@ from index.works import normalize
 MAX_SENTENCES_PER_WORK = 3
 ANSWER_TYPE_BONUS = 0.5
 PERVASIVE_SHARE = 0.6
+PERVASIVE_WEIGHT = 0.5
 MIN_SUPPORT = 1.0
 HEADER_BONUS = 2.5
 
@@ -232,16 +233,18 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[_Candid
     expected = _expected_answer(question)
     candidates: list[_Candidate] = []
     for passage, rank, quote, terms, asked in sentences:
-        shared = (terms & content.get(passage.language, set())) - pervasive
+        shared = terms & content.get(passage.language, set())
         score = sum(
-            (0.4 + math.log(total / frequency[t]) / math.log(total + 1))
+            PERVASIVE_WEIGHT
+            if t in pervasive
+            else (0.4 + math.log(total / frequency[t]) / math.log(total + 1))
             * (2 if t in capitalised else 1)
             for t in shared
         )
         if asked:
             score += header_bonus
         if score >= MIN_SUPPORT:
-            score += 0.25 * len(terms & (subject.get(passage.language, set()) | pervasive))
+            score += 0.25 * len(terms & subject.get(passage.language, set()))
             if expected is not None and expected.search(quote):
                 score += ANSWER_TYPE_BONUS
             candidates.append(_Candidate(passage, quote, score + 0.3 / (rank + 1), asked))
@@ -251,7 +254,8 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[_Candid
 def _pervasive_terms(passages: Sequence[Passage]) -> set[str]:
     """Words in most of the passages found ("Netflix" in reviews of a Netflix film).
 
-    They say which film a passage is about, not what answers the question.
+    They mostly say which film a passage is about, so they weigh little; a character's
+    name is pervasive too, so they still count.
     """
     if len(passages) < 3:
         return set()
