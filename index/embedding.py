@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
@@ -64,9 +65,12 @@ class SentenceTransformerEmbedder(ReviewEmbedder):
             self._model: Any = SentenceTransformer(model, device="cpu")
         except (OSError, ValueError) as error:
             raise ConfigurationError(f"cannot load embedding model {model!r}: {error}") from error
-        self._e5 = "e5" in model.lower()
+        self._e5 = "e5" in Path(model).name.lower()
         self.name = f"{_ST_PREFIX}{model}"
-        self.dimension = int(self._model.get_sentence_embedding_dimension())
+        dimension = self._model.get_embedding_dimension()
+        if dimension is None:
+            raise ConfigurationError(f"embedding model {model!r} does not say its dimension")
+        self.dimension = int(dimension)
 
     def _encode(self, texts: Sequence[str], role: str) -> list[list[float]]:
         self.texts_embedded += len(texts)
