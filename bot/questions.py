@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from index.language import detect_language
@@ -72,6 +72,15 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "shot": ("kamera", "camera", "cinematography", "cinematographer", "bildgestaltung"),
     "filmed": ("kamera", "camera", "cinematography", "cinematographer"),
     "cinematographer": ("kamera", "camera", "cinematography", "bildgestaltung"),
+    "audio": ("sound", "ton", "tonspur"),
+    "sound": ("ton", "tonspur", "audio"),
+    "ton": ("sound", "audio", "tonspur"),
+    "picture": ("bild", "bildqualität"),
+    "bild": ("picture", "image"),
+    "subtitles": ("untertitel",),
+    "untertitel": ("subtitles",),
+    "dubbing": ("synchronisation", "synchro", "synchronstimmen"),
+    "synchronisation": ("dubbing", "synchronstimmen"),
 }
 
 # Words that say what a question is about in general, not what would answer it.
@@ -133,6 +142,8 @@ _RATINGS_ASKED = re.compile(
     r"how many (?:stars|points)|rating (?:of|for|did)",
     re.I,
 )
+# Chunks of other films' reviews that use a one-word title before it counts as a word.
+EVERYDAY_WORD_CHUNKS = 3
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
 # Words that show a question continues the previous one ("Und wer spielt die Hauptrolle?").
 _FOLLOW_UP = re.compile(
@@ -181,7 +192,7 @@ def read_question(
     if question.aspect == "age_rating" and question.intent == "ratings":
         question.intent = None  # "What is the FSK age rating?" asks a field, not the stars
     question.author = _author(text, reviews)
-    works = _named_works(text, reviews)
+    works = _named_works(text, reviews, vocabulary)
     if len(works) > 1 and vocabulary:
         works, _deciding = _narrow_by_vocabulary(text, works, vocabulary)
     if not works and previous_works and not question.author and _FOLLOW_UP.search(text):
@@ -229,7 +240,11 @@ def _author(text: str, reviews: Sequence[Review]) -> str | None:
     return None
 
 
-def _named_works(text: str, reviews: Sequence[Review]) -> list[Work]:
+def _named_works(
+    text: str,
+    reviews: Sequence[Review],
+    vocabulary: Mapping[str, Counter[str]] | None = None,
+) -> list[Work]:
     """Works whose title, or director, the question names; narrowed by year and people."""
     # "Netflix-Ballerina" names "Ballerina": compounds are read as separate words too.
     padded = f" {normalize(text)} {normalize(text.replace('-', ' '))} "
@@ -241,21 +256,32 @@ def _named_works(text: str, reviews: Sequence[Review]) -> list[Work]:
         works.setdefault(review.work.work_id, review.work)
         names = people.setdefault(review.work.work_id, set())
         names.update(normalize(n) for n in [review.director or "", *review.cast] if n)
-    by_title = [
-        w
-        for w in works.values()
-        if any(_names(padded, t) for t in (w.title, w.original_title) if t and len(t) >= 3)
-        and not w.title.startswith("(")
-    ]
-    # "From the World of John Wick: Ballerina" names one work, not every "Ballerina".
-    by_full_title = [
-        w
-        for w in by_title
-        if w.original_title
-        and len(w.original_title) > len(w.title)
-        and f" {normalize(w.original_title)} " in padded
-    ]
-    by_title = by_full_title or by_title
+    found: dict[str, str] = {}  # work id -> the longest of its titles the question contains
+    for work in works.values():
+        if work.title.startswith("("):
+            continue
+        for title in (work.title, work.original_title):
+            key = normalize(title or "")
+            if (
+                len(key) >= 3
+                and f" {key} " in padded
+                and len(key) > len(found.get(work.work_id, ""))
+            ):
+                found[work.work_id] = key
+    # "Stargate Continuum" names that film, not also "Stargate"; and "From the World of
+    # John Wick: Ballerina" names one of the films called "Ballerina".
+    found = {
+        work_id: key
+        for work_id, key in found.items()
+        if not any(key != other and f" {key} " in f" {other} " for other in found.values())
+    }
+    if vocabulary:
+        found = {
+            work_id: key
+            for work_id, key in found.items()
+            if not _everyday_word(key, text, works[work_id], works.values(), vocabulary)
+        }
+    by_title = [works[work_id] for work_id in found]
     by_person = [w for w in works.values() if any(_names(padded, p) for p in people[w.work_id])]
     candidates = by_title or by_person
     years = {int(y) for y in _YEAR.findall(text)}
@@ -264,6 +290,32 @@ def _named_works(text: str, reviews: Sequence[Review]) -> list[Work]:
     if by_title and (narrowed := [w for w in candidates if w in by_person]):
         candidates = narrowed
     return sorted(candidates, key=lambda w: (w.year or 0, w.work_id))
+
+
+def _everyday_word(
+    key: str,
+    text: str,
+    work: Work,
+    works: Iterable[Work],
+    vocabulary: Mapping[str, Counter[str]],
+) -> bool:
+    """Whether a one-word title ("Leben", "Oscar") is, in this question, just a word.
+
+    It is when reviews of other films use the word often, unless the question quotes it.
+    """
+    if " " in key or re.search(rf"[„“\"«'‚]\s*{re.escape(work.title)}\s*[“”\"»'‘]", text):
+        return False
+    from index.keyword import tokenize
+
+    stems = set(tokenize(key, language="de")) | set(tokenize(key, language="en"))
+    title = normalize(work.title)
+    elsewhere = sum(
+        vocabulary.get(other.work_id, Counter())[stem]
+        for other in works
+        if normalize(other.title) != title
+        for stem in stems
+    )
+    return elsewhere >= EVERYDAY_WORD_CHUNKS
 
 
 # "the film Sternenstaub über Kiel", "der Film „Nebelwal“": a title the question names.
