@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from bot.conversation import Conversation
 from bot.service import ReviewService
 from bot.settings import Settings
 from index.language import detect_language
-from tests.conftest import SEEDS, RememberingEmbedder
+from tests.conftest import SEEDS, CliResult, RememberingEmbedder
 
 pytestmark = pytest.mark.llm
 
@@ -206,3 +207,18 @@ def test_an_endpoint_that_is_down_gives_the_offline_answer_with_a_note(
     assert answer.answer == expected.answer
     assert answer.sources == expected.sources
     assert answer.note == "LLM unavailable: cannot connect to the endpoint"
+
+
+def test_cli_ask_prints_the_streamed_answer_and_its_sources(
+    cli: Callable[..., CliResult], llm_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli("index", str(SEEDS)).exit_code == 0
+    monkeypatch.setenv("REVIEWBOT_LLM_BASE_URL", llm_url)
+    monkeypatch.setenv("REVIEWBOT_LLM_TIMEOUT", "120")
+
+    result = cli("ask", "Wer hat bei Ballerina (2025) Regie geführt?")
+
+    assert result.exit_code == 0, result.err
+    assert "Len Wiseman" in result.out
+    assert re.search(r"^\[1\] Ballerina \(2025, Len Wiseman\)", result.out, re.M)
+    assert "Traceback" not in result.err
