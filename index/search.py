@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -80,8 +81,6 @@ class HybridSearch:
         try:
             for old in folder.parent.glob("*"):
                 if old.name != folder.name:
-                    import shutil
-
                     shutil.rmtree(old, ignore_errors=True)
             keyword.save(folder)
         except OSError as error:
