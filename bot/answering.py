@@ -84,7 +84,7 @@ def retrieve(
             hits = search.search(
                 question.text,
                 language=question.language,
-                k=max(2, k // len(works)),
+                k=k,
                 work_ids=[work.work_id],
                 keywords=expanded_keywords(question) or None,
             )

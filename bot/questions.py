@@ -377,7 +377,8 @@ def _narrow_by_vocabulary(
     words = [
         w
         for w in re.findall(r"\w+", text.lower())
-        if w not in title_words
+        if len(w) >= 4
+        and w not in title_words
         and w not in GENERIC_WORDS
         and not any(p.search(w) for p in ASPECTS.values())
     ]
@@ -397,7 +398,7 @@ def _narrow_by_vocabulary(
         }
         for work_id, count in counts.items():
             others = max(c for k, c in counts.items() if k != work_id)
-            if (count >= 2 and others == 0) or count >= 4 * (others + 1):
+            if (count >= 3 and others == 0) or count >= 4 * (others + 1):
                 votes[work_id] += 1
                 voters.setdefault(work_id, []).append(word)
     if not votes:
