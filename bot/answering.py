@@ -20,6 +20,7 @@ from index.search import Hit, HybridSearch
 from index.works import normalize
 
 MAX_SENTENCES_PER_WORK = 3
+ROLE_BONUS = 1.5
 ANSWER_TYPE_BONUS = 0.5
 PERVASIVE_SHARE = 0.6
 PERVASIVE_WEIGHT = 0.5
@@ -130,9 +131,11 @@ def compose_offline(
     for work_id in groups:
         pool = [p for p in passages if not work_id or p.work_id == work_id]
         found = _candidates(question, pool)
-        ranked = sorted(found, key=lambda c: c.score, reverse=True)
+        # The asked field first ("Regie: Len Wiseman"), then at most one sentence beside it.
+        ranked = sorted(found, key=lambda c: (c.asked, c.score), reverse=True)
         supported = [c for c in ranked if c.score >= MIN_SUPPORT]
-        chosen.extend(_pick(supported, limit=MAX_SENTENCES_PER_WORK))
+        limit = 2 if supported and supported[0].asked else MAX_SENTENCES_PER_WORK
+        chosen.extend(_pick(supported, limit=limit))
     chosen = _with_metadata_facts(question, chosen, passages, works)
     if _NUMERIC_QUESTION.search(question.text) and not any(
         re.search(r"\d", c.quote or c.fact or "") for c in chosen
@@ -216,7 +219,7 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[_Candid
     content, subject = _question_terms(question)
     capitalised = _capitalised_terms(question)
     header_bonus = HEADER_BONUS if len(content.get(question.language, ())) <= 2 else 1.0
-    sentences: list[tuple[Passage, int, str, set[str], bool]] = []
+    sentences: list[tuple[Passage, int, str, set[str], bool, str | None]] = []
     for rank, passage in enumerate(passages):
         headers = {(f.start, f.end): f for f in find_header_fields(passage.text)}
         for sentence in split_sentences(passage.text, language=passage.language):
@@ -226,13 +229,15 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[_Candid
             header = headers.get((sentence.start, sentence.end))
             asked = bool(header and question.aspect and header.attribute == question.aspect)
             terms = set(tokenize(quote, language=passage.language))
-            sentences.append((passage, rank, quote, terms, asked))
-    frequency: Counter[str] = Counter(t for *_, terms, _ in sentences for t in terms)
+            shown = _header_as_field(quote, header.value) if header else None
+            sentences.append((passage, rank, quote, terms, asked, shown))
+    frequency: Counter[str] = Counter(t for *_, terms, _, _ in sentences for t in terms)
     total = max(1, len(sentences))
     pervasive = _pervasive_terms(passages)
     expected = _expected_answer(question)
+    roles = _roles_asked(question)
     candidates: list[_Candidate] = []
-    for passage, rank, quote, terms, asked in sentences:
+    for passage, rank, quote, terms, asked, shown in sentences:
         shared = terms & content.get(passage.language, set())
         score = sum(
             PERVASIVE_WEIGHT
@@ -243,12 +248,38 @@ def _candidates(question: Question, passages: Sequence[Passage]) -> list[_Candid
         )
         if asked:
             score += header_bonus
+        if any(role.search(quote) for role in roles):
+            score += ROLE_BONUS
         if score >= MIN_SUPPORT:
             score += 0.25 * len(terms & subject.get(passage.language, set()))
             if expected is not None and expected.search(quote):
                 score += ANSWER_TYPE_BONUS
-            candidates.append(_Candidate(passage, quote, score + 0.3 / (rank + 1), asked))
+            candidates.append(_Candidate(passage, quote, score + 0.3 / (rank + 1), asked, shown))
     return candidates
+
+
+def _header_as_field(quote: str, value: str) -> str | None:
+    """``RegieLee Chung-hyun`` shown as ``Regie: Lee Chung-hyun``."""
+    key = quote[: quote.rfind(value)].strip(" :|_") if value in quote else ""
+    return f"{key}: {value}" if key else None
+
+
+_ROLE_QUESTION = re.compile(
+    r"character|\brole\b|which part|who does .+ play|\brolle\b|figur|wen spielt|"
+    r"welche[nr]? .*spielt",
+    re.I,
+)
+
+
+def _roles_asked(question: Question) -> list[re.Pattern[str]]:
+    """For "Which character does Lance Reddick play?": "Charon (Lance Reddick)" answers."""
+    if not _ROLE_QUESTION.search(question.text):
+        return []
+    return [
+        re.compile(rf"\(\s*{re.escape(name)}\s*\)|{re.escape(name)}\s*\(", re.I)
+        for name in question.names
+        if " " in name
+    ]
 
 
 def _pervasive_terms(passages: Sequence[Passage]) -> set[str]:

@@ -17,8 +17,10 @@ NOT_FOUND = {
 class Source:
     """A numbered source of an answer: the review and the verbatim sentence quoted from it.
 
-    ``fact`` is set instead of a quote when the answer states a metadata field of the
-    review (a director from a JSON column, say) that its text does not contain.
+    ``fact`` is a field as the answer states it: ``Regie: Lee Chung-hyun`` for the
+    header line ``RegieLee Chung-hyun`` (then ``quote`` holds the line as written), or a
+    metadata field the review's text does not contain, such as a director from a JSON
+    column (then ``quote`` is empty).
     """
 
     n: int

@@ -245,7 +245,8 @@ def _echo_sources(answer: Answer) -> None:
     for source in answer.sources:
         by = ", ".join(x for x in (source.author, source.source) if x)
         quote = f": „{source.quote}“" if source.quote and answer.kind == "passages" else ""
-        quote = quote or (f": {source.fact} (from the review's metadata)" if source.fact else "")
+        if not quote and source.fact:
+            quote = f": {source.fact} (from the review's metadata)"
         click.echo(
             f"[{source.n}] {source.work}{f' — {by}' if by else ''} ({source.review_id}){quote}"
         )
