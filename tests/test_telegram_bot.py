@@ -96,7 +96,7 @@ async def test_an_english_question_gets_english_labels_and_sources(
         await telegram.send_message(JOHN, "Who directed Ballerina (2023)?")
         [reply] = await telegram.wait_for_bot_messages(JOHN)
     answer, cited, listed = answer_and_sources(reply, "Sources")
-    assert "Regisseur Lee Chung-hyun" in answer
+    assert "Regie: Lee Chung-hyun" in answer
     assert cited and cited == listed == list(range(1, len(listed) + 1))
     assert "[1] Ballerina (2023, Lee Chung-hyun)" in (reply.plain_text or "")
 
