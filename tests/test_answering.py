@@ -16,7 +16,16 @@ GOLD = REPO / "tests" / "gold"
 
 # Floors measured on the gold sets (see the closing note of the answering work); they guard
 # against regressions of the offline answerer, they are not the targets.
-SEEDS_FLOORS = ("--min-accuracy", "0.55", "--min-recall", "0.8", "--min-refusal", "0.8")
+SEEDS_FLOORS = (
+    "--min-accuracy",
+    "0.6",
+    "--min-recall",
+    "0.85",
+    "--min-refusal",
+    "0.8",
+    "--max-language-gap",
+    "0.1",
+)
 EXAMPLES_FLOORS = ("--min-accuracy", "0.7", "--min-recall", "0.85", "--min-refusal", "0.6")
 
 
