@@ -14,7 +14,6 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+
+from tests.ports import free_port
 
 MODEL_FILENAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 MODEL_SIZE = 491_400_064
@@ -144,13 +145,6 @@ def assemble_model(target: Path) -> Path:
     return target
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _tail(log: IO[bytes], lines: int = 40) -> str:
     log.flush()
     log.seek(0)
@@ -180,7 +174,7 @@ def start_llm_server(
     One thread, no all-logits buffer and a 2048-token context keep it small and
     fast on a shared 2-core machine.  The server is stopped when the block exits.
     """
-    port = port or _free_port()
+    port = port or free_port()
     base_url = f"http://127.0.0.1:{port}/v1"
     command = [
         python, "-m", "llama_cpp.server",

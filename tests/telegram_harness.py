@@ -30,7 +30,6 @@ import itertools
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -42,6 +41,8 @@ from types import TracebackType
 from typing import IO, Any, Literal, Self
 
 import httpx
+
+from tests.ports import free_port
 
 SERVER_DIR = Path(__file__).resolve().parent / "telegram_server"
 PACKAGE_NAME = "telegram-test-api"
@@ -381,13 +382,6 @@ class TelegramTestClient:
 # The server process
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class TelegramTestServer:
     """Runs ``node start.js`` on a free loopback port; ``start()``/``stop()`` or ``with``."""
 
@@ -440,7 +434,7 @@ class TelegramTestServer:
         began = time.monotonic()
         last_error = ""
         for _attempt in range(3):  # the free port may be taken between picking and binding
-            self.port = _free_port()
+            self.port = free_port()
             # Lives as long as the process: closed in stop().
             self._log = tempfile.TemporaryFile()  # noqa: SIM115
             self._process = subprocess.Popen(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,12 +16,7 @@ from bot.service import ReviewService
 from bot.settings import Settings
 from index.errors import StoreError
 from tests.conftest import SEEDS, RememberingEmbedder
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.ports import free_port
 
 
 @pytest.fixture
