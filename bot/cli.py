@@ -297,7 +297,7 @@ def evaluate_gold(
         passages.setdefault(chunk.review_id, []).append(chunk.text)
     report = evaluate(
         items,
-        lambda q, conversation: service.ask(q, conversation=conversation, k=k),
+        lambda q, conversation: service.ask(q, conversation=conversation),
         lambda review_id: passages.get(review_id, []),
         k=k,
     )

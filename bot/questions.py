@@ -169,6 +169,8 @@ class Question:
     inherited: bool = False
     names: list[str] = field(default_factory=list)
     unknown_title: str | None = None
+    # Words that picked one of several works sharing a title ("Netflix", "John Wick").
+    deciding: list[str] = field(default_factory=list)
 
 
 def read_question(
@@ -194,8 +196,11 @@ def read_question(
     question.author = _author(text, reviews)
     works = _named_works(text, reviews, vocabulary)
     if len(works) > 1 and vocabulary:
-        works, _deciding = _narrow_by_vocabulary(text, works, vocabulary)
-    if not works and previous_works and not question.author and _FOLLOW_UP.search(text):
+        works, question.deciding = _narrow_by_vocabulary(text, works, vocabulary)
+    # In a chat, a question about the text that names no film goes on about the last one;
+    # a count or a list only when it says so ("und wie viele Rezensionen gibt es dazu?").
+    continues = question.intent is None or _FOLLOW_UP.search(text)
+    if not works and previous_works and not question.author and continues:
         works, question.inherited = list(previous_works), True
     question.works = works
     question.names = _mentioned_names(text, reviews)

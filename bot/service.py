@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.answering import answer_from_metadata, compose_offline, retrieve
+from bot.answering import SENTENCE_POOL, answer_from_metadata, compose_offline, retrieve
 from bot.answers import Answer
 from bot.conversation import Conversation
 from bot.questions import read_question
@@ -16,6 +16,7 @@ from bot.settings import Settings
 from index.catalog import WorkSummary, summarize_works
 from index.embedding import ReviewEmbedder, create_embedder, embedder_name
 from index.indexing import IndexReport, Progress, index_lock, index_reviews
+from index.lexicon import Lexicon
 from index.records import Review, Work
 from index.search import HybridSearch, work_vocabulary
 from index.store import ReviewStore, connect
@@ -115,6 +116,11 @@ class ReviewService:
         return answer
 
     @cached_property
+    def lexicon(self) -> Lexicon:
+        """German–English translations, for questions in the other language than a review."""
+        return Lexicon.load(self.settings.dictionary, cache_dir=self.settings.cache_dir)
+
+    @cached_property
     def llm(self) -> LlmAnswerer | None:
         """The LLM answerer when an endpoint is configured (or a chat model passed in)."""
         if self._chat_model is None and not self.settings.llm_base_url:
@@ -145,9 +151,13 @@ class ReviewService:
             read.language = read_question(question, reviews).language
         answer = answer_from_metadata(read, reviews)
         if answer is None:
-            passages, works = retrieve(read, self.search, k=k or self.settings.top_k)
-            answer = compose_offline(read, passages, works, max_chars=self.settings.answer_chars)
+            top_k = k or self.settings.top_k
+            pool, works = retrieve(read, self.search, k=max(top_k, SENTENCE_POOL))
+            answer = compose_offline(
+                read, pool, works, max_chars=self.settings.answer_chars, lexicon=self.lexicon
+            )
             if llm is not None:
+                passages, works = retrieve(read, self.search, k=top_k)
                 for item in llm.stream(read, passages, works, offline=answer):
                     if isinstance(item, Answer):
                         answer = item

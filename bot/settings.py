@@ -30,6 +30,8 @@ class Settings(BaseSettings):
 
     # Answering
     top_k: int = Field(default=5, ge=1, le=50)
+    dictionary: Path | None = Path("/usr/share/trans/de-en")
+    cache_dir: Path = Path.home() / ".cache" / "reviewbot"
     answer_chars: int = Field(default=600, ge=100)
 
     # LLM (none set: the offline answerer)
@@ -46,10 +48,22 @@ class Settings(BaseSettings):
     telegram_admins: Annotated[list[int], NoDecode] = Field(default_factory=list)
     telegram_webhook_url: str | None = None
 
-    @field_validator("chroma_url", "llm_base_url", "llm_model", "telegram_webhook_url")
+    @field_validator(
+        "chroma_url",
+        "dictionary",
+        "llm_base_url",
+        "llm_model",
+        "telegram_webhook_url",
+        mode="before",
+    )
     @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
-        return value or None
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("data_dir", "reviews_dir", "dictionary", "cache_dir")
+    @classmethod
+    def _home_expanded(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value else value
 
     @field_validator("telegram_allowed_users", "telegram_admins", mode="before")
     @classmethod

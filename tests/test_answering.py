@@ -107,9 +107,12 @@ def test_follow_up_stays_on_the_film_asked_about(seeds_service: ReviewService) -
     assert "Ana de Armas" in follow_up.answer
     assert {s.year for s in follow_up.sources} == {2025}
 
+    directed = seeds_service.ask("Und wer hat Regie geführt?", conversation=conversation)
+    assert "Len Wiseman" in directed.answer and "Lee Chung-hyun" not in directed.answer
+
     conversation.reset()
-    fresh = seeds_service.ask("Und wer spielt die Hauptrolle?", conversation=conversation)
-    assert {s.year for s in fresh.sources} != {2025}
+    fresh = seeds_service.ask("Und wer hat Regie geführt?", conversation=conversation)
+    assert "Len Wiseman" in fresh.answer and "Lee Chung-hyun" in fresh.answer
 
 
 def test_ask_json_has_the_documented_shape(cli: Callable[..., CliResult]) -> None:
