@@ -8,7 +8,15 @@ from statistics import mean
 
 from bot.answers import NOT_FOUND, Answer, Passage, Source
 from bot.questions import GENERIC_WORDS, SYNONYMS, Question
-from bot.sentences import HEADER_BONUS, MIN_SUPPORT, NUMERIC_QUESTION, Candidate, candidates
+from bot.sentences import (
+    HEADER_BONUS,
+    MIN_SUPPORT,
+    NUMERIC_QUESTION,
+    Candidate,
+    asks_field,
+    candidates,
+    term_groups,
+)
 from index.catalog import summarize_works
 from index.keyword import tokenize
 from index.lexicon import Lexicon
@@ -20,6 +28,8 @@ from index.works import normalize
 MAX_SENTENCES_PER_WORK = 3
 # A further sentence is shown only when it scores at least this share of the best one.
 RELATIVE_SUPPORT = 0.5
+# Shorter than this, a further quote is left out rather than cut to nothing.
+MIN_EXCERPT = 100
 # Chunks per work whose sentences are weighed for an offline answer.
 SENTENCE_POOL = 40
 
@@ -138,6 +148,8 @@ def compose_offline(
         chosen = []
     if not chosen or question.unknown_title:
         return not_found(question)
+    fitted = _fit(question, chosen, max_chars)
+    chosen = [c for c, _ in fitted]
     sources = [
         Source(
             n=i,
@@ -154,7 +166,7 @@ def compose_offline(
         )
         for i, c in enumerate(chosen, start=1)
     ]
-    text = _format(question, sources, chosen, max_chars=max_chars)
+    text = _format(question, sources, [(c, budget) for c, budget in fitted])
     shown_works = list(dict.fromkeys(s.work for s in sources))
     return Answer(
         question=question.text,
@@ -179,7 +191,7 @@ def _with_metadata_facts(
     Reviews from JSON, CSV or front matter carry these as fields, not as text; the
     answer then cites the review and shows the field instead of a quote.
     """
-    if question.aspect not in _FIELD_LABELS:
+    if question.aspect not in _FIELD_LABELS or not asks_field(question, term_groups(question)):
         return chosen
     label = _FIELD_LABELS[question.aspect][0 if question.language == "de" else 1]
     result = list(chosen)
@@ -237,16 +249,10 @@ _INTRO = {
 
 
 def _format(
-    question: Question,
-    sources: Sequence[Source],
-    chosen: Sequence[Candidate],
-    *,
-    max_chars: int,
+    question: Question, sources: Sequence[Source], fitted: Sequence[tuple[Candidate, int]]
 ) -> str:
-    budgets = _budgets([len(c.fact or c.quote) for c in chosen], max_chars)
     shown = {
-        s.n: s.fact or _excerpt(c, budget)
-        for s, c, budget in zip(sources, chosen, budgets, strict=True)
+        s.n: c.fact or _excerpt(c, budget) for s, (c, budget) in zip(sources, fitted, strict=True)
     }
     if question.ambiguous:
         lines = [_INTRO.get(question.language, _INTRO["en"]).format(title=question.works[0].title)]
@@ -263,15 +269,26 @@ def _format(
     return "\n".join(f"• {s.work}: {shown[s.n]} [{s.n}]" for s in sources)
 
 
-def _budgets(lengths: Sequence[int], total: int) -> list[int]:
-    """Characters per quote: short ones whole, the rest share what is left evenly."""
-    budgets = [0] * len(lengths)
-    remaining = total
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    for done, i in enumerate(order):
-        budgets[i] = max(80, min(lengths[i], remaining // (len(lengths) - done)))
-        remaining -= budgets[i]
-    return budgets
+def _fit(
+    question: Question, chosen: Sequence[Candidate], max_chars: int
+) -> list[tuple[Candidate, int]]:
+    """Characters for each chosen sentence, best first: the best one whole if it can be,
+    the next ones in what is left; one that would get too little is left out."""
+    groups = [w.work_id for w in question.works] if question.ambiguous else [""]
+    share = max_chars // len(groups)
+    remaining = {work_id: share for work_id in groups}
+    fitted = []
+    for candidate in chosen:
+        group = candidate.passage.work_id if question.ambiguous else ""
+        left = remaining.get(group, share)
+        need = len(" ".join((candidate.fact or candidate.quote).split()))
+        first = left == share
+        if not first and left < MIN_EXCERPT:
+            continue
+        budget = min(need, left) if not first else min(need, max(left, MIN_EXCERPT))
+        remaining[group] = left - budget
+        fitted.append((candidate, budget))
+    return fitted
 
 
 def _excerpt(candidate: Candidate, limit: int) -> str:

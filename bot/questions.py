@@ -21,6 +21,11 @@ ASPECTS: dict[str, re.Pattern[str]] = {
         r"\bcast\b|\bstars?\b|starring|\bplays?\b|actor|actress|\blead\b",
         re.I,
     ),
+    "release": re.compile(
+        r"gestartet|startete?\b|starttermin|kinostart|release date|premiere[d]?\b|"
+        r"when (?:was|did) .* (?:come out|open)",
+        re.I,
+    ),
     "year": re.compile(
         r"welchem jahr|erscheinungsjahr|wann (?:kam|erschien)|what year|"
         r"when was .* released|release year",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.answers import Passage
-from bot.questions import GENERIC_WORDS, SYNONYMS, Question
+from bot.questions import ASPECTS, GENERIC_WORDS, SYNONYMS, Question
 from index.chunking import split_sentences
 from index.keyword import tokenize
 from index.lexicon import Lexicon
@@ -31,6 +31,9 @@ PERVASIVE_SHARE = 0.4
 PERVASIVE_WEIGHT = 0.5
 COMPOUND_WEIGHT = 0.6
 TRANSLATION_WEIGHT = 0.7
+# A translation counts inside a compound only when it is this long ("ballett" in
+# "Ballettschule", not "ring" in "gering").
+TRANSLATED_PART = 5
 SUBJECT_WEIGHT = 0.25
 MIN_SUPPORT = 1.0
 HEADER_BONUS = 2.5
@@ -85,6 +88,11 @@ _ASKING = frozenset(
         "welches",
         "welchen",
         "welchem",
+        "wann",
+        "wo",
+        "warum",
+        "wieso",
+        "weshalb",
         "wessen",
         "laut",
         "one",
@@ -123,8 +131,11 @@ def term_groups(question: Question, lexicon: Lexicon | None = None) -> list[Term
                 t for form in forms for t in tokenize(form, language=language)
             )
             translations[language] = frozenset()
-            if lexicon is not None and language != question.language:
-                translated = lexicon.translate(word, source=question.language, target=language)
+            if lexicon is not None:
+                # Into the review's language; within one language, for the other's loanwords
+                # ("Drehbuch" finds the "Spec-Script" of a German review).
+                target = language if language != question.language else _other(language)
+                translated = lexicon.translate(word, source=question.language, target=target)
                 translations[language] = translated - stems[language]
         capitalised = question.language == "en" and word[0].isupper() and match.start() > 0
         subject = lower in names or lower in deciding
@@ -139,9 +150,7 @@ def candidates(
     groups = term_groups(question, lexicon)
     content = [g for g in groups if not g.subject]
     roles = _roles_asked(question)
-    # "Wer spielt die Hauptrolle?" asks for the field; "Who plays the friend who dies?"
-    # asks for one person in it, whom the text names.
-    plain = len(content) <= 2 and not roles
+    plain = asks_field(question, groups)
     header_bonus = HEADER_BONUS if plain else 1.0
     sentences: list[tuple[Passage, int, str, set[str], bool, str | None]] = []
     seen: set[tuple[str, str]] = set()
@@ -177,7 +186,9 @@ def candidates(
             stems = group.stems[passage.language]
             weight, hits = _group_weight(stems, terms, rarity, pervasive)
             if not weight and (translated := group.translations.get(passage.language)):
-                weight, hits = _group_weight(translated, terms, rarity, pervasive, compounds=False)
+                weight, hits = _group_weight(
+                    translated, terms, rarity, pervasive, shortest_part=TRANSLATED_PART
+                )
                 weight *= TRANSLATION_WEIGHT
             focus |= hits
             if hits and hits <= pervasive:
@@ -212,7 +223,7 @@ def _group_weight(
     rarity: Callable[[str], float],
     pervasive: set[str],
     *,
-    compounds: bool = True,
+    shortest_part: int = 4,
 ) -> tuple[float, set[str]]:
     """How much one question word counts in a sentence (its rarest form present), and
     the sentence's terms that matched it."""
@@ -221,18 +232,44 @@ def _group_weight(
         return max(PERVASIVE_WEIGHT if t in pervasive else rarity(t) for t in exact), set(exact)
     best = 0.0
     parts: set[str] = set()
-    for term in terms if compounds else ():
+    for term in terms:
         if len(term) < 7:
             continue
         for stem in stems:
             if (
-                len(stem) >= 4
+                len(stem) >= shortest_part
                 and len(term) >= len(stem) + 3
                 and (term.startswith(stem) or term.endswith(stem))
             ):
                 best = max(best, COMPOUND_WEIGHT * rarity(term))
                 parts.add(term)
     return best, parts
+
+
+def asks_field(question: Question, groups: Sequence[TermGroup]) -> bool:
+    """Whether the question asks for a header field as such: "Wer spielt die Hauptrolle?"
+    does; "Who plays the friend who dies?" asks for one person, whom the text names."""
+    if question.aspect is None or _roles_asked(question):
+        return False
+    content = [g for g in groups if not g.subject]
+    return len(_beside_aspect(question, content)) <= 1
+
+
+def _beside_aspect(question: Question, groups: Sequence[TermGroup]) -> list[TermGroup]:
+    """The question's words other than those naming the field it asks ("Regie", "FSK")."""
+    pattern = ASPECTS.get(question.aspect or "")
+    if pattern is None:
+        return list(groups)
+    naming = {
+        word.lower()
+        for match in pattern.finditer(question.text)
+        for word in re.findall(r"[^\W_]+", match.group(0))
+    }
+    return [g for g in groups if g.word not in naming]
+
+
+def _other(language: str) -> str:
+    return "en" if language == "de" else "de"
 
 
 def _header_as_field(quote: str, value: str) -> str | None:
