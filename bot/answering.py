@@ -15,6 +15,7 @@ from bot.sentences import (
     Candidate,
     asks_field,
     candidates,
+    sentences_of,
     term_groups,
 )
 from index.catalog import summarize_works
@@ -142,6 +143,7 @@ def compose_offline(
         limit = 2 if supported and supported[0].asked else MAX_SENTENCES_PER_WORK
         chosen.extend(_pick(supported, limit=limit))
     chosen = _with_metadata_facts(question, chosen, passages, works)
+    chosen = _with_players(question, chosen, passages)
     if NUMERIC_QUESTION.search(question.text) and not any(
         re.search(r"\d", c.quote or c.fact or "") for c in chosen
     ):
@@ -202,6 +204,53 @@ def _with_metadata_facts(
         if value and not stated and cited is not None:
             result.append(Candidate(cited, "", HEADER_BONUS, True, f"{label}: {value}"))
     return result
+
+
+# "Min-hee (Park Yu-rim)": a character and, in parentheses, who plays her.
+_PLAYED_BY = re.compile(
+    r"\b([A-ZÄÖÜ][\w-]+(?: [A-ZÄÖÜ][\w-]+)?)\s*\(([A-ZÄÖÜ][\w'-]+(?: (?:de |van |von )?"
+    r"[A-ZÄÖÜ][\w'-]+){1,2})\)"
+)
+_WHO_PLAYS = re.compile(r"\bwho plays\b|\bwer spielt\b|\bplayed by\b|\bgespielt\b", re.I)
+MAX_PLAYERS_PER_WORK = 2
+
+
+def _with_players(
+    question: Question, chosen: list[Candidate], passages: Sequence[Passage]
+) -> list[Candidate]:
+    """For "Who plays the friend who dies?": who plays the characters the quotes name.
+
+    Reviews introduce a character once as "Min-hee (Park Yu-rim)"; a quote that later
+    names her says who she is, that sentence who plays her. The player comes first, shown
+    as written, citing the sentence that says it.
+    """
+    if not _WHO_PLAYS.search(question.text) or not chosen:
+        return chosen
+    roles: dict[tuple[str, str], tuple[Passage, str, str]] = {}
+    for passage in passages:
+        for sentence in sentences_of(passage.text, passage.language):
+            quote = passage.text[sentence.start : sentence.end].strip()
+            for match in _PLAYED_BY.finditer(quote):
+                key = (passage.work_id, _character_key(match.group(1)))
+                roles.setdefault(key, (passage, quote, match.group(0)))
+    players: list[Candidate] = []
+    for candidate in chosen:
+        words = {_character_key(w) for w in re.findall(r"[\w-]+", candidate.quote)}
+        for (work_id, character), (passage, quote, shown) in roles.items():
+            if (
+                work_id == candidate.passage.work_id
+                and character in words
+                and not any(p.fact == shown for p in players)
+                and sum(p.passage.work_id == work_id for p in players) < MAX_PLAYERS_PER_WORK
+                and shown not in candidate.quote
+            ):
+                players.append(Candidate(passage, quote, candidate.score, fact=shown))
+    return players + chosen
+
+
+def _character_key(name: str) -> str:
+    """ "Ok-ju", "Okju" and "OKJU" are one character."""
+    return normalize(name.split()[0]).replace("-", "").replace(" ", "")
 
 
 def not_found(question: Question) -> Answer:

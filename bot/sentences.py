@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from bot.answers import Passage
 from bot.questions import ASPECTS, GENERIC_WORDS, SYNONYMS, Question
-from index.chunking import split_sentences
+from index.chunking import Sentence, split_sentences
 from index.keyword import tokenize
 from index.lexicon import Lexicon
 from index.metadata import find_header_fields
@@ -153,18 +153,23 @@ def candidates(
     plain = asks_field(question, groups)
     header_bonus = HEADER_BONUS if plain else 1.0
     sentences: list[tuple[Passage, int, str, set[str], bool, str | None]] = []
+    before: dict[tuple[str, str], str] = {}  # the sentence before, in the same passage
     seen: set[tuple[str, str]] = set()
     for rank, passage in enumerate(passages):
         headers = {(f.start, f.end): f for f in find_header_fields(passage.text)}
-        for sentence in split_sentences(passage.text, language=passage.language):
+        previous: int | None = None
+        for sentence in sentences_of(passage.text, passage.language):
             quote = passage.text[sentence.start : sentence.end].strip()
+            if previous is not None and len(quote) >= 3:
+                before[(passage.chunk_id, quote)] = passage.text[previous : sentence.end].strip()
+            previous = sentence.start
             if len(quote) < 3 or (passage.review_id, quote) in seen:
                 continue
             seen.add((passage.review_id, quote))
             header = headers.get((sentence.start, sentence.end))
             asked = bool(header and question.aspect and header.attribute == question.aspect)
             asked = asked and plain
-            terms = set(tokenize(quote, language=passage.language))
+            terms = set(_terms_of(quote, passage.language))
             shown = _header_as_field(quote, header.value) if header else None
             sentences.append((passage, rank, quote, terms, asked, shown))
     frequency: Counter[str] = Counter(t for *_, terms, _, _ in sentences for t in terms)
@@ -208,6 +213,9 @@ def candidates(
             if group.subject and (named := group.stems[passage.language] & terms):
                 score += SUBJECT_WEIGHT
                 focus |= named
+        if expected is _NAMES and not expected.search(quote) and _BACK_REFERENCE.search(quote):
+            # "Dennoch hat er … einen Oscar erhalten.": who "er" is, the sentence before says.
+            quote = before.get((passage.chunk_id, quote), quote)
         if expected is not None and expected.search(quote):
             score += ANSWER_TYPE_BONUS
         score += 0.3 / (rank + 1)
@@ -268,6 +276,17 @@ def _beside_aspect(question: Question, groups: Sequence[TermGroup]) -> list[Term
     return [g for g in groups if g.word not in naming]
 
 
+@lru_cache(maxsize=8192)
+def sentences_of(text: str, language: str) -> tuple[Sentence, ...]:
+    """The sentences of a passage; kept, since the same passages answer many questions."""
+    return tuple(split_sentences(text, language=language))
+
+
+@lru_cache(maxsize=65536)
+def _terms_of(sentence: str, language: str) -> frozenset[str]:
+    return frozenset(tokenize(sentence, language=language))
+
+
 def _other(language: str) -> str:
     return "en" if language == "de" else "de"
 
@@ -324,14 +343,20 @@ _NOT_A_NAME = (
     r"Auch|Doch|Nach|Bei|Für|Wie|Was|Wer|Dass|Es|Er|Sie|The|An|And|With|Of|In)\b)"
 )
 _NAME = rf"{_NOT_A_NAME}[A-ZÄÖÜ][\w'-]+(?:\s+(?:de\s+|van\s+|von\s+)?[A-ZÄÖÜ][\w'-]+)+"
+_NAMES = re.compile(rf"\({_NAME}\)|{_NAME}")
+_PERSON_NOUNS = (
+    r"schauspieler\w*|darsteller\w*|regisseur\w*|komponist\w*|musiker\w*|sänger\w*|band|"
+    r"autor\w*|figur|person|mann|frau|verleih\w*|studio|actor|actress|director|composer|"
+    r"musician|singer|rapper|band|writer|author|character|person|man|woman|distributor|studio"
+)
 _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (
         re.compile(
-            r"^\s*(?:wer|who|whom|von wem|by whom)\b|\bwelche[rn]? (?:schauspieler|"
-            r"darsteller|regisseur|komponist)|which (?:actor|actress|director|composer)",
+            rf"^\s*(?:wer|who|whom|von wem|by whom)\b|"
+            rf"\b(?:welche[rns]?|which)\b(?:\s+[\w-]+){{0,2}}\s+(?:{_PERSON_NOUNS})\b",
             re.I,
         ),
-        re.compile(rf"\({_NAME}\)|{_NAME}"),
+        _NAMES,
     ),
     (
         re.compile(r"^\s*(?:wann|when)\b|welchem jahr|what year|which year|datum|date", re.I),
@@ -342,6 +367,7 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
         re.compile(r"\b\d+\b"),
     ),
 )
+_BACK_REFERENCE = re.compile(r"\b(?:er|sie|ihm|ihn|ihr|he|she|him|his|her|they|them)\b")
 # For these the answer must contain a number or a date, or the reviews do not give it.
 NUMERIC_QUESTION = re.compile(
     r"^\s*(?:wann|when)\b|wie ?viele|wie lange|wie alt|wie hoch|how (?:many|long|much|old)|"

@@ -14,20 +14,20 @@ from tests.conftest import EXAMPLES, REPO, SEEDS, CliResult
 
 GOLD = REPO / "tests" / "gold"
 
-# Floors measured on the gold sets (see the closing note of the answering work); they guard
-# against regressions of the offline answerer, they are not the targets.
+# The seeds gold set must meet the answering bar: 90 % of answerable questions right (key
+# facts, right review among the first 3 sources), 90 % of unanswerable ones refused, English
+# within 10 points of German. The examples floors guard against regressions.
 SEEDS_FLOORS = (
     "--min-accuracy",
-    "0.6",
+    "0.9",
     "--min-recall",
-    "0.85",
+    "0.9",
     "--min-refusal",
-    "0.8",
+    "0.9",
     "--max-language-gap",
     "0.1",
 )
-EXAMPLES_FLOORS = ("--min-accuracy", "0.7", "--min-recall", "0.85", "--min-refusal", "0.6")
-
+EXAMPLES_FLOORS = ("--min-accuracy", "0.7", "--min-recall", "0.8", "--min-refusal", "0.75")
 
 @pytest.fixture
 def seeds_service(service: ReviewService) -> ReviewService:
@@ -50,6 +50,8 @@ def test_gold_set_passes_with_verbatim_quotes(
     assert report["overall"]["quote_failures"] == 0
     assert result.exit_code == 0
     assert report["by_kind"]["count"]["accuracy"] == 1.0, "counts are exact"
+    # Every question naming a title two films share is answered for both.
+    assert report["by_kind"]["ambiguous"]["accuracy"] == 1.0 or gold != "seeds.jsonl"
 
 
 def test_director_question_names_both_films_called_ballerina(
