@@ -29,6 +29,7 @@ SEEDS_FLOORS = (
 )
 EXAMPLES_FLOORS = ("--min-accuracy", "0.7", "--min-recall", "0.8", "--min-refusal", "0.75")
 
+
 @pytest.fixture
 def seeds_service(service: ReviewService) -> ReviewService:
     service.index([SEEDS])
