@@ -80,7 +80,7 @@ def run(
     pairs: list[dict[str, Any]], *, scope: str, threads: int
 ) -> tuple[list[Outcome], dict[str, float]]:
     """Index the pairs' reviews, then ask each question within its work (offline answerer)."""
-    from bot.answering import compose_offline, retrieve
+    from bot.answering import SENTENCE_POOL, compose_offline, retrieve
     from bot.questions import read_question
     from bot.service import ReviewService
     from bot.settings import Settings
@@ -101,8 +101,14 @@ def run(
         for pair in pairs:
             question = read_question(pair["question"], reviews)
             question.works, question.ambiguous = [works[pair["review_id"]]], False
-            passages, found = retrieve(question, service.search, k=settings.top_k)
-            answer = compose_offline(question, passages, found, max_chars=settings.answer_chars)
+            passages, found = retrieve(question, service.search, k=SENTENCE_POOL)
+            answer = compose_offline(
+                question,
+                passages,
+                found,
+                max_chars=settings.answer_chars,
+                lexicon=service.lexicon,
+            )
             outcomes.append(
                 Outcome(
                     question=pair["question"],
