@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from statistics import mean
 
@@ -103,6 +104,20 @@ def retrieve(
     if question.aspect and works:
         passages.extend(_header_passages(question, search, works, start=len(passages) + 1))
     return passages, works
+
+
+def leading_passages(
+    passages: Sequence[Passage], *, k: int, quoted: Sequence[Source]
+) -> list[Passage]:
+    """The ``k`` best passages of each work, and any passage a quote of the answer is from."""
+    quotes = [s.quote for s in quoted if s.quote]
+    seen: Counter[str] = Counter()
+    leading = []
+    for passage in passages:
+        seen[passage.work_id] += 1
+        if seen[passage.work_id] <= k or any(q in passage.text for q in quotes):
+            leading.append(passage)
+    return leading
 
 
 def _header_passages(

@@ -107,6 +107,10 @@ def term_groups(question: Question, lexicon: Lexicon | None = None) -> list[Term
     naming |= {str(work.year) for work in question.works if work.year}
     names = {w for name in question.names for w in normalize(name).split()}
     deciding = {w.lower() for w in question.deciding}
+    # "die Kritik mit 3.5 Punkten" says which review, not what the answer is about.
+    deciding |= {
+        w.lower() for m in _RATING_MENTION.finditer(question.text) for w in m.group(0).split()
+    }
     stop = _question_stopwords()
     groups: list[TermGroup] = []
     seen: set[str] = set()
@@ -366,6 +370,9 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
         re.compile(r"wie ?viele|wie lange|wie alt|how (?:many|long|much|old)", re.I),
         re.compile(r"\b\d+\b"),
     ),
+)
+_RATING_MENTION = re.compile(
+    r"\b\d+(?:[.,]\d+)?\s*(?:/\s*\d+\s*)?(?:punkte?n?|sterne?n?|points?|stars?)\b", re.I
 )
 _BACK_REFERENCE = re.compile(r"\b(?:er|sie|ihm|ihn|ihr|he|she|him|his|her|they|them)\b")
 # For these the answer must contain a number or a date, or the reviews do not give it.

@@ -8,7 +8,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.answering import SENTENCE_POOL, answer_from_metadata, compose_offline, retrieve
+from bot.answering import (
+    SENTENCE_POOL,
+    answer_from_metadata,
+    compose_offline,
+    leading_passages,
+    retrieve,
+)
 from bot.answers import Answer
 from bot.conversation import Conversation
 from bot.questions import read_question
@@ -157,7 +163,7 @@ class ReviewService:
                 read, pool, works, max_chars=self.settings.answer_chars, lexicon=self.lexicon
             )
             if llm is not None:
-                passages, works = retrieve(read, self.search, k=top_k)
+                passages = leading_passages(pool, k=top_k, quoted=answer.sources)
                 for item in llm.stream(read, passages, works, offline=answer):
                     if isinstance(item, Answer):
                         answer = item
