@@ -16,6 +16,7 @@ from bot.sentences import (
     Candidate,
     asks_field,
     candidates,
+    naming_words,
     sentences_of,
     term_groups,
 )
@@ -286,8 +287,7 @@ def expanded_keywords(question: Question) -> str:
     of the work has them.
     """
     words = [w for w in re.findall(r"\w+", question.text.lower()) if w not in GENERIC_WORDS]
-    naming = {t for work in question.works for t in normalize(work.title).split()}
-    naming |= {str(work.year) for work in question.works if work.year}
+    naming = naming_words(question)
     words = [w for w in words if w not in naming]
     expanded = list(words)
     for word in words:

@@ -101,10 +101,16 @@ _ASKING = frozenset(
 )
 
 
+def naming_words(question: Question) -> set[str]:
+    """Words that only name the question's works (title words, years): every passage of
+    the work has them, so they say nothing about what answers it."""
+    naming = {t for work in question.works for t in normalize(work.title).split()}
+    return naming | {str(work.year) for work in question.works if work.year}
+
+
 def term_groups(question: Question, lexicon: Lexicon | None = None) -> list[TermGroup]:
     """The question's content words, each with its stems, synonyms and translations."""
-    naming = {t for work in question.works for t in normalize(work.title).split()}
-    naming |= {str(work.year) for work in question.works if work.year}
+    naming = naming_words(question)
     names = {w for name in question.names for w in normalize(name).split()}
     deciding = {w.lower() for w in question.deciding}
     # "die Kritik mit 3.5 Punkten" says which review, not what the answer is about.
@@ -319,7 +325,7 @@ def _roles_asked(question: Question) -> list[re.Pattern[str]]:
         for name in question.names
         if " " in name
     ]
-    naming = {t for work in question.works for t in normalize(work.title).split()}
+    naming = naming_words(question)
     for match in re.finditer(r"(?<=\s)[A-ZÄÖÜ][\w-]{2,}", question.text):
         if match.group(0).lower() not in naming:
             word = re.escape(match.group(0))
