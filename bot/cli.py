@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,34 +16,101 @@ import click
 
 from bot.answers import Answer
 from bot.conversation import Conversation
+from bot.question_input import QuestionError
+from bot.redaction import Redactor
 from bot.service import ReviewService
-from bot.settings import Settings
+from bot.settings import load_settings
 from index.catalog import review_as_dict
-from index.errors import ReviewbotError
+from index.errors import ConfigurationError, ReviewbotError
 from index.indexing import IndexReport, Progress
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_PARTIAL = 3
+EXIT_UNEXPECTED = 4
+EXIT_INTERRUPTED = 130
+EXIT_CODES_HELP = f"""\b
+Exit codes:
+  {EXIT_ERROR:>3}  an error: the store cannot be reached, nothing is indexed, another
+       indexer runs, the index was built by another embedder, an eval threshold was missed
+  {EXIT_USAGE:>3}  a wrong option, setting (REVIEWBOT_…) or question
+  {EXIT_PARTIAL:>3}  some review files could not be read (the rest is indexed)
+  {EXIT_UNEXPECTED:>3}  an unexpected error; -v shows its traceback
+  {EXIT_INTERRUPTED:>3}  interrupted (Ctrl-C)
+"""
 _LISTED = 20
+# Whose errors, reaching the command line, come from the Chroma store: its own, and the
+# HTTP client's of a Chroma server (the LLM and Telegram clients handle theirs).
+_STORE_LIBRARIES = frozenset({"chromadb", "httpx", "httpcore"})
+_LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+# C0 and C1 control characters but newline and tab: escape sequences that would let a
+# review's title recolour, retitle or rewrite the terminal.
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_C1_CONTROLS = re.compile(r"[\x7f-\x9f]")
 
 log = logging.getLogger("reviewbot")
 
 
+@dataclass
+class _Launch:
+    """What `main` hands the command group: a service to use (tests) and the log redactor."""
+
+    redactor: Redactor
+    service: ReviewService | None = None
+
+
+def printable(text: str) -> str:
+    """``text`` without the control characters a terminal would act on (newline, tab stay)."""
+    return _TERMINAL_CONTROLS.sub("", text)
+
+
+def _echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print human-readable output (review titles, quotes, paths) safely to a terminal."""
+    click.echo(printable(text), err=err, nl=nl)
+
+
 def _print_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    # json escapes C0 itself; C1 (e.g. U+009B, a one-character escape sequence) stays raw.
+    click.echo(_C1_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Log what happens to stderr.")
+def _configure_logging(verbosity: int, redactor: Redactor) -> None:
+    """Warnings only by default (whatever level a library gave its own logger), -v adds
+    what happens, -vv debug details; every handler masks the secrets."""
+    level = (logging.WARNING, logging.INFO)[verbosity] if verbosity < 2 else logging.DEBUG
+    root = logging.getLogger()
+    if not root.handlers:  # else someone who embeds us (or pytest) configured logging
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+        # On the handler too: bm25s sets its own logger to DEBUG, which the root's level
+        # does not stop.
+        handler.setLevel(level)
+        root.addHandler(handler)
+    root.setLevel(level)
+    redactor.install()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log what happens to stderr (-vv: debug details, also of the libraries).",
+)
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
-    """Answers questions about film reviews, quoting the reviews it answers from."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    if ctx.obj is None:
-        ctx.obj = ReviewService(Settings())
+def cli(ctx: click.Context, verbose: int) -> None:
+    """Answers questions about film reviews, quoting the reviews it answers from.
+
+    Settings come from REVIEWBOT_… environment variables and .env (see .env.example).
+    """
+    launch = ctx.obj if isinstance(ctx.obj, _Launch) else _Launch(Redactor())
+    _configure_logging(verbose, launch.redactor)
+    settings = launch.service.settings if launch.service else load_settings()
+    launch.redactor.add(settings.secrets())
+    service = launch.service = launch.service or ReviewService(settings)
+    ctx.meta["redactor"] = launch.redactor
+    ctx.obj = service
 
 
 @contextmanager
@@ -82,7 +151,7 @@ def index(service: ReviewService, paths: tuple[Path, ...], rebuild: bool, as_jso
 
 def _echo_report(report: IndexReport, paths: tuple[Path, ...]) -> None:
     where = ", ".join(str(p) for p in paths)
-    click.echo(
+    _echo(
         f"indexed {where}: {len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.removed)} removed, {len(report.unchanged)} unchanged, "
         f"{len(report.failed)} failed ({report.chunks_embedded} chunks embedded, "
@@ -95,12 +164,12 @@ def _echo_report(report: IndexReport, paths: tuple[Path, ...]) -> None:
         ("kept", report.kept),
     ):
         for review_id in ids[:_LISTED]:
-            click.echo(f"  {label}: {review_id}")
+            _echo(f"  {label}: {review_id}")
         if len(ids) > _LISTED:
-            click.echo(f"  … and {len(ids) - _LISTED} more {label}")
+            _echo(f"  … and {len(ids) - _LISTED} more {label}")
     for failure in report.failed:
         record = f" (record {failure.record_key})" if failure.record_key else ""
-        click.echo(f"  failed: {failure.path}{record}: {failure.reason}", err=True)
+        _echo(f"  failed: {failure.path}{record}: {failure.reason}", err=True)
 
 
 @cli.command()
@@ -119,7 +188,7 @@ def reviews(service: ReviewService, as_json: bool) -> None:
         attached = (
             f" [attached, confidence {review.attached_by.confidence}]" if review.attached_by else ""
         )
-        click.echo(f"{review.review_id}: {work}{rating}{by}{attached}")
+        _echo(f"{review.review_id}: {work}{rating}{by}{attached}")
 
 
 @cli.command()
@@ -135,7 +204,7 @@ def works(service: ReviewService, as_json: bool) -> None:
         average = summary.average_rating
         rating = f", average rating {average:.0%}" if average is not None else ""
         count = len(summary.reviews)
-        click.echo(f"{summary.work.label()}: {count} review{'s' * (count != 1)}{rating}")
+        _echo(f"{summary.work.label()}: {count} review{'s' * (count != 1)}{rating}")
 
 
 @cli.command()
@@ -150,7 +219,7 @@ def stats(service: ReviewService, as_json: bool) -> None:
     for key, value in figures.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
-        click.echo(f"{key.replace('_', ' ')}: {value if value is not None else '—'}")
+        _echo(f"{key.replace('_', ' ')}: {value if value is not None else '—'}")
 
 
 @cli.command()
@@ -163,7 +232,7 @@ def watch(service: ReviewService, paths: tuple[Path, ...], debounce: int) -> Non
 
     targets = list(paths) or [service.settings.reviews_dir]
     _index_and_report(service, targets)
-    click.echo(f"watching {', '.join(map(str, targets))} (Ctrl-C to stop)")
+    _echo(f"watching {', '.join(map(str, targets))} (Ctrl-C to stop)")
     for _changes in watch_files(*targets, debounce=debounce, raise_interrupt=False):
         _index_and_report(service, targets)
 
@@ -196,21 +265,21 @@ def chat(service: ReviewService) -> None:
         try:
             question = click.prompt("?", prompt_suffix=" ", default="", show_default=False)
         except (EOFError, click.exceptions.Abort):
-            click.echo()
+            _echo()
             return
         question = question.strip()
         if question in {"/quit", "/exit"}:
             return
         if question == "/reset":
             conversation.reset()
-            click.echo("(forgotten)")
+            _echo("(forgotten)")
             continue
         if not question:
             continue
         try:
             _stream_answer(service, question, conversation=conversation, k=None)
-        except ReviewbotError as error:
-            click.echo(f"error: {error}", err=True)
+        except ReviewbotError as error:  # a question too long, nothing indexed yet, …
+            _echo(f"error: {error}", err=True)
 
 
 def _stream_answer(
@@ -221,35 +290,33 @@ def _stream_answer(
     for item in service.ask_stream(question, conversation=conversation, k=k):
         if isinstance(item, Answer):
             if streamed:
-                click.echo("\n")
+                _echo("\n")
                 if "".join(streamed).strip() == item.answer.strip():
                     _echo_sources(item)
                     return
-                click.echo("(checked answer:)", err=True)
+                _echo("(checked answer:)", err=True)
             _echo_answer(item)
         else:
             streamed.append(item)
-            click.echo(item, nl=False)
+            _echo(item, nl=False)
 
 
 def _echo_answer(answer: Answer) -> None:
-    click.echo(answer.answer)
+    _echo(answer.answer)
     _echo_sources(answer)
 
 
 def _echo_sources(answer: Answer) -> None:
     if answer.note:
-        click.echo(f"({answer.note})", err=True)
+        _echo(f"({answer.note})", err=True)
     if answer.sources:
-        click.echo()
+        _echo()
     for source in answer.sources:
         by = ", ".join(x for x in (source.author, source.source) if x)
         quote = f": „{source.quote}“" if source.quote and answer.kind == "passages" else ""
         if not quote and source.fact:
             quote = f": {source.fact} (from the review's metadata)"
-        click.echo(
-            f"[{source.n}] {source.work}{f' — {by}' if by else ''} ({source.review_id}){quote}"
-        )
+        _echo(f"[{source.n}] {source.work}{f' — {by}' if by else ''} ({source.review_id}){quote}")
 
 
 @cli.command(name="eval")
@@ -330,61 +397,87 @@ def evaluate_gold(
         )
     else:
         header = f"{'group':<14}{'n':>4}{f'recall@{k}':>10}{'MRR':>7}{'accuracy':>10}{'refusal':>9}"
-        click.echo(header)
+        _echo(header)
         rows = [("all", overall), *report.by_language.items(), *report.by_kind.items()]
         for name, scores in rows:
             refusal = "-" if scores.refusal is None else f"{scores.refusal:.2f}"
-            click.echo(
+            _echo(
                 f"{name:<14}{scores.questions:>4}{scores.recall:>10.2f}{scores.mrr:>7.2f}"
                 f"{scores.accuracy:>10.2f}{refusal:>9}"
             )
         if show_failures:
             for outcome in report.failures():
-                click.echo(
+                _echo(
                     f"✗ {outcome.item.id} [{outcome.item.kind}] {outcome.item.question}\n"
                     f"    → {outcome.answer.status}: {outcome.answer.answer[:300]!r}"
                 )
         for problem in problems:
-            click.echo(f"FAILED: {problem}", err=True)
+            _echo(f"FAILED: {problem}", err=True)
     if problems:
         sys.exit(EXIT_ERROR)
 
 
 @cli.command()
-@click.pass_obj
-def telegram(service: ReviewService) -> None:
+@click.pass_context
+def telegram(ctx: click.Context) -> None:
     """Run the Telegram bot.
 
     Long polling, or a webhook when REVIEWBOT_TELEGRAM_WEBHOOK_URL is set.
     """
     from bot.telegram import run_bot
 
-    run_bot(service)
+    run_bot(ctx.obj, redactor=ctx.meta["redactor"])
 
 
 def _index_and_report(service: ReviewService, targets: list[Path]) -> None:
     try:
         report = service.index(targets)
     except ReviewbotError as error:
-        click.echo(f"error: {error}", err=True)
+        _echo(f"error: {error}", err=True)
         return
     _echo_report(report, tuple(targets))
 
 
 def main(argv: list[str] | None = None, *, service: ReviewService | None = None) -> None:
-    """Run the CLI; a ReviewbotError becomes one line on stderr and exit code 1.
+    """Run the CLI; every error becomes one line on stderr and an exit code (see --help),
+    its traceback goes to the log (-v), secrets masked in both.
 
     ``service`` replaces the one built from the environment (tests pass theirs).
     """
+    launch = _Launch(Redactor(), service)
     run: Callable[..., Any] = cli.main
     try:
-        run(args=argv, prog_name="reviewbot", standalone_mode=False, obj=service)
+        run(args=argv, prog_name="reviewbot", standalone_mode=False, obj=launch)
     except click.exceptions.Abort:
-        sys.exit(EXIT_ERROR)
+        _fail(launch.redactor, "interrupted", EXIT_INTERRUPTED)
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
+    except (ConfigurationError, QuestionError) as error:
+        _fail(launch.redactor, str(error), EXIT_USAGE)
     except ReviewbotError as error:
-        log.debug("error", exc_info=True)
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_ERROR)
+        _fail(launch.redactor, str(error), EXIT_ERROR)
+    except Exception as error:
+        if type(error).__module__.split(".")[0] in _STORE_LIBRARIES:
+            _fail(launch.redactor, _store_failure(error, launch.service), EXIT_ERROR)
+        if isinstance(error, OSError):
+            _fail(launch.redactor, str(error), EXIT_ERROR)
+        message = f"unexpected {type(error).__name__}: {error}"
+        _fail(launch.redactor, message, EXIT_UNEXPECTED, traceback_level=logging.INFO)
+
+
+def _store_failure(error: Exception, service: ReviewService | None) -> str:
+    settings = service.settings if service else None
+    where = (settings.chroma_url or str(settings.data_dir)) if settings else "?"
+    return f"the Chroma store at {where} failed: {type(error).__name__}: {error}"
+
+
+def _fail(
+    redactor: Redactor, message: str, code: int, *, traceback_level: int = logging.DEBUG
+) -> None:
+    """Log the traceback (-vv shows it; -v too for unexpected errors), print ``message`` as
+    one line, exit with ``code``."""
+    log.log(traceback_level, "the command failed", exc_info=True)
+    first_line = " ".join(redactor.redact(message).split()) or "failed"
+    _echo(f"error: {first_line}", err=True)
+    sys.exit(code)

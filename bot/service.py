@@ -17,6 +17,7 @@ from bot.answering import (
 )
 from bot.answers import Answer
 from bot.conversation import Conversation
+from bot.question_input import clean_question
 from bot.questions import read_question
 from bot.settings import Settings
 from index.catalog import WorkSummary, summarize_works
@@ -144,6 +145,7 @@ class ReviewService:
         when the LLM's could not be verified). Without an LLM it yields only the Answer.
         Counting and rating questions are answered from metadata, never by the LLM.
         """
+        question = clean_question(question, max_chars=self.settings.max_question_chars)
         llm = self.llm
         reviews = self.catalog()
         previous = self._works_by_id(conversation.subject_work_ids()) if conversation else []

@@ -40,6 +40,7 @@ from telegram import (
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import (
     BadRequest,
+    InvalidToken,
     NetworkError,
     RetryAfter,
     TelegramError,
@@ -59,6 +60,8 @@ from telegram.ext import (
 
 from bot.answers import Answer, Source
 from bot.conversation import Conversation
+from bot.question_input import EmptyQuestionError, QuestionTooLongError, clean_question
+from bot.redaction import Redactor
 from bot.service import ReviewService
 from index.errors import ConfigurationError, IndexEmptyError, IndexLockedError, ReviewbotError
 from index.indexing import IndexReport
@@ -100,6 +103,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "refused": "Sorry, this bot is private.",
         "admins_only": "Sorry, only admins may do that.",
         "ask_usage": "Please write your question after /ask, e.g. /ask Who directed Ballerina?",
+        "too_long": "That question is too long ({length} characters). Please ask in at most "
+        "{limit} characters.",
         "sources": "Sources",
         "sources_for": "Sources for",
         "no_sources": "That answer has no sources.",
@@ -146,6 +151,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "admins_only": "Entschuldigung, das dürfen nur Admins.",
         "ask_usage": "Bitte schreib deine Frage hinter /ask, z. B. /ask Wer hat bei Ballerina "
         "Regie geführt?",
+        "too_long": "Die Frage ist zu lang ({length} Zeichen). Bitte frag in höchstens {limit} "
+        "Zeichen.",
         "sources": "Quellen",
         "sources_for": "Quellen zu",
         "no_sources": "Diese Antwort hat keine Quellen.",
@@ -834,14 +841,19 @@ async def answer(update: Update, context: ReviewContext, question: str) -> None:
     message, user = update.effective_message, update.effective_user
     assert message is not None and user is not None
     language = language_of(user)
-    if not question.strip():
+    service = context.service
+    try:
+        question = clean_question(question, max_chars=service.settings.max_question_chars)
+    except EmptyQuestionError:
         await say(message, phrase(language, "ask_usage"))
+        return
+    except QuestionTooLongError as error:
+        await say(message, phrase(language, "too_long", limit=error.limit, length=error.length))
         return
     wait = context.bot_data.rate_limit.wait_seconds(user.id)
     if wait > 0:
         await say(message, phrase(language, "rate_limited", seconds=max(1, round(wait))))
         return
-    service = context.service
     conversation, in_order = context.bot_data.chats.get(message.chat_id)
     # The first look at .llm may import the LLM client: off the event loop too.
     if await asyncio.to_thread(lambda: service.llm) is not None:
@@ -1096,6 +1108,9 @@ def build_application(
         .get_updates_read_timeout(POLL_TIMEOUT_SECONDS + 10)
         .post_init(register_commands)
     )
+    if base_url is None and settings.telegram_api_url:
+        base_url = f"{settings.telegram_api_url}/bot"
+        base_file_url = base_file_url or f"{settings.telegram_api_url}/file/bot"
     if base_url is not None:
         builder = builder.base_url(base_url)
     if base_file_url is not None:
@@ -1133,30 +1148,44 @@ def build_application(
     return application
 
 
-class _HideToken(logging.Filter):
-    """Replaces the bot token in every log line (httpx logs request URLs, which contain it)."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self._token = token
+class _RejectedTokenTraceback(logging.Filter):
+    """Drops python-telegram-bot's traceback for a rejected token: run_bot reports it in
+    one line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self._token in message:
-            record.msg, record.args = message.replace(self._token, "<token>"), ()
-        return True
+        return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
 
 
-def run_bot(service: ReviewService) -> None:
+def webhook_secret(token: str) -> str:
+    """What Telegram sends back with every webhook update, so forged requests are refused."""
+    return hashlib.sha256(token.encode()).hexdigest()[:64]
+
+
+def run_bot(service: ReviewService, *, redactor: Redactor | None = None) -> None:
     """Run the bot until interrupted: long polling, or a webhook when
-    REVIEWBOT_TELEGRAM_WEBHOOK_URL is set."""
-    application = build_application(service)
-    token = application.bot.token
+    REVIEWBOT_TELEGRAM_WEBHOOK_URL is set. Secrets are masked in every log line from before
+    the bot is built (``redactor``: the one already installed, if any); a token Telegram
+    rejects raises a ConfigurationError."""
+    if redactor is None:
+        redactor = Redactor()
+        redactor.install()
+    redactor.add(service.settings.secrets())
+    token = service.settings.telegram_token
+    if token is not None:
+        redactor.add([webhook_secret(token.get_secret_value())])
+    # httpx logs every request URL at INFO; the token is masked, but polling would flood -v.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    hide = _HideToken(token)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(hide)
-    webhook_url = service.settings.telegram_webhook_url
+    logging.getLogger("telegram.ext").addFilter(_RejectedTokenTraceback())
+    application = build_application(service)
+    try:
+        _run(application, service.settings.telegram_webhook_url)
+    except InvalidToken:
+        raise ConfigurationError(
+            "Telegram rejected the bot token; check REVIEWBOT_TELEGRAM_TOKEN"
+        ) from None
+
+
+def _run(application: Application[Any, Any, Any, Any, Any, Any], webhook_url: str | None) -> None:
     if webhook_url is None:
         log.info("Telegram bot started (long polling)")
         application.run_polling(
@@ -1178,8 +1207,7 @@ def run_bot(service: ReviewService) -> None:
         port=WEBHOOK_PORT,
         url_path=urlsplit(webhook_url).path.lstrip("/"),
         webhook_url=webhook_url,
-        # Telegram sends it back with every update, so forged requests are refused.
-        secret_token=hashlib.sha256(token.encode()).hexdigest()[:64],
+        secret_token=webhook_secret(application.bot.token),
         allowed_updates=Update.ALL_TYPES,
         bootstrap_retries=5,
     )
