@@ -105,11 +105,11 @@ def rankers(service: Any) -> dict[str, Ranker]:
 
     def bm25(question: str) -> list[str]:
         chunks = search.chunks()
-        return [chunks[c].review_id for c, _ in search._keyword.search(question, k=DEPTH)]
+        return [chunks[c].review_id for c, _ in search.snapshot().keyword.search(question, k=DEPTH)]
 
     def answerer(question: str) -> list[str]:
         # What `ask` retrieves: only the works a question names, with synonyms for BM25.
-        read = read_question(question, reviews, vocabulary=service._vocabulary)
+        read = read_question(question, reviews, vocabulary=service.view().vocabulary)
         return [p.review_id for p in retrieve(read, search, k=2 * DEPTH)[0]]
 
     return {"hybrid": hybrid, "dense": dense, "bm25": bm25, "answerer": answerer}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,14 +27,28 @@ from index.embedding import ReviewEmbedder, create_embedder, embedder_name
 from index.indexing import IndexReport, Progress, index_lock, index_reviews
 from index.lexicon import Lexicon
 from index.records import Review, Work
-from index.search import HybridSearch, work_vocabulary
-from index.store import ReviewStore, connect
+from index.search import HybridSearch, SearchSnapshot, work_vocabulary
+from index.store import ReviewStore, connect, reviews_from_metadatas
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from langchain_core.language_models import BaseChatModel
 
     from bot.llm import LlmAnswerer
+
+
+@dataclass(frozen=True)
+class CatalogView:
+    """Everything a question reads about the index, from one generation of it."""
+
+    snapshot: SearchSnapshot
+    search: HybridSearch
+    reviews: list[Review]
+    vocabulary: dict[str, Counter[str]]
+
+    def works_by_id(self, work_ids: Sequence[str]) -> list[Work]:
+        known = {r.work.work_id: r.work for r in self.reviews if r.work}
+        return [known[w] for w in work_ids if w in known]
 
 
 class ReviewService:
@@ -54,9 +70,8 @@ class ReviewService:
         self._embedder = embedder
         self._client = client
         self._chat_model = chat_model
-        self._catalog: list[Review] = []
-        self._vocabulary: dict[str, Counter[str]] = {}
-        self._catalog_generation: str | None = None
+        self._view: CatalogView | None = None
+        self._view_lock = threading.Lock()
 
     @property
     def embedder(self) -> ReviewEmbedder:
@@ -82,7 +97,9 @@ class ReviewService:
         progress: Progress | None = None,
     ) -> IndexReport:
         """Bring the index in step with ``paths`` (default: the reviews folder)."""
-        with index_lock(self.settings.data_dir):
+        with index_lock(self.settings.data_dir, store=self.store):
+            # Writing through vectors loaded before another process's run would lose them.
+            self.store.reopen()
             return index_reviews(
                 list(paths) or [self.settings.reviews_dir],
                 store=self.store,
@@ -104,12 +121,26 @@ class ReviewService:
 
     def catalog(self) -> list[Review]:
         """The indexed reviews' metadata, reloaded when the index changed (any process)."""
-        self.search.refresh()
-        if self._catalog_generation != self.search.generation or not self._catalog:
-            self._catalog = self.store.reviews()
-            self._vocabulary = work_vocabulary(self.search.chunks().values())
-            self._catalog_generation = self.search.generation
-        return self._catalog
+        return self.view().reviews
+
+    def view(self) -> CatalogView:
+        """The index's latest generation as one question should see it, all of it at once."""
+        snapshot = self.search.snapshot()
+        view = self._view
+        if view is not None and view.snapshot is snapshot:
+            return view
+        with self._view_lock:
+            view = self._view
+            if view is None or view.snapshot is not snapshot:
+                chunks = list(snapshot.chunks.values())
+                view = CatalogView(
+                    snapshot=snapshot,
+                    search=self.search.pinned(snapshot),
+                    reviews=reviews_from_metadatas(c.metadata for c in chunks),
+                    vocabulary=work_vocabulary(chunks),
+                )
+                self._view = view
+            return view
 
     def ask(
         self, question: str, *, conversation: Conversation | None = None, k: int | None = None
@@ -147,12 +178,13 @@ class ReviewService:
         """
         question = clean_question(question, max_chars=self.settings.max_question_chars)
         llm = self.llm
-        reviews = self.catalog()
-        previous = self._works_by_id(conversation.subject_work_ids()) if conversation else []
+        view = self.view()
+        reviews = view.reviews
+        previous = view.works_by_id(conversation.subject_work_ids()) if conversation else []
         turns = conversation.turns() if conversation and llm else []
         standalone = llm.condense(question, turns) if llm and turns else question
         read = read_question(
-            standalone, reviews, previous_works=previous, vocabulary=self._vocabulary
+            standalone, reviews, previous_works=previous, vocabulary=view.vocabulary
         )
         if standalone != question:
             # The reply keeps the language the user asked in, whatever the rewrite did.
@@ -160,7 +192,7 @@ class ReviewService:
         answer = answer_from_metadata(read, reviews)
         if answer is None:
             top_k = k or self.settings.top_k
-            pool, works = retrieve(read, self.search, k=max(top_k, SENTENCE_POOL))
+            pool, works = retrieve(read, view.search, k=max(top_k, SENTENCE_POOL))
             answer = compose_offline(
                 read, pool, works, max_chars=self.settings.answer_chars, lexicon=self.lexicon
             )
@@ -174,10 +206,6 @@ class ReviewService:
         if conversation is not None:
             conversation.add(question, answer)
         yield answer
-
-    def _works_by_id(self, work_ids: Sequence[str]) -> list[Work]:
-        known = {r.work.work_id: r.work for r in self._catalog if r.work}
-        return [known[w] for w in work_ids if w in known]
 
     def works(self) -> list[WorkSummary]:
         return summarize_works(self.reviews())

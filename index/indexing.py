@@ -55,8 +55,14 @@ class IndexReport:
 
 
 @contextmanager
-def index_lock(data_dir: Path) -> Iterator[None]:
-    """Hold the data directory's index lock; a second indexer is refused, not queued."""
+def index_lock(data_dir: Path, *, store: ReviewStore | None = None) -> Iterator[None]:
+    """Hold the index lock; a second indexer is refused, not queued.
+
+    The lock is the data directory's file lock and, given ``store``, the store's own
+    lease (see index.lease), which also refuses indexers with other data directories
+    on the same Chroma server. On an embedded store the file lock proves that a lease
+    left behind is a dead run's, so it is taken over.
+    """
     from filelock import FileLock, Timeout
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -68,7 +74,11 @@ def index_lock(data_dir: Path) -> Iterator[None]:
             f"another `reviewbot index` is running on {data_dir}; try again when it has finished"
         ) from error
     try:
-        yield
+        if store is None:
+            yield
+        else:
+            with store.lease().hold(take_over=store.embedded):
+                yield
     finally:
         lock.release()
 

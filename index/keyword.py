@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 from collections.abc import Sequence
@@ -20,6 +21,18 @@ _TOKEN = re.compile(r"\w\w+", re.UNICODE)
 _STEMMERS = {"de": "german", "en": "english"}
 
 
+def _bm25s() -> Any:
+    """The bm25s module, with its logger kept quiet.
+
+    bm25s sets its own logger to DEBUG on import, so its "Building index from tokens"
+    reached stderr through any handler, whatever level the command asked for.
+    """
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 @lru_cache(maxsize=4)
 def _stemmer(language: str) -> Any:
     import Stemmer
@@ -29,8 +42,7 @@ def _stemmer(language: str) -> Any:
 
 @lru_cache(maxsize=4)
 def _stopwords(language: str) -> frozenset[str]:
-    from bm25s import stopwords
-
+    stopwords = _bm25s().stopwords
     words = stopwords.STOPWORDS_GERMAN if language == "de" else stopwords.STOPWORDS_EN
     return frozenset(words)
 
@@ -57,8 +69,7 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, chunks: Sequence[StoredChunk]) -> KeywordIndex:
-        import bm25s
-
+        bm25s = _bm25s()
         corpus = [
             tokenize(c.text, language=str(c.metadata.get("language", "de"))) or ["\u2205"]
             for c in chunks
@@ -117,8 +128,7 @@ class KeywordIndex:
     @classmethod
     def load(cls, folder: Path) -> KeywordIndex | None:
         """The index saved in ``folder``, or None when there is none or it is unreadable."""
-        import bm25s
-
+        bm25s = _bm25s()
         try:
             meta = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
             retriever = bm25s.BM25.load(str(folder), show_progress=False)

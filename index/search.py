@@ -6,9 +6,10 @@ import logging
 import shutil
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 
 from index.embedding import ReviewEmbedder
 from index.keyword import KeywordIndex, tokenize
@@ -37,45 +38,94 @@ class Hit:
         return self.chunk.review_id
 
 
+@dataclass(frozen=True)
+class SearchSnapshot:
+    """One generation of the store as questions see it; never changed once made.
+
+    A question that works on one snapshot cannot mix the chunks, keyword index and
+    generation of two index runs, however many questions run at once.
+    """
+
+    generation: str
+    chunks: Mapping[str, StoredChunk]
+    keyword: KeywordIndex
+
+
 class HybridSearch:
-    """Searches one store; notices when another process re-indexed it and reloads."""
+    """Searches one store; notices when another process re-indexed it and reloads.
+
+    Each search works on the latest :class:`SearchSnapshot`; :meth:`pinned` gives a
+    search that keeps to one snapshot, for a question that searches more than once.
+    """
 
     def __init__(
-        self, store: ReviewStore, embedder: ReviewEmbedder, *, cache_dir: Path | None = None
+        self,
+        store: ReviewStore,
+        embedder: ReviewEmbedder,
+        *,
+        cache_dir: Path | None = None,
+        snapshot: SearchSnapshot | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
         self._cache_dir = cache_dir
-        self._keyword: KeywordIndex | None = None
-        self._chunks: dict[str, StoredChunk] = {}
-        self._generation: str | None = None
+        self._snapshot = snapshot
+        self._pinned = snapshot is not None
         self._lock = threading.Lock()
 
     @property
     def generation(self) -> str | None:
-        return self._generation
+        snapshot = self._snapshot
+        return snapshot.generation if snapshot else None
+
+    def snapshot(self) -> SearchSnapshot:
+        """The latest complete generation of the store, reloaded when it changed."""
+        current = self._snapshot
+        if self._pinned and current is not None:
+            return current
+        generation = _generation(self._store.fresh_state())
+        if current is not None and current.generation == generation:
+            return current
+        with self._lock:
+            current = self._snapshot
+            if current is not None and current.generation == generation:
+                return current
+            if current is not None and self._store.being_indexed():
+                # An index run is writing: keep answering from the last finished one.
+                return current
+            self._snapshot = self._load(generation, previous=current)
+            return self._snapshot
+
+    def pinned(self, snapshot: SearchSnapshot | None = None) -> HybridSearch:
+        """A search that answers from ``snapshot`` (default: the latest) only."""
+        return HybridSearch(
+            self._store,
+            self._embedder,
+            cache_dir=self._cache_dir,
+            snapshot=snapshot or self.snapshot(),
+        )
 
     def refresh(self) -> bool:
         """Reload the keyword index if the store changed since; True when it did."""
-        with self._lock:
-            generation = str(self._store.fresh_state().get("generation") or "")
-            if self._keyword is not None and generation == self._generation:
-                return False
-            self._load(generation)
-            return True
+        before = self._snapshot
+        return self.snapshot() is not before
 
-    def _load(self, generation: str) -> None:
+    def _load(self, generation: str, *, previous: SearchSnapshot | None) -> SearchSnapshot:
         chunks = self._store.chunks()
-        self._chunks = {c.chunk_id: c for c in chunks}
+        after = _generation(self._store.fresh_state())
+        if previous is not None and (after != generation or self._store.being_indexed()):
+            # An index run started or ended while the chunks were read: they may mix
+            # two generations, so the previous snapshot stays until the next question.
+            return previous
+        by_id = {c.chunk_id: c for c in chunks}
         cached = self._cache_dir / generation if self._cache_dir and generation else None
         keyword = KeywordIndex.load(cached) if cached and cached.exists() else None
-        if keyword is None or set(keyword.chunk_ids) != set(self._chunks):
+        if keyword is None or set(keyword.chunk_ids) != set(by_id):
             keyword = KeywordIndex.build(chunks)
             if cached is not None:
                 self._save(keyword, cached)
-        self._keyword = keyword
-        self._generation = generation
         log.info("keyword index loaded: %d chunks, generation %s", len(chunks), generation)
+        return SearchSnapshot(generation, MappingProxyType(by_id), keyword)
 
     def _save(self, keyword: KeywordIndex, folder: Path) -> None:
         try:
@@ -86,9 +136,8 @@ class HybridSearch:
         except OSError as error:
             log.warning("could not cache the keyword index in %s: %s", folder, error)
 
-    def chunks(self) -> dict[str, StoredChunk]:
-        self.refresh()
-        return self._chunks
+    def chunks(self) -> Mapping[str, StoredChunk]:
+        return self.snapshot().chunks
 
     def search(
         self,
@@ -102,13 +151,17 @@ class HybridSearch:
     ) -> list[Hit]:
         """The ``k`` best chunks for ``question``, optionally only from ``work_ids``.
 
-        ``keywords`` replaces the question for BM25 (e.g. with synonyms added).
+        ``keywords`` replaces the question for BM25 (e.g. with synonyms added). Every
+        hit is a chunk of one snapshot, as that snapshot holds it.
         """
-        self.refresh()
-        assert self._keyword is not None
+        snapshot = self.snapshot()
         where = {"work_id": {"$in": list(work_ids)}} if work_ids else None
         vector = self._embedder.embed_query(question)
-        dense = self._store.query(vector, k=candidates, where=where)
+        dense = [
+            replace(snapshot.chunks[c.chunk_id], score=c.score)
+            for c in self._store.query(vector, k=candidates, where=where)
+            if c.chunk_id in snapshot.chunks
+        ]
         mask = None
         if work_ids:
             import numpy as np
@@ -116,21 +169,25 @@ class HybridSearch:
             wanted = set(work_ids)
             mask = np.array(
                 [
-                    float(self._chunks[c].metadata.get("work_id") in wanted)
-                    if c in self._chunks
+                    float(snapshot.chunks[c].metadata.get("work_id") in wanted)
+                    if c in snapshot.chunks
                     else 0.0
-                    for c in self._keyword.chunk_ids
+                    for c in snapshot.keyword.chunk_ids
                 ],
                 dtype=np.float32,
             )
-        keyword = self._keyword.search(keywords or question, k=candidates, mask=mask)
-        return _fuse(dense, keyword, self._chunks, language=language)[:k]
+        keyword = snapshot.keyword.search(keywords or question, k=candidates, mask=mask)
+        return _fuse(dense, keyword, snapshot.chunks, language=language)[:k]
+
+
+def _generation(state: Mapping[str, object]) -> str:
+    return str(state.get("generation") or "")
 
 
 def _fuse(
     dense: Sequence[StoredChunk],
     keyword: Sequence[tuple[str, float]],
-    chunks: dict[str, StoredChunk],
+    chunks: Mapping[str, StoredChunk],
     *,
     language: str,
 ) -> list[Hit]:

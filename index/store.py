@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,11 +14,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from index.errors import EmbedderMismatchError, IndexEmptyError, StoreError
+from index.lease import StoreLease
 from index.records import Attachment, Chunk, Rating, Review, Work
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
+    from chromadb.config import Settings as ChromaSettings
+
+log = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "reviews"
 _PAGE = 5000
@@ -54,7 +60,9 @@ def connect(*, data_dir: Path, chroma_url: str | None = None) -> ClientAPI:
                 host=url.hostname, port=port, ssl=url.scheme == "https", settings=settings
             )
         data_dir.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=settings)
+        settings.persist_directory = str(data_dir / "chroma")
+        settings.is_persistent = True
+        return open_embedded(settings)
     except StoreError:
         raise
     except Exception as error:  # chromadb raises bare exceptions for unreachable servers
@@ -62,14 +70,70 @@ def connect(*, data_dir: Path, chroma_url: str | None = None) -> ClientAPI:
         raise StoreError(f"cannot open the Chroma store at {where}: {error}") from error
 
 
+def open_embedded(settings: ChromaSettings) -> ClientAPI:
+    """A client on an embedded store with a system of its own, reading the files as they are now.
+
+    ``chromadb.PersistentClient`` shares one system per path within a process, and that
+    system keeps each HNSW index in memory once loaded: it never sees vectors another
+    process added or deleted later. A system of its own can be thrown away and opened
+    again (see :meth:`ReviewStore.reopen`). It also becomes the one later
+    ``PersistentClient`` calls for this path get, so they start current too.
+    """
+    from chromadb.api import ServerAPI
+    from chromadb.api.client import Client
+    from chromadb.config import System
+    from chromadb.telemetry.product import ProductTelemetryClient
+
+    system = System(settings)
+    system.instance(ProductTelemetryClient)  # type: ignore[type-abstract]
+    system.instance(ServerAPI)  # type: ignore[type-abstract]
+    system.start()
+    return Client.from_system(system)
+
+
+def _is_embedded(client: ClientAPI) -> bool:
+    return bool(client.get_settings().is_persistent)
+
+
 class ReviewStore:
-    """Chunks with their review metadata in one Chroma collection, tied to one embedder."""
+    """Chunks with their review metadata in one Chroma collection, tied to one embedder.
+
+    On an embedded store, the client is reopened when the collection's generation shows
+    that another process (or another client in this one) re-indexed: Chroma's in-memory
+    HNSW index would otherwise keep answering with the vectors of the old generation.
+    """
 
     def __init__(self, client: ClientAPI, *, collection: str, embedder_name: str) -> None:
         self._client = client
         self._name = collection
         self._embedder_name = embedder_name
         self._collection: Collection | None = None
+        self._embedded = _is_embedded(client)
+        # The generation this client's vector index holds; None until it is first read.
+        self._client_generation: str | None = None
+        self._client_read = False
+        self._reopen_lock = threading.Lock()
+        self._missing_logged = False
+
+    @property
+    def client(self) -> ClientAPI:
+        """The Chroma client the store uses now (it changes when the store reopens)."""
+        return self._client
+
+    def reopen(self) -> None:
+        """Open the embedded store afresh, so vectors written by other processes are seen.
+
+        A no-op for a Chroma server, which holds one index for every client.
+        """
+        if not self._embedded:
+            return
+        with self._reopen_lock:
+            self._client = open_embedded(self._client.get_settings())
+            self._collection = None
+            self._client_read = False
+            log.info(
+                "reopened the embedded store %s", self._client.get_settings().persist_directory
+            )
 
     # -- the collection ----------------------------------------------------------------
 
@@ -78,10 +142,15 @@ class ReviewStore:
             from chromadb.errors import NotFoundError
 
             try:
-                self._collection = self._client.get_collection(self._name, embedding_function=None)
+                collection = self._client.get_collection(self._name, embedding_function=None)
             except (NotFoundError, ValueError):
                 return None
-            self._check_embedder(self._collection)
+            self._check_embedder(collection)
+            if not self._client_read:
+                # Vectors load lazily, after this read: they hold at least this generation.
+                self._client_generation = (collection.metadata or {}).get("generation")
+                self._client_read = True
+            self._collection = collection
         return self._collection
 
     def _check_embedder(self, collection: Collection) -> None:
@@ -114,6 +183,19 @@ class ReviewStore:
     def exists(self) -> bool:
         return self._existing() is not None
 
+    @property
+    def embedded(self) -> bool:
+        """Whether the store is files in this process's reach (not a Chroma server)."""
+        return self._embedded
+
+    def lease(self) -> StoreLease:
+        """The lease an index run holds on this store (see index.lease)."""
+        return StoreLease(lambda: self._client, collection=self._name)
+
+    def being_indexed(self) -> bool:
+        """Whether an index run, in any process, holds the store's lease now."""
+        return self.lease().active()
+
     def drop(self) -> None:
         """Delete the whole collection, whichever embedder built it (for a rebuild)."""
         if any(c.name == self._name for c in self._client.list_collections()):
@@ -127,9 +209,18 @@ class ReviewStore:
         return dict(collection.metadata or {}) if collection else {}
 
     def fresh_state(self) -> dict[str, Any]:
-        """The collection's metadata as it is now, even if another process changed it."""
+        """The collection's metadata as it is now, even if another process changed it.
+
+        On an embedded store whose generation changed since its client read it, the
+        client is reopened first, so that searches from now on see the new vectors.
+        """
         self._collection = None
-        return self.state
+        state = self.state
+        stale = self._client_read and state.get("generation") != self._client_generation
+        if self._embedded and stale:
+            self.reopen()
+            state = self.state
+        return state
 
     def mark_indexed(self, summary: Mapping[str, str | int | float]) -> str:
         """Record that an index run finished; returns the new generation id."""
@@ -142,6 +233,8 @@ class ReviewStore:
         }
         metadata.update({f"last_{k}": v for k, v in summary.items()})
         collection.modify(metadata=metadata)
+        # This client wrote the run itself: its vectors are the new generation's.
+        self._client_generation = generation
         return generation
 
     # -- writing ---------------------------------------------------------------------
@@ -203,16 +296,30 @@ class ReviewStore:
 
     def reviews(self) -> list[Review]:
         """One Review (metadata only, no text) per indexed review, sorted by id."""
-        first_chunks: dict[str, Metadata] = {}
-        for metadata in self.metadatas().values():
-            review_id = str(metadata["review_id"])
-            known = first_chunks.get(review_id)
-            if known is None or int(metadata["chunk_index"]) < int(known["chunk_index"]):
-                first_chunks[review_id] = metadata
-        return [review_from_metadata(first_chunks[k]) for k in sorted(first_chunks)]
+        return reviews_from_metadatas(self.metadatas().values())
 
     def query(
         self, vector: Sequence[float], *, k: int, where: Mapping[str, Any] | None = None
+    ) -> list[StoredChunk]:
+        """The ``k`` chunks nearest to ``vector``; hits on chunks no longer stored are left out."""
+        from chromadb.errors import ChromaError
+
+        try:
+            return self._query(vector, k=k, where=where)
+        except ChromaError as error:
+            if not self._embedded:
+                raise StoreError(f"the Chroma server failed a search: {error}") from error
+            # Vectors loaded before another process deleted their chunks can fail a
+            # search outright ("Error finding id"); the files as they are now do not.
+            log.info("search failed on the loaded vectors (%s); reopening the store", error)
+            self.reopen()
+            try:
+                return self._query(vector, k=k, where=where)
+            except ChromaError as again:
+                raise StoreError(f"the Chroma store failed a search: {again}") from again
+
+    def _query(
+        self, vector: Sequence[float], *, k: int, where: Mapping[str, Any] | None
     ) -> list[StoredChunk]:
         collection = self._readable()
         available = collection.count()
@@ -228,10 +335,26 @@ class ReviewStore:
         documents = (result["documents"] or [[]])[0]
         metadatas = (result["metadatas"] or [[]])[0]
         distances = (result["distances"] or [[]])[0]
-        return [
-            StoredChunk(i, d or "", dict(m), 1.0 - float(dist))  # type: ignore[arg-type]
-            for i, d, m, dist in zip(ids, documents, metadatas, distances, strict=True)
-        ]
+        found = []
+        for chunk_id, document, metadata, distance in zip(
+            ids, documents, metadatas, distances, strict=True
+        ):
+            if metadata is None or document is None:
+                # A vector whose chunk was deleted after this client loaded its index.
+                self._log_missing(chunk_id)
+                continue
+            stored = StoredChunk(chunk_id, document, dict(metadata), 1.0 - float(distance))  # type: ignore[arg-type]
+            found.append(stored)
+        return found
+
+    def _log_missing(self, chunk_id: str) -> None:
+        if not self._missing_logged:
+            self._missing_logged = True
+            log.warning(
+                "the vector search found chunk %s, which is no longer stored; such hits "
+                "are skipped until the store is reopened",
+                chunk_id,
+            )
 
 
 def chunk_metadata(review: Review, chunk: Chunk, *, chunk_count: int) -> Metadata:
@@ -277,6 +400,17 @@ def chunk_metadata(review: Review, chunk: Chunk, *, chunk_count: int) -> Metadat
         values["attached_confidence"] = review.attached_by.confidence
         values["attached_evidence"] = json.dumps(review.attached_by.evidence, ensure_ascii=False)
     return {k: v for k, v in values.items() if v is not None}
+
+
+def reviews_from_metadatas(metadatas: Iterable[Mapping[str, Any]]) -> list[Review]:
+    """One Review per review id among chunk metadatas (from its first chunk), sorted by id."""
+    first_chunks: dict[str, Mapping[str, Any]] = {}
+    for metadata in metadatas:
+        review_id = str(metadata["review_id"])
+        known = first_chunks.get(review_id)
+        if known is None or int(metadata["chunk_index"]) < int(known["chunk_index"]):
+            first_chunks[review_id] = metadata
+    return [review_from_metadata(first_chunks[k]) for k in sorted(first_chunks)]
 
 
 def review_from_metadata(metadata: Mapping[str, Any]) -> Review:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +10,7 @@ import pytest
 from bot.service import ReviewService
 from bot.settings import Settings
 from index.errors import StoreError
+from tests.chroma_server import chroma_server
 from tests.conftest import SEEDS, RememberingEmbedder
 from tests.ports import free_port
 
@@ -22,41 +18,8 @@ from tests.ports import free_port
 @pytest.fixture
 def chroma_url(tmp_path: Path) -> Iterator[str]:
     """A real Chroma server on a free loopback port, stopped after the test."""
-    chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    port = free_port()
-    log = (tmp_path / "chroma.log").open("w")
-    process = subprocess.Popen(
-        [
-            chroma,
-            "run",
-            "--path",
-            str(tmp_path / "server"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(
-                        "chroma run did not start: " + (tmp_path / "chroma.log").read_text()
-                    ) from None
-                time.sleep(0.2)
+    with chroma_server(tmp_path / "server") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
 
 
 def test_index_and_reindex_through_a_chroma_server(
