@@ -27,6 +27,7 @@ from index.indexing import IndexReport, Progress
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
+_ALLOW_EMPTY_HELP = "Remove the reviews of a folder that is now empty (refused otherwise)."
 EXIT_UNEXPECTED = 4
 EXIT_INTERRUPTED = 130
 EXIT_CODES_HELP = f"""\b
@@ -131,16 +132,19 @@ def _progress_bar(label: str) -> Iterator[Progress | None]:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Drop the index and embed everything again.")
+@click.option("--allow-empty", is_flag=True, help=_ALLOW_EMPTY_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_obj
-def index(service: ReviewService, paths: tuple[Path, ...], rebuild: bool, as_json: bool) -> None:
+def index(
+    service: ReviewService, paths: tuple[Path, ...], rebuild: bool, allow_empty: bool, as_json: bool
+) -> None:
     """Index review files: add new reviews, replace changed ones, remove deleted ones.
 
     PATHS default to the reviews folder (REVIEWBOT_REVIEWS_DIR). Exits 3 when some
     files could not be read (they are listed; their earlier chunks are kept).
     """
     with _progress_bar("embedding") as progress:
-        report = service.index(paths, rebuild=rebuild, progress=progress)
+        report = service.index(paths, rebuild=rebuild, progress=progress, allow_empty=allow_empty)
     if as_json:
         _print_json(report.as_dict())
     else:
@@ -170,6 +174,9 @@ def _echo_report(report: IndexReport, paths: tuple[Path, ...]) -> None:
     for failure in report.failed:
         record = f" (record {failure.record_key})" if failure.record_key else ""
         _echo(f"  failed: {failure.path}{record}: {failure.reason}", err=True)
+    for note in report.notes:
+        record = f" (record {note.record_key})" if note.record_key else ""
+        _echo(f"  note: {note.path}{record}: {note.note}", err=True)
 
 
 @cli.command()
@@ -225,16 +232,19 @@ def stats(service: ReviewService, as_json: bool) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--debounce", default=1500, show_default=True, help="Milliseconds to wait.")
+@click.option("--allow-empty", is_flag=True, help=_ALLOW_EMPTY_HELP)
 @click.pass_obj
-def watch(service: ReviewService, paths: tuple[Path, ...], debounce: int) -> None:
+def watch(
+    service: ReviewService, paths: tuple[Path, ...], debounce: int, allow_empty: bool
+) -> None:
     """Index, then re-index whenever review files are added, changed or deleted."""
     from watchfiles import watch as watch_files
 
     targets = list(paths) or [service.settings.reviews_dir]
-    _index_and_report(service, targets)
+    _index_and_report(service, targets, allow_empty=allow_empty)
     _echo(f"watching {', '.join(map(str, targets))} (Ctrl-C to stop)")
     for _changes in watch_files(*targets, debounce=debounce, raise_interrupt=False):
-        _index_and_report(service, targets)
+        _index_and_report(service, targets, allow_empty=allow_empty)
 
 
 @cli.command()
@@ -429,9 +439,9 @@ def telegram(ctx: click.Context) -> None:
     run_bot(ctx.obj, redactor=ctx.meta["redactor"])
 
 
-def _index_and_report(service: ReviewService, targets: list[Path]) -> None:
+def _index_and_report(service: ReviewService, targets: list[Path], *, allow_empty: bool) -> None:
     try:
-        report = service.index(targets)
+        report = service.index(targets, allow_empty=allow_empty)
     except ReviewbotError as error:
         _echo(f"error: {error}", err=True)
         return

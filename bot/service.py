@@ -95,6 +95,7 @@ class ReviewService:
         *,
         rebuild: bool = False,
         progress: Progress | None = None,
+        allow_empty: bool = False,
     ) -> IndexReport:
         """Bring the index in step with ``paths`` (default: the reviews folder)."""
         with index_lock(self.settings.data_dir, store=self.store):
@@ -110,6 +111,8 @@ class ReviewService:
                 rebuild=rebuild,
                 progress=progress,
                 embed_batch=self.settings.embed_batch,
+                follow_external_links=self.settings.follow_links,
+                allow_empty=allow_empty,
             )
 
     def reviews(self) -> list[Review]:

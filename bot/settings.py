@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(default=800, ge=200, le=20_000)
     max_file_mb: float = Field(default=20, gt=0, le=10_000)
     csv_columns: dict[str, str] = Field(default_factory=dict)
+    follow_links: bool = False
 
     # Answering
     top_k: int = Field(default=5, ge=1, le=50)

@@ -27,3 +27,7 @@ class StoreError(ReviewbotError):
 
 class IndexEmptyError(ReviewbotError):
     """A question was asked before anything was indexed."""
+
+
+class EmptySourceError(ReviewbotError):
+    """A reviews folder that holds indexed reviews has no review files at all."""

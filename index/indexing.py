@@ -9,6 +9,7 @@ run finishes the job without embedding anything twice.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -17,10 +18,19 @@ from pathlib import Path
 
 from index.chunking import DEFAULT_CHUNK_CHARS, chunk_review
 from index.embedding import ReviewEmbedder
-from index.errors import IndexLockedError
-from index.loading import DEFAULT_MAX_FILE_BYTES, load_reviews
+from index.errors import EmptySourceError, IndexLockedError
+from index.loading import (
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_RECORDS,
+    ReviewFiles,
+    is_under,
+    load_file,
+    one_line,
+    path_text,
+    scan_review_files,
+)
 from index.metadata import parse_review
-from index.records import Chunk, LoadFailure, Review
+from index.records import Chunk, FileLoad, LoadFailure, LoadNote, Review, SourceRecord
 from index.store import Metadata, ReviewStore, chunk_metadata, review_from_metadata
 from index.works import assign_works
 
@@ -41,6 +51,7 @@ class IndexReport:
     unchanged: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     failed: list[LoadFailure] = field(default_factory=list)
+    notes: list[LoadNote] = field(default_factory=list)
     chunks_embedded: int = 0
     chunks_deleted: int = 0
     chunks_total: int = 0
@@ -91,6 +102,9 @@ def index_reviews(
     chunk_chars: int = DEFAULT_CHUNK_CHARS,
     columns: Mapping[str, str] | None = None,
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_records: int = DEFAULT_MAX_RECORDS,
+    follow_external_links: bool = False,
+    allow_empty: bool = False,
     rebuild: bool = False,
     progress: Progress | None = None,
     embed_batch: int = EMBED_BATCH,
@@ -98,28 +112,40 @@ def index_reviews(
     """Index the review files under ``paths`` into ``store``; returns what changed.
 
     Reviews whose file is gone from ``paths`` are removed; reviews from other paths are
-    left alone. A file that fails to read keeps the chunks it had.
+    left alone. Whatever goes wrong with one file (reading, metadata, splitting) is that
+    file's failure in the report; the run goes on and the file keeps the chunks it had,
+    as do the reviews below a folder that cannot be listed. A review id already held by
+    a file of another folder with the same name is refused, not taken over. A folder
+    that holds indexed reviews but no review files at all (an unmounted share, say)
+    raises EmptySourceError unless ``allow_empty``.
     """
     started = time.monotonic()
     report = IndexReport()
+    found = scan_review_files(paths)
     if rebuild:
+        if not allow_empty and not found.files and not found.unlistable:
+            raise EmptySourceError(_nothing_to_rebuild_from(paths))
         store.drop()
     stored = _group_by_review(store.metadatas())
-    roots = [p.resolve() for p in paths]
+    if not allow_empty:
+        _refuse_emptied_folders(paths, found, stored)
+    roots = [path_text(os.path.realpath(p)) for p in paths]
 
-    loaded: dict[str, Review] = {}
-    failed_files: set[str] = set()
-    for file_load in load_reviews(paths, columns=columns, max_bytes=max_bytes):
-        report.failed.extend(file_load.failures)
-        if not file_load.complete:
-            failed_files.add(str(Path(file_load.path).resolve()))
-        for record in file_load.records:
-            if record.review_id in loaded:
-                report.failed.append(
-                    LoadFailure(file_load.path, "duplicate review id", record.record_key)
-                )
-                continue
-            loaded[record.review_id] = parse_review(record)
+    reading = _Reading(stored, roots, report, chunk_chars=chunk_chars)
+    for folder in found.unlistable:
+        reading.add_unlistable(folder.failures, folder.source_path)
+    for file, root in found.files:
+        reading.add(
+            load_file(
+                file,
+                root=root,
+                columns=columns,
+                max_bytes=max_bytes,
+                max_records=max_records,
+                follow_external_links=follow_external_links,
+            )
+        )
+    loaded = reading.reviews
 
     carried: dict[str, Review] = {}
     for review_id, stored_chunks in stored.items():
@@ -127,9 +153,9 @@ def index_reviews(
             continue
         first = min(stored_chunks.values(), key=lambda m: int(m["chunk_index"]))
         source = str(first["source_path"])
-        if not _under(source, roots):
+        if not any(is_under(source, root) for root in roots):
             carried[review_id] = review_from_metadata(first)
-        elif source in failed_files:
+        elif reading.failed_at(source):
             carried[review_id] = review_from_metadata(first)
             report.kept.append(review_id)
         else:
@@ -144,11 +170,7 @@ def index_reviews(
     to_delete: list[str] = []
     for review_id, review in loaded.items():
         before = stored.get(review_id, {})
-        if _complete(before) and _hash_of(before) == review.content_hash:
-            # Unchanged text: the stored chunk positions stand, no need to split it again.
-            chunks = [_stored_position(review_id, chunk_id, m) for chunk_id, m in before.items()]
-        else:
-            chunks = chunk_review(review, max_chars=chunk_chars)
+        chunks = reading.chunks[review_id]
         report.chunks_total += len(chunks)
         for chunk in chunks:
             metadata = chunk_metadata(review, chunk, chunk_count=len(chunks))
@@ -195,6 +217,130 @@ def index_reviews(
             }
         )
     return report
+
+
+class _Reading:
+    """The reviews and chunks read in one run, and the sources whose reading failed."""
+
+    def __init__(
+        self,
+        stored: dict[str, dict[str, Metadata]],
+        roots: list[str],
+        report: IndexReport,
+        *,
+        chunk_chars: int,
+    ) -> None:
+        self.reviews: dict[str, Review] = {}
+        self.chunks: dict[str, list[Chunk]] = {}
+        self._stored = stored
+        self._roots = roots
+        self._report = report
+        self._chunk_chars = chunk_chars
+        self._failed_files: set[str] = set()
+        self._unlistable: list[str] = []
+
+    def add_unlistable(self, failures: list[LoadFailure], folder: str) -> None:
+        self._report.failed.extend(failures)
+        self._unlistable.append(folder)
+
+    def add(self, file_load: FileLoad) -> None:
+        """Parse and split every record of ``file_load``; any error is that record's failure."""
+        self._report.failed.extend(file_load.failures)
+        self._report.notes.extend(file_load.notes)
+        complete = file_load.complete
+        for record in file_load.records:
+            problem = self._id_problem(record)
+            if problem is None:
+                problem = self._parse_and_split(record)
+            if problem is not None:
+                self._report.failed.append(LoadFailure(file_load.path, problem, record.record_key))
+                complete = False
+        if not complete:
+            self._failed_files.add(file_load.source_path)
+
+    def failed_at(self, source: str) -> bool:
+        """Whether reading ``source`` (a file) failed this run, or its folder was unlistable."""
+        return source in self._failed_files or any(
+            is_under(source, folder) for folder in self._unlistable
+        )
+
+    def _parse_and_split(self, record: SourceRecord) -> str | None:
+        try:
+            review = parse_review(record)
+            chunks = self._chunks_of(review)
+        except Exception as error:  # one review's surprise must not stop the run
+            log.debug("cannot index %s", record.review_id, exc_info=True)
+            return one_line(f"cannot index: {type(error).__name__}: {error}")
+        self.reviews[review.review_id] = review
+        self.chunks[review.review_id] = chunks
+        return None
+
+    def _chunks_of(self, review: Review) -> list[Chunk]:
+        before = self._stored.get(review.review_id, {})
+        if _complete(before) and _hash_of(before) == review.content_hash:
+            # Unchanged text: the stored chunk positions stand, no need to split it again.
+            return [_stored_position(review.review_id, c, m) for c, m in before.items()]
+        return chunk_review(review, max_chars=self._chunk_chars)
+
+    def _id_problem(self, record: SourceRecord) -> str | None:
+        """Why ``record`` may not take its review id: another file of this run has it, or
+        a file of another folder with the same name, which still exists, indexed it."""
+        review_id = record.review_id
+        if review_id in self.reviews:
+            return f"review id {review_id} is already used by {self.reviews[review_id].source_path}"
+        before = self._stored.get(review_id)
+        if not before:
+            return None
+        owner = str(next(iter(before.values()))["source_path"])
+        if (
+            owner == record.source_path
+            or any(is_under(owner, root) for root in self._roots)
+            or not os.path.lexists(owner)
+            or _same_file(owner, record.source_path)
+        ):
+            return None
+        return (
+            f"review id {review_id} is already used by {owner}, a file of another folder "
+            "with the same name; rename one of the folders"
+        )
+
+
+def _refuse_emptied_folders(
+    paths: Sequence[Path], found: ReviewFiles, stored: Mapping[str, Mapping[str, Metadata]]
+) -> None:
+    if found.unlistable:
+        return  # the reviews of an unlistable folder are kept, not removed
+    with_files = {root for _, root in found.files}
+    for given in paths:
+        folder = Path(os.path.abspath(given))
+        if not folder.is_dir() or folder in with_files:
+            continue
+        real = path_text(os.path.realpath(folder))
+        held = sum(
+            any(is_under(str(m["source_path"]), real) for m in chunks.values())
+            for chunks in stored.values()
+        )
+        if held:
+            raise EmptySourceError(
+                f"{path_text(given)} holds no review files, but {held} indexed reviews come "
+                "from it (is it unmounted?); nothing was changed. "
+                "`reviewbot index --allow-empty` removes them"
+            )
+
+
+def _nothing_to_rebuild_from(paths: Sequence[Path]) -> str:
+    where = ", ".join(path_text(p) for p in paths)
+    return (
+        f"{where} holds no review files (is it unmounted?); a rebuild would remove every "
+        "review, nothing was changed. `reviewbot index --rebuild --allow-empty` does it"
+    )
+
+
+def _same_file(one: str, other: str) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return False
 
 
 def _embed_and_store(
@@ -244,8 +390,3 @@ def _complete(chunks: Mapping[str, Metadata]) -> bool:
 def _hash_of(chunks: Mapping[str, Metadata]) -> str:
     hashes = {str(m["content_hash"]) for m in chunks.values()}
     return hashes.pop() if len(hashes) == 1 else ""
-
-
-def _under(path: str, roots: Sequence[Path]) -> bool:
-    resolved = Path(path)
-    return any(resolved == root or root in resolved.parents for root in roots)

@@ -1,4 +1,17 @@
-"""Reading review files (text, Markdown, HTML, JSON, JSON Lines, CSV) into source records."""
+"""Reading review files (text, Markdown, HTML, JSON, JSON Lines, CSV) into source records.
+
+A review's id is ``<folder name>/<path inside the folder>`` (``seeds/001_x.txt``), plus
+``#<record key>`` for one record of a JSON, JSON Lines or CSV file. The folder's name, not
+its full path, keeps ids stable when the folder is moved or mounted elsewhere, and readable
+in answers. Two different folders with the same name would give equal ids; the indexer
+compares each id's stored source file with the one read now and refuses the second (see
+``index.indexing``), so an id never silently changes owner. File names that are not UTF-8
+or hold control characters appear in ids and paths with those bytes as ``\\xNN``
+(:func:`path_text`), so every id is valid, printable text and the same on every run.
+
+Reading never raises for a file's content or name: whatever goes wrong with one file
+becomes a LoadFailure of that file, with a one-line reason.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +19,19 @@ import codecs
 import csv
 import io
 import json
+import logging
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from index.errors import ReviewFileError
-from index.records import FileLoad, LoadFailure, SourceRecord
+from index.records import FileLoad, LoadFailure, LoadNote, SourceRecord
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -32,6 +48,13 @@ _FORMAT_BY_SUFFIX = {
 }
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_FORMAT_BY_SUFFIX)
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
+# Each record costs about the same to index however short it is (a passage to split and
+# embed, ~15 ms for a one-line row here): 10,000 records take minutes, a file of 100,000
+# tiny rows would hold the index lock for the better part of an hour. Real review exports
+# stay far below; the records after the limit are reported as not read.
+DEFAULT_MAX_RECORDS = 10_000
+
+log = logging.getLogger(__name__)
 
 _TEXT_NAMES = ("text", "review", "body", "content", "review_text")
 _FIELD_ALIASES: dict[str, tuple[str, ...]] = {
@@ -52,7 +75,9 @@ _WESTERN_ENCODING = "cp1252"
 _WESTERN_CHAOS_TOLERANCE = 0.15
 
 _CSV_DELIMITERS = ",;\t"
-_CSV_SNIFF_CHARS = 64 * 1024
+# csv.Sniffer's regular expressions take time with the square of the sample (a minute for
+# 64 KB of stray quotes); the delimiter shows in the first lines.
+_CSV_SNIFF_CHARS = 4 * 1024
 _CSV_EXTRA_CELLS = "\x00extra"
 
 _HTML_SKIPPED_TAGS = frozenset(
@@ -73,6 +98,40 @@ _HTML_META_FIELDS = {
 }
 _MARKDOWN_HEADING = re.compile(r"#[ \t]+(?P<title>.+?)[ \t#]*")
 
+# Parsing HTML costs time with the square of its nesting depth (100,000 nested <div> take
+# about a minute). Browsers stop nesting at 512 (Blink's kMaximumHTMLParserDOMTreeDepth);
+# the count below is rough (sloppy pages leave tags open), so the limit leaves room.
+_HTML_MAX_DEPTH = 2000
+_HTML_TAG = re.compile(r"<(/?)([a-zA-Z][\w:-]*)[^<>]*>")
+_HTML_UNNESTED_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+    | {"track", "wbr", "param", "keygen", "html", "head", "body", "p", "li", "dt", "dd"}
+    | {"tr", "td", "th", "thead", "tbody", "tfoot", "option", "optgroup", "colgroup"}
+    | {"caption", "rb", "rt", "rp", "rtc"}
+)  # void elements and those whose end tag may be left out (WHATWG HTML, 13.1.2.4)
+
+# Bytes that were not UTF-8, as ``bytes.decode("utf-8", "surrogateescape")`` leaves them.
+_ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
+_VALID_NON_ASCII = re.compile("[\u0080-\ud7ff\ue000-\U0010ffff]+")
+# A file is read as UTF-8 with repairs when its valid non-ASCII characters are at least
+# this share of its invalid bytes; fewer means a legacy encoding with a few byte pairs
+# that happen to be valid UTF-8 (cp1252 "ß…" is the UTF-8 of "߅").
+_UTF8_EVIDENCE_SHARE = 0.25
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_REASON_CHARS = 300
+
+
+@dataclass(frozen=True)
+class ReviewFiles:
+    """What a walk over the review paths found.
+
+    ``files`` are (file, root) pairs; ``unlistable`` holds one FileLoad per folder that
+    could not be listed, so that the reviews indexed from it before are kept.
+    """
+
+    files: list[tuple[Path, Path]]
+    unlistable: list[FileLoad]
+
 
 def find_review_files(paths: Sequence[Path]) -> list[tuple[Path, Path]]:
     """(file, root) pairs: every supported file under each path (recursively, sorted, hidden
@@ -80,16 +139,44 @@ def find_review_files(paths: Sequence[Path]) -> list[tuple[Path, Path]]:
 
     Paths come back absolute. A path that does not exist raises ReviewFileError.
     """
+    return scan_review_files(paths).files
+
+
+def scan_review_files(paths: Sequence[Path]) -> ReviewFiles:
+    """Like :func:`find_review_files`, also naming the folders that could not be listed."""
     found: dict[tuple[Path, Path], None] = {}
+    unlistable: list[FileLoad] = []
     for given in paths:
         path = _absolute(given)
-        if not path.exists():
-            raise ReviewFileError(f"{given}: no such file or folder")
+        if not os.path.lexists(path):
+            raise ReviewFileError(f"{path_text(given)}: no such file or folder")
         if path.is_dir():
-            found.update(dict.fromkeys((file, path) for file in _files_below(path)))
+            below = _files_below(path, unlistable)
+            found.update(dict.fromkeys((file, path) for file in below))
         else:
             found[(path, path.parent)] = None
-    return list(found)
+    return ReviewFiles(files=list(found), unlistable=unlistable)
+
+
+def path_text(path: Path | str) -> str:
+    """``path`` as valid, printable text, the same on every run: bytes that are not UTF-8
+    and control characters (a newline, a terminal escape) appear as ``\\xNN``.
+
+    Ordinary names come back unchanged (``str(path)``).
+    """
+    text = str(path)
+    if text.isprintable():
+        return text
+    return "".join(_printable(char) for char in text)
+
+
+def _printable(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, kept by surrogateescape
+        return f"\\x{code - 0xDC00:02x}"
+    if unicodedata.category(char) in ("Cc", "Cs"):
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return char
 
 
 def load_file(
@@ -98,22 +185,37 @@ def load_file(
     root: Path,
     columns: Mapping[str, str] | None = None,
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_records: int = DEFAULT_MAX_RECORDS,
+    follow_external_links: bool = False,
 ) -> FileLoad:
-    """Read one file into SourceRecords; never raises for bad content: problems become
-    LoadFailures (for the whole file, or for one record of a JSON, JSON Lines or CSV file).
+    """Read one file into SourceRecords; never raises for a file's name or content: problems
+    become LoadFailures (for the whole file, or for one record of a JSON, JSON Lines or CSV
+    file), repairs become LoadNotes.
 
     ``columns`` maps our field names to the file's names, e.g. ``{"text": "Rezension"}``.
+    A symbolic link that leads out of ``root`` is not followed unless
+    ``follow_external_links``; a file with more than ``max_records`` records has the rest
+    reported as not read.
     """
     source = _Source.of(path, root=root)
     try:
-        text = _read_text(path, max_bytes=max_bytes)
-        outcomes = _parse(text, source, columns=_column_names(columns or {}))
+        if not follow_external_links:
+            _refuse_external_link(path, root=root)
+        text = _read_text(path, max_bytes=max_bytes, notes=source.notes)
+        outcomes = _parse(
+            text, source, columns=_column_names(columns or {}), max_records=max_records
+        )
     except ReviewFileError as problem:
         outcomes = [source.failure(str(problem))]
+    except Exception as error:  # one file's surprise must not stop the run
+        log.debug("unexpected error reading %s", source.path, exc_info=True)
+        outcomes = [source.failure(f"cannot read file: {type(error).__name__}: {error}")]
     return FileLoad(
-        path=str(path),
+        path=source.path,
         records=[outcome for outcome in outcomes if isinstance(outcome, SourceRecord)],
         failures=[outcome for outcome in outcomes if isinstance(outcome, LoadFailure)],
+        notes=source.notes,
+        source_path=source.source_path,
     )
 
 
@@ -122,46 +224,90 @@ def load_reviews(
     *,
     columns: Mapping[str, str] | None = None,
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_records: int = DEFAULT_MAX_RECORDS,
+    follow_external_links: bool = False,
 ) -> Iterator[FileLoad]:
-    """load_file for every file find_review_files finds; a missing path raises at once."""
-    files = find_review_files(paths)
-    return (
-        load_file(file, root=root, columns=columns, max_bytes=max_bytes) for file, root in files
-    )
+    """A FileLoad for every folder that could not be listed, then load_file for every file
+    found; a missing path raises ReviewFileError at once."""
+    found = scan_review_files(paths)
+
+    def loads() -> Iterator[FileLoad]:
+        yield from found.unlistable
+        for file, root in found.files:
+            yield load_file(
+                file,
+                root=root,
+                columns=columns,
+                max_bytes=max_bytes,
+                max_records=max_records,
+                follow_external_links=follow_external_links,
+            )
+
+    return loads()
 
 
 @dataclass(frozen=True)
 class _Source:
-    """Where the records of one file come from, and how to name them."""
+    """Where the records of one file come from, how to name them, and what was repaired."""
 
     path: str
     source_path: str
     review_id: str
     format: str
+    notes: list[LoadNote] = field(default_factory=list)
 
     @classmethod
     def of(cls, path: Path, *, root: Path) -> _Source:
         relative = _absolute(path).relative_to(_absolute(root)).as_posix()
         suffix = path.suffix.lower()
-        return cls(
-            path=str(path),
-            source_path=os.path.realpath(path),
-            review_id=f"{_absolute(root).name}/{relative}",
+        source = cls(
+            path=path_text(path),
+            source_path=path_text(os.path.realpath(path)),
+            review_id=path_text(f"{_absolute(root).name}/{relative}"),
             format=_FORMAT_BY_SUFFIX.get(suffix, suffix.removeprefix(".")),
         )
+        if source.path != str(path):
+            source.note(
+                "the file name has bytes that are not UTF-8 or control characters; "
+                "they are shown as \\xNN"
+            )
+        return source
 
     def record(self, text: str, fields: dict[str, str], *, key: str | None = None) -> SourceRecord:
+        repaired = _LONE_SURROGATE.subn("\ufffd", text)
+        text, count = repaired
+        clean_fields: dict[str, str] = {}
+        for name, value in fields.items():
+            name, in_name = _LONE_SURROGATE.subn("\ufffd", name)
+            clean_fields[name], in_value = _LONE_SURROGATE.subn("\ufffd", value)
+            count += in_name + in_value
+        if key is not None:
+            key, in_key = _LONE_SURROGATE.subn("\ufffd", key)
+            count += in_key
+        if count:
+            self.note(f"replaced {count} lone surrogate escape(s) by U+FFFD", key=key)
         return SourceRecord(
-            review_id=self.review_id if key is None else f"{self.review_id}#{key}",
+            review_id=self.review_id if key is None else f"{self.review_id}#{path_text(key)}",
             source_path=self.source_path,
             record_key=key,
             text=text,
-            fields=fields,
+            fields=clean_fields,
             format=self.format,
         )
 
     def failure(self, reason: str, *, key: str | None = None) -> LoadFailure:
-        return LoadFailure(path=self.path, reason=reason, record_key=key)
+        return LoadFailure(
+            path=self.path, reason=one_line(reason), record_key=one_line(key) if key else key
+        )
+
+    def note(self, note: str, *, key: str | None = None) -> None:
+        self.notes.append(LoadNote(path=self.path, note=note, record_key=key))
+
+
+def one_line(text: str) -> str:
+    """``text`` as one printable line of at most 300 characters, for a report."""
+    line = path_text(" ".join(text.split()))
+    return line if len(line) <= _REASON_CHARS else line[: _REASON_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -182,16 +328,39 @@ def _absolute(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
-def _files_below(folder: Path) -> list[Path]:
+def _files_below(folder: Path, unlistable: list[FileLoad]) -> list[Path]:
     files: list[Path] = []
-    for parent, folders, names in os.walk(folder, onerror=_raise_unlistable):
+
+    def report(error: OSError) -> None:
+        where = str(error.filename or folder)
+        failure = LoadFailure(path_text(where), f"cannot list folder: {error.strerror or error}")
+        unlistable.append(
+            FileLoad(
+                path=failure.path,
+                records=[],
+                failures=[failure],
+                source_path=path_text(os.path.realpath(where)),
+            )
+        )
+
+    for parent, folders, names in os.walk(folder, onerror=report):
         folders[:] = [name for name in folders if not name.startswith(".")]
         files.extend(Path(parent, name) for name in names if _is_review_name(name))
     return sorted(files, key=lambda file: file.relative_to(folder).parts)
 
 
-def _raise_unlistable(error: OSError) -> None:
-    raise ReviewFileError(f"{error.filename}: cannot list folder: {error.strerror}") from error
+def _refuse_external_link(path: Path, *, root: Path) -> None:
+    target = os.path.realpath(path)
+    if not is_under(target, os.path.realpath(root)):
+        raise ReviewFileError(
+            f"not read: it links to {target}, outside {root} "
+            "(following links out of the reviews folder is off)"
+        )
+
+
+def is_under(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or inside it (both absolute and normalised)."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _is_review_name(name: str) -> bool:
@@ -201,8 +370,10 @@ def _is_review_name(name: str) -> bool:
 # Reading and decoding
 
 
-def _read_text(path: Path, *, max_bytes: int) -> str:
-    text = _decode(_read_bytes(path, max_bytes=max_bytes))
+def _read_text(path: Path, *, max_bytes: int, notes: list[LoadNote]) -> str:
+    text, repair = _decode(_read_bytes(path, max_bytes=max_bytes))
+    if repair:
+        notes.append(LoadNote(path_text(path), repair))
     text = _unix_newlines(text)
     if not text.strip():
         raise ReviewFileError("empty file")
@@ -245,15 +416,38 @@ def _unreadable_reason(path: Path, error: OSError) -> str:
     return f"cannot read file: {error.strerror or error}"
 
 
-def _decode(data: bytes) -> str:
+def _decode(data: bytes) -> tuple[str, str | None]:
+    """The text, and what was repaired (None when nothing was)."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _decode_utf16(data)
+        return _decode_utf16(data), None
     if b"\x00" in data:
         raise ReviewFileError("binary file, not text (it contains NUL bytes)")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig"), None
     except UnicodeDecodeError:
-        return _decode_legacy(data)
+        pass
+    repaired = _decode_mostly_utf8(data)
+    if repaired is not None:
+        return repaired
+    return _decode_legacy(data), None
+
+
+def _decode_mostly_utf8(data: bytes) -> tuple[str, str] | None:
+    """UTF-8 with each invalid span read as cp1252 (U+FFFD where cp1252 has no character),
+    when the valid UTF-8 in ``data`` shows that it is UTF-8 at all; else None."""
+    text = data.removeprefix(codecs.BOM_UTF8).decode("utf-8", "surrogateescape")
+    invalid = sum(len(span) for span in _ESCAPED_BYTES.findall(text))
+    valid = sum(len(run) for run in _VALID_NON_ASCII.findall(text))
+    if not valid or valid < invalid * _UTF8_EVIDENCE_SHARE:
+        return None
+    repaired = _ESCAPED_BYTES.sub(_as_western, text)
+    bytes_ = "byte" if invalid == 1 else "bytes"
+    return repaired, f"repaired {invalid} {bytes_} that were not UTF-8 (read as cp1252)"
+
+
+def _as_western(span: re.Match[str]) -> str:
+    raw = bytes(ord(char) - 0xDC00 for char in span[0])
+    return raw.decode(_WESTERN_ENCODING, "replace")
 
 
 def _decode_utf16(data: bytes) -> str:
@@ -288,7 +482,9 @@ def _unix_newlines(text: str) -> str:
 # Parsing by format
 
 
-def _parse(text: str, source: _Source, *, columns: dict[str, str]) -> list[_Outcome]:
+def _parse(
+    text: str, source: _Source, *, columns: dict[str, str], max_records: int
+) -> list[_Outcome]:
     match source.format:
         case "txt":
             return [source.record(text, {})]
@@ -297,11 +493,13 @@ def _parse(text: str, source: _Source, *, columns: dict[str, str]) -> list[_Outc
         case "html":
             return [source.record(*_parse_html(text, columns=columns))]
         case "json":
-            return _parse_json(text, source, columns=columns)
+            return _parse_json(text, source, columns=columns, limit=max_records)
         case "jsonl":
-            return _records_from_rows(_jsonl_rows(text), source, columns=columns)
+            rows = _jsonl_rows(text)
+            return _records_from_rows(rows, source, columns=columns, limit=max_records)
         case "csv":
-            return _records_from_rows(_csv_rows(text, columns=columns), source, columns=columns)
+            rows = _csv_rows(text, columns=columns)
+            return _records_from_rows(rows, source, columns=columns, limit=max_records)
     supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
     raise ReviewFileError(f"unsupported file type .{source.format} (supported: {supported})")
 
@@ -333,14 +531,34 @@ def _front_matter_fields(front_matter: str) -> dict[str, str]:
     import yaml
 
     try:
-        data = yaml.safe_load(front_matter)
+        data = yaml.load(front_matter, Loader=_front_matter_loader())
     except yaml.YAMLError as error:
         raise ReviewFileError(f"front matter is not valid YAML: {_yaml_problem(error)}") from error
+    except RecursionError as error:
+        raise ReviewFileError("front matter is nested too deeply") from error
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ReviewFileError(f"front matter is a {_json_type(data)}, not key: value lines")
     return _scalar_fields(_lower_keys(data))
+
+
+@cache
+def _front_matter_loader() -> type:
+    """yaml.SafeLoader without aliases: a few hundred bytes of nested aliases ("billion
+    laughs") expand to billions of values, and front matter has no use for them."""
+    import yaml
+
+    class FrontMatterLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not allowed in front matter", mark
+                )
+            return super().compose_node(parent, index)
+
+    return FrontMatterLoader
 
 
 def _yaml_problem(error: Exception) -> str:
@@ -356,6 +574,11 @@ def _yaml_problem(error: Exception) -> str:
 def _parse_html(text: str, *, columns: dict[str, str]) -> tuple[str, dict[str, str]]:
     from selectolax.lexbor import LexborHTMLParser
 
+    depth = _html_depth(text)
+    if depth > _HTML_MAX_DEPTH:
+        raise ReviewFileError(
+            f"HTML nested about {depth} elements deep (at most {_HTML_MAX_DEPTH} are read)"
+        )
     tree = LexborHTMLParser(text)
     article = _html_article(tree)
     if article is None:
@@ -364,6 +587,20 @@ def _parse_html(text: str, *, columns: dict[str, str]) -> tuple[str, dict[str, s
     if not lines:
         raise ReviewFileError("no article text found in the HTML")
     return "\n".join(lines), _named_fields(_html_fields(tree, article), columns)
+
+
+def _html_depth(text: str) -> int:
+    """How deep the elements of ``text`` nest, counted from its tags alone."""
+    depth = deepest = 0
+    for tag in _HTML_TAG.finditer(text):
+        if tag[2].lower() in _HTML_UNNESTED_TAGS or tag[0].endswith("/>"):
+            continue
+        if tag[1]:
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
 
 
 def _html_article(tree: LexborHTMLParser) -> LexborNode | None:
@@ -447,20 +684,26 @@ class _LineBuilder:
         self._parts.clear()
 
 
-def _parse_json(text: str, source: _Source, *, columns: dict[str, str]) -> list[_Outcome]:
+def _parse_json(
+    text: str, source: _Source, *, columns: dict[str, str], limit: int
+) -> list[_Outcome]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ReviewFileError(
             f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
         ) from error
+    except RecursionError as error:
+        raise ReviewFileError("JSON nested too deeply") from error
+    except ValueError as error:  # e.g. a number longer than int() converts
+        raise ReviewFileError(f"invalid JSON: {error}") from error
     if isinstance(data, dict) and isinstance(data.get("reviews"), list):
         data = data["reviews"]
     if isinstance(data, dict):
         return [_record_from_values(_lower_keys(data), source, columns=columns)]
     if isinstance(data, list):
         rows = [_json_row(number, item, where="record") for number, item in enumerate(data, 1)]
-        return _records_from_rows(rows, source, columns=columns)
+        return _records_from_rows(rows, source, columns=columns, limit=limit)
     raise ReviewFileError(
         f'expected a JSON object, a list of objects or an object with a "reviews" list, '
         f"not a {_json_type(data)}"
@@ -476,6 +719,10 @@ def _jsonl_rows(text: str) -> list[_Row]:
             item = json.loads(line)
         except json.JSONDecodeError as error:
             problem = f"invalid JSON at column {error.colno}: {error.msg}"
+            rows.append(_Row(number, where=f"line {number}", problem=problem))
+            continue
+        except (RecursionError, ValueError) as error:
+            problem = "JSON nested too deeply" if isinstance(error, RecursionError) else str(error)
             rows.append(_Row(number, where=f"line {number}", problem=problem))
             continue
         rows.append(_json_row(number, item, where="line"))
@@ -553,6 +800,16 @@ def _fields(count: int) -> str:
 
 
 def _records_from_rows(
+    rows: list[_Row], source: _Source, *, columns: dict[str, str], limit: int
+) -> list[_Outcome]:
+    outcomes = _records_from_first_rows(rows[:limit], source, columns=columns)
+    if len(rows) > limit:
+        reason = f"{len(rows) - limit} more records not read: a file is read up to {limit} records"
+        outcomes.append(source.failure(reason))
+    return outcomes
+
+
+def _records_from_first_rows(
     rows: list[_Row], source: _Source, *, columns: dict[str, str]
 ) -> list[_Outcome]:
     outcomes: list[_Outcome] = []
@@ -639,10 +896,16 @@ def _scalar_fields(values: Mapping[str, object]) -> dict[str, str]:
 
 
 def _field_value(value: object) -> str | None:
-    if value is None or isinstance(value, dict):
-        return None
+    """A scalar as text; a list as its scalars joined (nested lists and objects are left
+    out, however deep they go)."""
     if isinstance(value, list | tuple):
-        return ", ".join(shown for item in value if (shown := _field_value(item)))
+        return ", ".join(shown for item in value if (shown := _scalar_value(item)))
+    return _scalar_value(value)
+
+
+def _scalar_value(value: object) -> str | None:
+    if value is None or isinstance(value, dict | list | tuple):
+        return None
     return str(value).strip()
 
 

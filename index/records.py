@@ -32,16 +32,28 @@ class LoadFailure:
 
 
 @dataclass(frozen=True)
+class LoadNote:
+    """Something repaired while reading a file (it was still read), e.g. invalid UTF-8 bytes."""
+
+    path: str
+    note: str
+    record_key: str | None = None
+
+
+@dataclass(frozen=True)
 class FileLoad:
-    """What reading one file gave: its reviews and what failed.
+    """What reading one file (or listing one folder) gave: its reviews and what failed.
 
     ``complete`` is False when anything in the file failed; the indexer then keeps
-    the reviews it indexed from this file before rather than deleting them.
+    the reviews it indexed before from ``source_path`` (a file, or every file below a
+    folder that could not be listed) rather than deleting them.
     """
 
     path: str
     records: list[SourceRecord]
     failures: list[LoadFailure]
+    notes: list[LoadNote] = field(default_factory=list)
+    source_path: str = ""
 
     @property
     def complete(self) -> bool:
