@@ -190,3 +190,26 @@ def detect_language(text: str, *, default: str = "de") -> str:
     if scores[best] == 0 or list(scores.values()).count(scores[best]) > 1:
         return default
     return best
+
+
+# ISO 639-1 codes by their ISO 639-1, 639-2/B and 639-2/T codes and the languages' English,
+# German and own names (ISO 639-2 code list, Library of Congress), for the languages whose
+# reviews are most likely to be indexed here.
+_LANGUAGE_CODES: dict[str, tuple[str, ...]] = {
+    "de": ("de", "ger", "deu", "german", "deutsch"),
+    "en": ("en", "eng", "english", "englisch"),
+    "fr": ("fr", "fre", "fra", "french", "französisch", "français"),
+    "es": ("es", "spa", "spanish", "spanisch", "español"),
+    "it": ("it", "ita", "italian", "italienisch", "italiano"),
+    "nl": ("nl", "dut", "nld", "dutch", "niederländisch", "nederlands"),
+}
+_CODE_BY_NAME = {name: code for code, names in _LANGUAGE_CODES.items() for name in names}
+# "de-DE", "en_US", "German (Austria)": the language comes first.
+_LANGUAGE_PART = re.compile(r"[^\W\d_]+")
+
+
+def language_code(value: str) -> str | None:
+    """The ISO 639-1 code that ``value`` names ("German", "Deutsch", "deu", "de-AT" → "de"),
+    or None when it names no language we know."""
+    first = _LANGUAGE_PART.search(value.casefold())
+    return _CODE_BY_NAME.get(first.group(0)) if first else None

@@ -8,11 +8,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from index.language import detect_language
+from index.language import detect_language, language_code
 from index.records import Rating, Review, SourceRecord
 
-# Header keys as critics write them, mapped to the Review attribute they fill.
-# None marks a known header key whose value we do not keep; it still makes the line a header.
+# Header keys as German and English review sites label a film's facts, mapped to the Review
+# attribute they fill. None marks a known key whose value we do not keep; it still makes the
+# line a header. Keys a site uses only once (a footer's "Geschnitten: Nein") are not listed:
+# a line of several ``key: value`` fields is a header line whatever its keys (see below).
 HEADER_KEYS: dict[str, str | None] = {
     "titel": "title",
     "title": "title",
@@ -75,10 +77,6 @@ HEADER_KEYS: dict[str, str | None] = {
     "music": None,
     "drehbuch": None,
     "kamera": None,
-    "label": None,
-    "geschnitten": None,
-    "blu ray/dvd": None,
-    "copyright aller filmbilder/label": None,
 }
 
 # Longest keys first so that "originaltitel" wins over "titel".
@@ -86,12 +84,20 @@ _KEYS_PATTERN = "|".join(re.escape(k) for k in sorted(HEADER_KEYS, key=len, reve
 _COLON_FIELD = re.compile(rf"^\s*({_KEYS_PATTERN})\s*:\s*(.+?)\s*$", re.IGNORECASE)
 # "TitelBallerina", "Jahr2023", "Genre Action, Thriller": key glued or spaced, no colon.
 _BARE_FIELD = re.compile(rf"^\s*((?i:{_KEYS_PATTERN}))(?:\s+|(?=[A-ZÄÖÜ0-9]))(.+?)\s*$")
+# "Copyright aller Filmbilder/Label: Leonine": any key of up to four words, for field lines.
+_ANY_COLON_FIELD = re.compile(r"^\s*([^\W\d_][\w/.&-]*(?:[ ][\w/.&-]+){0,3})\s*:\s*(\S.*?)\s*$")
 _SEGMENT_SPLIT = re.compile(r"__|\s\|\s|^\s*\|\s*|\s*\|\s*$")
 _BARE_FIELD_MAX_LINE = 60
 _HEADER_ZONE_LINES = 15
+_COLON_FIELD_MAX_SEGMENT = 400
+_PERSON_ATTRIBUTES = frozenset({"director", "cast", "author"})
+_WORD = re.compile(r"[^\W\d_][\w'’.-]*")
 # "© Nils Bothmann (McClane)": the parenthesis may be a pen name or a site, so it is dropped.
 _COPYRIGHT = re.compile(r"^\s*©\s*(?:\d{4}\s+)?([^()\n]{3,60}?)\s*(?:\([^)]{2,60}\))?\s*$")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+# "-3 von 5", "Wertung: − 2": a minus sign before the number (not "2-3", a range).
+_NEGATIVE = re.compile(r"(?<![\w.,])[-−]\s?\d")
+_STAR_SCALES = (5, 10)
 
 
 @dataclass(frozen=True)
@@ -106,36 +112,112 @@ class HeaderField:
 
 def iter_segments(text: str) -> Iterator[tuple[int, int]]:
     """Yield (start, end) of each line, split further at ``__`` and `` | `` separators."""
+    for _, line_start, line in _lines(text):
+        yield from _line_segments(line, line_start)
+
+
+def _lines(text: str) -> Iterator[tuple[int, int, str]]:
+    """(line number, start offset, line) for each line of ``text``."""
     pos = 0
-    for line in text.split("\n"):
-        line_start = pos
+    for number, line in enumerate(text.split("\n")):
+        yield number, pos, line
         pos += len(line) + 1
-        cursor = 0
-        for match in _SEGMENT_SPLIT.finditer(line):
-            if match.start() > cursor:
-                yield line_start + cursor, line_start + match.start()
-            cursor = match.end()
-        if cursor < len(line):
-            yield line_start + cursor, line_start + len(line)
+
+
+def _line_segments(line: str, line_start: int) -> Iterator[tuple[int, int]]:
+    cursor = 0
+    for match in _SEGMENT_SPLIT.finditer(line):
+        if match.start() > cursor:
+            yield line_start + cursor, line_start + match.start()
+        cursor = match.end()
+    if cursor < len(line):
+        yield line_start + cursor, line_start + len(line)
 
 
 def find_header_fields(text: str) -> list[HeaderField]:
-    """Every header line (``Regie: Len Wiseman``, ``RegieLee Chung-hyun``) in the text."""
+    """Every header line (``Regie: Len Wiseman``, ``RegieLee Chung-hyun``) in the text.
+
+    ``Key: value`` counts anywhere. A key without a colon ("RegieLee Chung-hyun") counts
+    only near the top, in a block of at least two lines made of header fields alone, where
+    it cannot be the first word of a sentence ("Regie führt hier ein Debütant").
+    """
     fields: list[HeaderField] = []
-    for start, end in iter_segments(text):
-        segment = text[start:end]
-        if not segment.strip():
+    block: list[list[_Candidate | None]] = []
+    for number, line_start, line in _lines(text):
+        in_zone = number < _HEADER_ZONE_LINES
+        if not line.strip() or not in_zone:
+            fields.extend(_block_fields(block))
+            block = []
+        if not line.strip():
             continue
-        line_number = text.count("\n", 0, start)
-        match = _COLON_FIELD.match(segment) if len(segment) <= 400 else None
-        if match is None and line_number < _HEADER_ZONE_LINES and _looks_bare(segment):
-            match = _BARE_FIELD.match(segment)
-        if match is None:
-            continue
-        key, value = match.group(1).lower(), match.group(2).strip().rstrip("|").strip()
-        if value:
-            fields.append(HeaderField(HEADER_KEYS[key], value, start, end))
+        candidates = _line_fields(text, line, line_start, in_zone=in_zone)
+        if in_zone:
+            block.append(candidates)
+        else:
+            fields.extend(c.field for c in candidates if c is not None)
+    fields.extend(_block_fields(block))
     return fields
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    field: HeaderField
+    bare: bool
+
+
+def _block_fields(block: list[list[_Candidate | None]]) -> list[HeaderField]:
+    is_header_block = len(block) >= 2 and all(c is not None for line in block for c in line)
+    return [
+        c.field for line in block for c in line if c is not None and (is_header_block or not c.bare)
+    ]
+
+
+def _line_fields(
+    text: str, line: str, line_start: int, *, in_zone: bool
+) -> list[_Candidate | None]:
+    """The line's segments as header fields, None for a segment that is prose."""
+    segments = [(s, e) for s, e in _line_segments(line, line_start) if text[s:e].strip()]
+    found = [_colon_field(text[s:e], s, e, _COLON_FIELD) for s, e in segments]
+    if len(segments) > 1 and None in found:
+        # "Label: Leonine__Geschnitten: Nein": a line made of fields has keys of any name.
+        generic = [_colon_field(text[s:e], s, e, _ANY_COLON_FIELD) for s, e in segments]
+        if None not in generic:
+            found = [known or other for known, other in zip(found, generic, strict=True)]
+    candidates: list[_Candidate | None] = []
+    for (start, end), field in zip(segments, found, strict=True):
+        if field is not None:
+            candidates.append(_Candidate(field, bare=False))
+        elif in_zone and _looks_bare(text[start:end]):
+            bare = _field_from(_BARE_FIELD.match(text[start:end]), start, end)
+            candidates.append(_Candidate(bare, bare=True) if bare else None)
+        else:
+            candidates.append(None)
+    return candidates
+
+
+def _colon_field(
+    segment: str, start: int, end: int, pattern: re.Pattern[str]
+) -> HeaderField | None:
+    if len(segment) > _COLON_FIELD_MAX_SEGMENT:
+        return None
+    return _field_from(pattern.match(segment), start, end)
+
+
+def _field_from(match: re.Match[str] | None, start: int, end: int) -> HeaderField | None:
+    if match is None:
+        return None
+    key, value = match.group(1).lower(), match.group(2).strip().rstrip("|").strip()
+    attribute = HEADER_KEYS.get(key)
+    if not value or (attribute in _PERSON_ATTRIBUTES and _reads_like_sentence(value)):
+        return None
+    return HeaderField(attribute, value, start, end)
+
+
+def _reads_like_sentence(value: str) -> bool:
+    """Names are capitalised ("Ana de Armas"); most words of a sentence are not."""
+    words = _WORD.findall(value)
+    lower = sum(word[0].islower() for word in words)
+    return len(words) >= 3 and 2 * lower > len(words)
 
 
 def _looks_bare(segment: str) -> bool:
@@ -144,30 +226,46 @@ def _looks_bare(segment: str) -> bool:
 
 
 def parse_rating(raw: str, *, scale_hint: str | None = None) -> Rating | None:
-    """Read ``3.5 von 5``, ``8/10``, ``★★★★☆``, ``4 Sterne``, ``72%`` or a bare number."""
+    """Read ``3.5 von 5``, ``8/10``, ``★★★★☆``, ``4 Sterne``, ``72%`` or a bare number.
+
+    A negative value, a value above its scale or a star run of no usual scale is no rating.
+    """
     text = raw.strip().rstrip(".").strip()
-    stars = text.count("★") + 0.5 * text.count("½")
-    if stars:
-        scale = text.count("★") + text.count("☆") + text.count("½")
-        return _rating(text, stars, max(scale, 5))
+    if _NEGATIVE.search(text):
+        return None
+    if "★" in text:
+        return _star_rating(text)
+    # "3½ von 5" is 3.5 of 5.
+    numeric = re.sub(r"(\d*)\s?½", lambda m: f"{m.group(1) or 0}.5", text)
     number = r"(\d+(?:[.,]\d+)?)"
-    of_scale = re.search(rf"{number}\s*(?:/|von|of|out of|aus)\s*(\d+)", text, re.IGNORECASE)
+    of_scale = re.search(rf"{number}\s*(?:/|von|of|out of|aus)\s*(\d+)", numeric, re.I)
     if of_scale:
         return _rating(text, _number(of_scale.group(1)), int(of_scale.group(2)))
-    percent = re.search(rf"{number}\s*%", text)
+    percent = re.search(rf"{number}\s*%", numeric)
     if percent:
         return _rating(text, _number(percent.group(1)), 100)
-    star_words = re.search(rf"{number}\s*(?:sterne?|stars?|punkte?|points?)\b", text, re.I)
+    star_words = re.search(rf"{number}\s*(?:sterne?|stars?|punkte?|points?)\b", numeric, re.I)
     if star_words:
         value = _number(star_words.group(1))
         return _rating(text, value, 5 if value <= 5 else 10)
-    bare = re.fullmatch(number, text)
+    bare = re.fullmatch(number, numeric)
     if bare:
         value = _number(bare.group(1))
         if scale_hint and scale_hint.strip().isdigit():
             return _rating(text, value, int(scale_hint.strip()))
         return _rating(text, value, 5 if value <= 5 else 10 if value <= 10 else 100)
     return None
+
+
+def _star_rating(text: str) -> Rating | None:
+    """``★★★½☆`` is 3.5 of 5; full stars alone are out of 5. A run with empty stars must
+    be as long as a usual scale: ``★★★★★★★★`` or ``★★★☆☆☆☆`` tells no scale at all."""
+    full, half, empty = text.count("★"), text.count("½"), text.count("☆")
+    value = full + 0.5 * half
+    if empty:
+        scale = full + half + empty
+        return _rating(text, value, scale) if scale in _STAR_SCALES else None
+    return _rating(text, value, _STAR_SCALES[0]) if value <= _STAR_SCALES[0] else None
 
 
 def _number(text: str) -> float:
@@ -213,7 +311,7 @@ def parse_review(record: SourceRecord) -> Review:
 
     rating_raw = values.get("rating")
     scale_hint = values.get("rating scale") or values.get("rating_scale") or values.get("scale")
-    language = values.get("language")
+    language = language_code(values.get("language") or "")
     return Review(
         review_id=record.review_id,
         source_path=record.source_path,
@@ -233,7 +331,7 @@ def parse_review(record: SourceRecord) -> Review:
         author=author,
         date=values.get("date"),
         url=values.get("url"),
-        language=language[:2].lower() if language else detect_language(record.text),
+        language=language or detect_language(record.text),
         has_header=has_header,
     )
 
