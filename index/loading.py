@@ -418,8 +418,10 @@ def _unreadable_reason(path: Path, error: OSError) -> str:
 
 def _decode(data: bytes) -> tuple[str, str | None]:
     """The text, and what was repaired (None when nothing was)."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return _decode_bom(data, "utf-32"), None
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _decode_utf16(data), None
+        return _decode_bom(data, "utf-16"), None
     if b"\x00" in data:
         raise ReviewFileError("binary file, not text (it contains NUL bytes)")
     try:
@@ -450,13 +452,17 @@ def _as_western(span: re.Match[str]) -> str:
     return raw.decode(_WESTERN_ENCODING, "replace")
 
 
-def _decode_utf16(data: bytes) -> str:
+def _decode_bom(data: bytes, encoding: str) -> str:
     try:
-        return data.decode("utf-16")
+        text = data.decode(encoding)
     except UnicodeDecodeError as error:
+        name = encoding.upper()
         raise ReviewFileError(
-            f"not text: starts like UTF-16 but is not ({error.reason})"
+            f"not text: starts like {name} but is not ({error.reason})"
         ) from error
+    if "\x00" in text:
+        raise ReviewFileError("binary file, not text (it contains NUL characters)")
+    return text
 
 
 def _decode_legacy(data: bytes) -> str:
@@ -493,15 +499,26 @@ def _parse(
         case "html":
             return [source.record(*_parse_html(text, columns=columns))]
         case "json":
-            return _parse_json(text, source, columns=columns, limit=max_records)
+            return _some(_parse_json(text, source, columns=columns, limit=max_records), "records")
         case "jsonl":
             rows = _jsonl_rows(text)
-            return _records_from_rows(rows, source, columns=columns, limit=max_records)
+            return _some(
+                _records_from_rows(rows, source, columns=columns, limit=max_records), "records"
+            )
         case "csv":
             rows = _csv_rows(text, columns=columns)
-            return _records_from_rows(rows, source, columns=columns, limit=max_records)
+            return _some(
+                _records_from_rows(rows, source, columns=columns, limit=max_records),
+                "rows under the header",
+            )
     supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
     raise ReviewFileError(f"unsupported file type .{source.format} (supported: {supported})")
+
+
+def _some(outcomes: list[_Outcome], what: str) -> list[_Outcome]:
+    if not outcomes:
+        raise ReviewFileError(f"no {what}")
+    return outcomes
 
 
 def _parse_markdown(text: str, *, columns: dict[str, str]) -> tuple[str, dict[str, str]]:
