@@ -9,6 +9,7 @@ from statistics import mean
 
 from bot.answers import NOT_FOUND, Answer, Passage, Source
 from bot.questions import GENERIC_WORDS, SYNONYMS, Question
+from bot.screening import SentenceScreen
 from bot.sentences import (
     HEADER_BONUS,
     MIN_SUPPORT,
@@ -35,6 +36,8 @@ RELATIVE_SUPPORT = 0.5
 MIN_EXCERPT = 100
 # Chunks per work whose sentences are weighed for an offline answer.
 SENTENCE_POOL = 40
+# The best candidates per work screened in one batch for sentences that must not be quoted.
+SCREENED = 8
 
 
 _FIELD_LABELS = {
@@ -143,8 +146,14 @@ def compose_offline(
     *,
     max_chars: int,
     lexicon: Lexicon | None = None,
+    screen: SentenceScreen | None = None,
 ) -> Answer:
-    """Quote the sentences that best answer the question, numbered, per work if ambiguous."""
+    """Quote the sentences that best answer the question, numbered, per work if ambiguous.
+
+    Sentences ``screen`` holds back (instructions to a model, links, contact data) are
+    never quoted.
+    """
+    screen = screen or SentenceScreen(None)
     chosen: list[Candidate] = []
     groups = [w.work_id for w in works] if question.ambiguous else [""]
     for work_id in groups:
@@ -152,14 +161,14 @@ def compose_offline(
         found = candidates(question, pool, lexicon)
         # The asked field first ("Regie: Len Wiseman"), then at most one sentence beside it.
         ranked = sorted(found, key=lambda c: (c.asked, c.score), reverse=True)
-        supported = [c for c in ranked if c.score >= MIN_SUPPORT]
+        supported = _quotable([c for c in ranked if c.score >= MIN_SUPPORT], screen)
         if supported:
             best = supported[0].score
             supported = [c for c in supported if c.asked or c.score >= RELATIVE_SUPPORT * best]
         limit = 2 if supported and supported[0].asked else MAX_SENTENCES_PER_WORK
         chosen.extend(_pick(supported, limit=limit))
     chosen = _with_metadata_facts(question, chosen, passages, works)
-    chosen = _with_players(question, chosen, passages)
+    chosen = [c for c in _with_players(question, chosen, passages) if screen.allows(c.quote)]
     if NUMERIC_QUESTION.search(question.text) and not any(
         re.search(r"\d", c.quote or c.fact or "") for c in chosen
     ):
@@ -293,6 +302,21 @@ def expanded_keywords(question: Question) -> str:
     for word in words:
         expanded.extend(SYNONYMS.get(word, ()))
     return " ".join(expanded)
+
+
+def _quotable(ranked: Sequence[Candidate], screen: SentenceScreen) -> list[Candidate]:
+    """The best ``SCREENED`` candidates that ``screen`` does not hold back, best first.
+
+    An answer quotes at most three per work; screening every sentence would take long.
+    """
+    screen.reasons(c.quote for c in ranked[:SCREENED])
+    kept: list[Candidate] = []
+    for candidate in ranked:
+        if screen.allows(candidate.quote):
+            kept.append(candidate)
+            if len(kept) == SCREENED:
+                break
+    return kept
 
 
 def _pick(ranked: Sequence[Candidate], *, limit: int) -> list[Candidate]:

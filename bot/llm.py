@@ -23,6 +23,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from pydantic import SecretStr
 
 from bot.answers import NOT_FOUND, Answer, Passage, Source
+from bot.screening import SentenceScreen, contact_data
 from index.chunking import split_sentences
 from index.errors import ConfigurationError, ReviewbotError
 from index.keyword import tokenize
@@ -154,6 +155,8 @@ class _Shown:
     # A 0.5B model answers "who plays X" with the director named in the label: name the
     # director only when it tells works apart or is asked for.
     with_director: bool = True
+    # Sentences of the passage the screen held back: not shown, never quoted.
+    held_back: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -176,8 +179,10 @@ class LlmAnswerer:
         max_passages: int = MAX_PASSAGES,
         passage_chars: int = PASSAGE_CHARS,
         history_turns: int = HISTORY_TURNS,
+        screen: SentenceScreen | None = None,
     ) -> None:
         self.chat_model = chat_model
+        self.screen = screen or SentenceScreen(None)
         self.answer_prompt = load_prompt(prompts_dir / "answer.md", required=ANSWER_VARIABLES)
         self.condense_prompt = load_prompt(prompts_dir / "condense.md", required=CONDENSE_VARIABLES)
         self.max_passages = max_passages
@@ -214,17 +219,36 @@ class LlmAnswerer:
         if request is None:
             yield offline
             return
-        parts: list[str] = []
+        text = ""
+        released = 0  # text up to here was shown
+        blocked = False
         try:
             for chunk in self.chat_model.stream(request.messages):
-                if chunk.text:
-                    parts.append(chunk.text)
-                    yield chunk.text
+                if not chunk.text:
+                    continue
+                text += chunk.text
+                # Whole sentences are shown once the screen has seen them, so text a review
+                # smuggled in (a link, an instruction) does not flash up before the checks.
+                end = _last_sentence_end(text, released)
+                if not blocked and end > released:
+                    blocked = not self._presentable(text[released:end])
+                    if not blocked:
+                        yield text[released:end]
+                        released = end
         except UNAVAILABLE_ERRORS as error:
             log.info("LLM request failed", exc_info=True)
             yield _with_note(offline, f"LLM unavailable: {describe_error(error)}")
             return
-        yield self._check("".join(parts), request)
+        if not blocked and text[released:].strip() and self._presentable(text[released:]):
+            yield text[released:]
+        yield self._check(text, request)
+
+    def _presentable(self, text: str) -> bool:
+        """Whether streamed text may be shown: no link or contact data, no instruction."""
+        said = [_CITATION.sub(" ", s).strip() for s in _SENTENCE_END.split(text)]
+        return contact_data(text) is None and not any(
+            self.screen.reasons(s for s in said if s).values()
+        )
 
     # -- follow-ups
 
@@ -290,10 +314,38 @@ class LlmAnswerer:
         chosen = chosen[: max(self.max_passages, len(question.works) if question.ambiguous else 0)]
         terms = _terms(question.text)
         with_director = question.ambiguous or question.aspect == "director"
-        return [
-            _Shown(i, p, _excerpt(p, terms, quoted, limit=self.passage_chars), with_director)
-            for i, p in enumerate(chosen, start=1)
+        held = self._held_back(chosen)
+        shown = [
+            (p, _excerpt(p, terms, quoted, limit=self.passage_chars, held_back=held[p.chunk_id]))
+            for p in chosen
         ]
+        return [
+            _Shown(i, p, excerpt, with_director, held[p.chunk_id])
+            for i, (p, excerpt) in enumerate(((p, e) for p, e in shown if e), start=1)
+        ]
+
+    def _held_back(self, passages: Sequence[Passage]) -> dict[str, frozenset[str]]:
+        """Per passage, the sentences the screen holds back (all judged in one batch)."""
+        sentences = {p.chunk_id: [p.text[a:b].strip() for a, b in _sentences(p)] for p in passages}
+        verdicts = self.screen.reasons(s for group in sentences.values() for s in group)
+        return {
+            chunk_id: frozenset(s for s in group if verdicts[s])
+            for chunk_id, group in sentences.items()
+        }
+
+    def _refusal(self, text: str, request: _Request) -> str | None:
+        """Why an answer must not be shown: it carries a link or contact data, reads like an
+        instruction, or repeats a sentence of the reviews that was held back."""
+        if shape := contact_data(text):
+            return f"LLM answer contained a {shape}"
+        said = [_CITATION.sub(" ", s).strip() for s in _SENTENCE_END.split(text)]
+        said = [s for s in said if s]
+        if any(self.screen.reasons(said).values()):
+            return "LLM answer addressed the reader instead of answering"
+        held = [s for shown in request.shown for s in shown.held_back]
+        if any(_repeats(sentence, held) for sentence in said):
+            return "LLM answer repeated review text addressed to a model"
+        return None
 
     def _check(self, generated: str, request: _Request) -> Answer:
         """Turn the model's text into an Answer whose citations and quotes are verified."""
@@ -303,6 +355,8 @@ class LlmAnswerer:
         not_found = [NOT_FOUND[lang] for lang in NOT_FOUND]
         if not text:
             return _with_note(offline, "LLM returned an empty answer; showing quoted sentences")
+        if refusal := self._refusal(text, request):
+            return _with_note(offline, f"{refusal}; showing quoted sentences")
         if any(sentence.rstrip(".") in text for sentence in not_found) and not _cited(text, by_n):
             return _with_note(
                 offline, "LLM found no answer in the passages; showing quoted sentences"
@@ -337,7 +391,7 @@ class LlmAnswerer:
             _source(
                 new_n,
                 by_n[old_n].passage,
-                _best_quote(by_n[old_n].passage, claims.get(new_n, ""), offline),
+                _best_quote(by_n[old_n], claims.get(new_n, ""), offline),
             )
             for old_n, new_n in order.items()
         ]
@@ -414,21 +468,47 @@ def _terms(text: str) -> set[str]:
     return words
 
 
-def _sentences(passage: Passage) -> list[tuple[int, int]]:
+def _sentences(passage: Passage, held_back: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+    """The passage's sentence spans, without those held back."""
     spans = [(s.start, s.end) for s in split_sentences(passage.text, language=passage.language)]
-    return [(a, b) for a, b in spans if passage.text[a:b].strip()] or [(0, len(passage.text))]
+    spans = [(a, b) for a, b in spans if passage.text[a:b].strip()] or [(0, len(passage.text))]
+    return [(a, b) for a, b in spans if passage.text[a:b].strip() not in held_back]
+
+
+def _last_sentence_end(text: str, start: int) -> int:
+    """Where the last complete sentence after ``start`` ends (``start`` if none does)."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, start)]
+    return ends[-1] if ends else start
+
+
+def _repeats(sentence: str, held_back: Sequence[str]) -> bool:
+    """Whether ``sentence`` is mostly the words of one held-back sentence."""
+    said = _terms(sentence)
+    return len(said) >= 3 and any(
+        len(said & _terms(held)) >= max(3, 0.6 * len(said)) for held in held_back
+    )
 
 
 def _overlap(sentence: str, terms: set[str]) -> int:
     return len(_terms(sentence) & terms)
 
 
-def _excerpt(passage: Passage, terms: set[str], quoted: set[str], *, limit: int) -> str:
-    """The passage's best sentence and its neighbours, up to ``limit`` characters."""
+def _excerpt(
+    passage: Passage,
+    terms: set[str],
+    quoted: set[str],
+    *,
+    limit: int,
+    held_back: frozenset[str] = frozenset(),
+) -> str:
+    """The passage's best sentence and its neighbours, up to ``limit`` characters; held-back
+    sentences are left out (an ellipsis marks the gap). Empty when nothing is left."""
     text = passage.text
-    if len(text) <= limit:
+    if len(text) <= limit and not held_back:
         return " ".join(text.split())
-    spans = _sentences(passage)
+    spans = _sentences(passage, held_back)
+    if not spans:
+        return ""
     scores = [
         _overlap(text[a:b], terms) + (5 if any(q and text[a:b].strip() in q for q in quoted) else 0)
         for a, b in spans
@@ -446,9 +526,9 @@ def _excerpt(passage: Passage, terms: set[str], quoted: set[str], *, limit: int)
         if size >= limit:
             break
     pieces: list[str] = []
-    previous = -2
+    previous = -1
     for i in sorted(kept):
-        if previous >= 0 and i != previous + 1:
+        if previous >= 0 and (i != previous + 1 or text[spans[previous][1] : spans[i][0]].strip()):
             pieces.append("…")
         pieces.append(text[spans[i][0] : spans[i][1]].strip())
         previous = i
@@ -488,8 +568,8 @@ def _add_citations(text: str, request: _Request) -> str:
         new = _terms(sentence) - asked
         best, best_overlap = 0, 1
         for shown in request.shown:
-            spans = _sentences(shown.passage)
-            overlap = max(_overlap(shown.passage.text[a:b], new) for a, b in spans)
+            spans = _sentences(shown.passage, shown.held_back)
+            overlap = max((_overlap(shown.passage.text[a:b], new) for a, b in spans), default=0)
             if overlap > best_overlap:
                 best, best_overlap = shown.n, overlap
         body, end = re.fullmatch(r"(.*?)([.!?…:]*)", sentence.strip(), flags=re.S).groups()  # type: ignore[union-attr]
@@ -522,9 +602,13 @@ def _claims(text: str) -> dict[int, str]:
     return claims
 
 
-def _best_quote(passage: Passage, claim: str, offline: Answer) -> str:
-    """The passage sentence that best overlaps ``claim``; verbatim from the passage."""
-    spans = _sentences(passage)
+def _best_quote(shown: _Shown, claim: str, offline: Answer) -> str:
+    """The shown passage's sentence that best overlaps ``claim``; verbatim from the passage,
+    never one held back."""
+    passage = shown.passage
+    spans = _sentences(passage, shown.held_back)
+    if not spans:
+        return ""
     terms = _terms(claim)
     offline_quotes = {s.quote for s in offline.sources if s.review_id == passage.review_id}
 

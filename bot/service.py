@@ -21,6 +21,7 @@ from bot.answers import Answer
 from bot.conversation import Conversation
 from bot.question_input import clean_question
 from bot.questions import read_question
+from bot.screening import SentenceScreen
 from bot.settings import Settings
 from index.catalog import WorkSummary, summarize_works
 from index.embedding import ReviewEmbedder, create_embedder, embedder_name
@@ -168,7 +169,12 @@ class ReviewService:
             return None
         from bot.llm import LlmAnswerer, make_chat_model
 
-        return LlmAnswerer(self._chat_model or make_chat_model(self.settings))
+        return LlmAnswerer(self._chat_model or make_chat_model(self.settings), screen=self.screen)
+
+    @cached_property
+    def screen(self) -> SentenceScreen:
+        """Holds back review sentences that speak to a model or carry links or contact data."""
+        return SentenceScreen(self.embedder)
 
     def ask_stream(
         self, question: str, *, conversation: Conversation | None = None, k: int | None = None
@@ -197,7 +203,12 @@ class ReviewService:
             top_k = k or self.settings.top_k
             pool, works = retrieve(read, view.search, k=max(top_k, SENTENCE_POOL))
             answer = compose_offline(
-                read, pool, works, max_chars=self.settings.answer_chars, lexicon=self.lexicon
+                read,
+                pool,
+                works,
+                max_chars=self.settings.answer_chars,
+                lexicon=self.lexicon,
+                screen=self.screen,
             )
             if llm is not None:
                 passages = leading_passages(pool, k=top_k, quoted=answer.sources)
