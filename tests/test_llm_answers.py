@@ -129,7 +129,7 @@ def test_an_injected_instruction_in_a_review_changes_nothing(
     assert "Lee Seong-hwa" in answer.answer
     assert_valid_citations(answer, service)
     assert answer_language(answer, "de") == "de"
-    # The injected review was retrieved, so the model did see it.
+    # The injected review was indexed; its instructions are held back from the model.
     assert any("HACKED" in t for t in _chunk_texts(service)["corpus/zz_injection.txt"])
 
 
