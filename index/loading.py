@@ -443,8 +443,8 @@ def _decode_mostly_utf8(data: bytes) -> tuple[str, str] | None:
     if not valid or valid < invalid * _UTF8_EVIDENCE_SHARE:
         return None
     repaired = _ESCAPED_BYTES.sub(_as_western, text)
-    bytes_ = "byte" if invalid == 1 else "bytes"
-    return repaired, f"repaired {invalid} {bytes_} that were not UTF-8 (read as cp1252)"
+    what = "byte that was" if invalid == 1 else "bytes that were"
+    return repaired, f"repaired {invalid} {what} not UTF-8 (read as cp1252)"
 
 
 def _as_western(span: re.Match[str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,12 @@ from typing import Any
 import pytest
 
 from bot.service import ReviewService
+from bot.settings import Settings
+from index import indexing
+from index.chunking import chunk_review as real_chunk_review
 from index.errors import EmbedderMismatchError, IndexLockedError
 from index.indexing import index_lock
+from index.records import Chunk, Review
 from index.store import ReviewStore
 from tests.conftest import SEEDS, CliResult
 
@@ -38,7 +43,7 @@ def test_seeds_give_two_works_called_ballerina(cli: Callable[..., CliResult]) ->
     ]
     assert len(works) == 2
 
-    reviews = {r["review_id"]: r for r in cli("reviews", "--json").json()}  # type: ignore[union-attr]
+    reviews = {r["review_id"]: r for r in cli("reviews", "--json").json()}  # type: ignore[attr-defined]
     headerless = reviews[HEADERLESS]
     assert headerless["work"] == {"title": "Ballerina", "year": 2023, "director": "Lee Chung-hyun"}
     assert "director: Lee Chung-hyun" in headerless["attached_by"]["evidence"]
@@ -147,7 +152,7 @@ def test_bad_files_are_reported_and_skipped(cli: Callable[..., CliResult], tmp_p
     assert "3 added" in result.out
     for name in ("empty.txt", "binary.txt", "broken.json", "mixed.jsonl", "rows.csv", "gone.txt"):
         assert name in result.err, f"{name} is not reported"
-    listed = [r["review_id"] for r in cli("reviews", "--json").json()]  # type: ignore[union-attr]
+    listed = [r["review_id"] for r in cli("reviews", "--json").json()]  # type: ignore[attr-defined]
     assert listed == ["reviews/good.txt", "reviews/mixed.jsonl#1", "reviews/rows.csv#1"]
 
 
@@ -230,3 +235,94 @@ def test_lock_is_not_held_after_a_run(service: ReviewService) -> None:
         index_lock(service.settings.data_dir),
     ):
         pass
+
+
+def test_same_named_folders_do_not_take_each_others_reviews(
+    cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    first, second = tmp_path / "a" / "reviews", tmp_path / "b" / "reviews"
+    for folder, title in ((first, "Kaltfront"), (second, "Fernlicht")):
+        folder.mkdir(parents=True)
+        (folder / "x.txt").write_text(f"Titel: {title}\n\nEin Film.", encoding="utf-8")
+    assert cli("index", str(first)).exit_code == 0
+
+    refused = cli("index", str(second))
+    both = cli("index", str(first), str(second))
+
+    assert refused.exit_code == both.exit_code == 3
+    assert f"  failed: {second / 'x.txt'}: review id reviews/x.txt is already used by " in (
+        refused.err
+    )
+    assert "0 updated, 0 removed" in refused.out
+    assert "already used by" in both.err
+    works: list[dict[str, Any]] = cli("works", "--json").json()  # type: ignore[assignment]
+    assert [w["title"] for w in works] == ["Kaltfront"]
+
+
+def test_a_moved_folder_keeps_its_review_ids(service: ReviewService, tmp_path: Path) -> None:
+    old = tmp_path / "old" / "seeds"
+    old.parent.mkdir()
+    shutil.copytree(SEEDS, old)
+    service.index([old])
+    new = tmp_path / "new" / "seeds"
+    new.parent.mkdir()
+    old.rename(new)
+    service.embedder.texts_embedded = 0
+
+    report = service.index([new])
+
+    assert sorted(report.unchanged) == [HEADERLESS, NETFLIX, WICK]
+    assert not report.failed and service.embedder.texts_embedded == 0
+
+
+def test_an_emptied_folder_removes_nothing_without_allow_empty(
+    cli: Callable[..., CliResult], seeds_copy: Path
+) -> None:
+    assert cli("index", str(seeds_copy)).exit_code == 0
+    for review in seeds_copy.iterdir():
+        review.unlink()
+
+    refused = cli("index", str(seeds_copy))
+    listed = cli("reviews", "--json").json()
+    allowed = cli("index", "--allow-empty", str(seeds_copy))
+
+    assert refused.exit_code == 1
+    assert refused.err.startswith(f"error: {seeds_copy} holds no review files, but 3 indexed")
+    assert refused.err.count("\n") == 1 and "--allow-empty" in refused.err
+    assert len(listed) == 3  # type: ignore[arg-type]
+    assert allowed.exit_code == 0 and "3 removed" in allowed.out
+
+
+def test_a_file_whose_splitting_fails_is_reported_and_keeps_its_chunks(
+    cli: Callable[..., CliResult], seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli("index", str(seeds_copy)).exit_code == 0
+    wick = seeds_copy / WICK.split("/")[1]
+    wick.write_text(wick.read_text(encoding="utf-8") + "\nNachtrag.", encoding="utf-8")
+    (seeds_copy / "new.txt").write_text("Titel: Kaltfront\n\nEin Krimi.", encoding="utf-8")
+
+    def chunk_review(review: Review, **options: Any) -> list[Chunk]:
+        if review.review_id == WICK:  # an unforeseen bug on one review's text
+            raise IndexError("list index out of range")
+        return real_chunk_review(review, **options)
+
+    monkeypatch.setattr(indexing, "chunk_review", chunk_review)
+    before = cli("reviews", "--json").json()
+    result = cli("index", str(seeds_copy))
+
+    assert result.exit_code == 3
+    assert f"  failed: {wick}: cannot index: IndexError: list index out of range\n" == result.err
+    assert "1 added" in result.out and f"kept: {WICK}" in result.out
+    assert cli("reviews", "--json").json() != before
+    assert WICK in {c.review_id for c in ReviewService(Settings()).store.chunks()}
+
+
+def test_an_interrupt_while_indexing_one_file_is_not_swallowed(
+    service: ReviewService, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(review: Review, **options: Any) -> list[Chunk]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(indexing, "chunk_review", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        service.index([seeds_copy])

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import pytest
 
 from index.errors import ReviewFileError
-from index.loading import DEFAULT_MAX_FILE_BYTES, find_review_files, load_file, load_reviews
+from index.loading import (
+    DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_RECORDS,
+    find_review_files,
+    load_file,
+    load_reviews,
+)
 from index.records import FileLoad
 
 SEEDS = Path(__file__).parents[1].parent / "shared" / "data" / "seeds"
@@ -37,9 +44,12 @@ def load(
     *,
     columns: dict[str, str] | None = None,
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_records: int = DEFAULT_MAX_RECORDS,
 ) -> FileLoad:
     path = write(folder, name, content)
-    return load_file(path, root=folder, columns=columns, max_bytes=max_bytes)
+    return load_file(
+        path, root=folder, columns=columns, max_bytes=max_bytes, max_records=max_records
+    )
 
 
 def only_failure(result: FileLoad) -> str:
@@ -358,3 +368,125 @@ def test_seed_reviews_load_as_plain_text() -> None:
     ]
     for record in records:
         assert record.text == Path(record.source_path).read_text(encoding="utf-8")
+
+
+def test_utf8_with_a_few_invalid_bytes_is_repaired_span_by_span(reviews: Path) -> None:
+    content = (GERMAN + "\n").encode() * 3 + "Ein schöner Tag.\n".encode("cp1252")
+
+    result = load(reviews, "mixed.txt", content)
+
+    (record,) = result.records
+    assert record.text == (GERMAN + "\n") * 3 + "Ein schöner Tag.\n"
+    assert [note.note for note in result.notes] == [
+        "repaired 1 byte that was not UTF-8 (read as cp1252)"
+    ]
+    assert result.complete
+
+
+def test_a_legacy_file_with_a_chance_utf8_pair_stays_legacy(reviews: Path) -> None:
+    # "ß…" in cp1252 happens to be valid UTF-8; the many other umlauts show the encoding.
+    text = "Spaß… " + "Größe, Länge, Übermut. " * 10
+
+    (record,) = load(reviews, "legacy.txt", text.encode("cp1252")).records
+
+    assert record.text == text
+
+
+def test_lone_surrogate_escapes_become_replacement_characters(reviews: Path) -> None:
+    result = load(reviews, "s.jsonl", '{"id": "a", "text": "Kaputt \\ud83d hier.", "x": "\\udc00"}')
+
+    (record,) = result.records
+    assert (record.text, record.fields["x"]) == ("Kaputt \ufffd hier.", "\ufffd")
+    assert "replaced 2 lone surrogate" in result.notes[0].note
+    record.text.encode("utf-8")
+
+
+def test_names_that_are_not_utf8_give_printable_stable_ids(reviews: Path) -> None:
+    path = Path(os.fsdecode(os.fsencode(reviews) + b"/caf\xe9\n.txt"))
+    path.write_text("Gut.", encoding="utf-8")
+
+    first, again = load_file(path, root=reviews), load_file(path, root=reviews)
+
+    assert first.records[0].review_id == again.records[0].review_id == "reviews/caf\\xe9\\x0a.txt"
+    assert first.records[0].source_path.endswith("/caf\\xe9\\x0a.txt")
+    assert first.path.encode("utf-8") and first.notes
+
+
+def test_deep_json_fails_that_file_or_that_line(reviews: Path) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+
+    assert only_failure(load(reviews, "deep.json", deep)) == "JSON nested too deeply"
+    lines = load(reviews, "deep.jsonl", '{"text": "Gut."}\n' + deep)
+    assert [r.text for r in lines.records] == ["Gut."]
+    assert [f.reason for f in lines.failures] == ["line 2: JSON nested too deeply"]
+
+
+def test_yaml_aliases_are_refused_in_front_matter(reviews: Path) -> None:
+    laughs = "---\na: &a [x, x, x]\nb: &b [*a, *a, *a]\n---\nText."
+
+    reason = only_failure(load(reviews, "laughs.md", laughs))
+
+    assert "aliases (*name) are not allowed in front matter (line 3" in reason
+
+
+def test_html_nesting_is_bounded_before_parsing(reviews: Path) -> None:
+    nested = "<body>" + "<div>" * 300 + "Tief, aber lesbar." + "</div>" * 300
+    too_deep = "<body>" + "<div>" * 100_000 + "Text." + "</div>" * 100_000
+
+    assert load(reviews, "ok.html", nested).records[0].text == "Tief, aber lesbar."
+    reason = only_failure(load(reviews, "deep.html", too_deep))
+    assert reason == "HTML nested about 100000 elements deep (at most 2000 are read)"
+
+
+def test_records_after_the_limit_are_reported_not_read(reviews: Path) -> None:
+    rows = "id,text\n" + "".join(f"{n},Gut {n}.\n" for n in range(1, 8))
+
+    result = load(reviews, "rows.csv", rows, max_records=5)
+
+    assert [r.record_key for r in result.records] == ["1", "2", "3", "4", "5"]
+    assert [f.reason for f in result.failures] == [
+        "2 more records not read: a file is read up to 5 records"
+    ]
+
+
+def test_csv_with_only_a_header_is_a_failure(reviews: Path) -> None:
+    assert (
+        only_failure(load(reviews, "header.csv", "id,title,text\n")) == "no rows under the header"
+    )
+
+
+def test_links_out_of_the_folder_are_followed_only_when_allowed(
+    reviews: Path, tmp_path: Path
+) -> None:
+    outside = write(tmp_path, "outside.txt", "Titel: Kaltfront\n\nGut.")
+    (reviews / "link.txt").symlink_to(outside)
+    (reviews / "inside.txt").symlink_to(write(reviews, "sub/real.txt", "Gut."))
+
+    refused = only_failure(load_file(reviews / "link.txt", root=reviews))
+    followed = load_file(reviews / "link.txt", root=reviews, follow_external_links=True)
+    inside = load_file(reviews / "inside.txt", root=reviews)
+
+    assert refused.startswith(f"not read: it links to {outside}, outside {reviews}")
+    assert followed.records[0].text == "Titel: Kaltfront\n\nGut."
+    assert inside.records[0].text == "Gut."
+
+
+def test_unlistable_folder_is_reported_not_raised(
+    reviews: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(reviews, "a.txt", "Gut.")
+    write(reviews, "locked/b.txt", "Gut.")
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        if os.fspath(path).endswith("/locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    loads = list(load_reviews([reviews]))
+
+    assert [(x.path, [f.reason for f in x.failures]) for x in loads] == [
+        (str(reviews / "locked"), ["cannot list folder: Permission denied"]),
+        (str(reviews / "a.txt"), []),
+    ]
