@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -81,14 +82,14 @@ def _configure_logging(verbosity: int, redactor: Redactor) -> None:
     what happens, -vv debug details; every handler masks the secrets."""
     level = (logging.WARNING, logging.INFO)[verbosity] if verbosity < 2 else logging.DEBUG
     root = logging.getLogger()
-    if not root.handlers:  # else someone who embeds us (or pytest) configured logging
+    if not root.handlers:  # else whoever runs us (a test, an embedding program) set it up
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter(_LOG_FORMAT))
         # On the handler too: bm25s sets its own logger to DEBUG, which the root's level
         # does not stop.
         handler.setLevel(level)
         root.addHandler(handler)
-    root.setLevel(level)
+        root.setLevel(level)
     redactor.install()
 
 
@@ -271,6 +272,9 @@ def chat(service: ReviewService) -> None:
     /reset forgets the conversation, /quit ends it.
     """
     conversation = Conversation()
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        # A terminal that is not UTF-8 sends bytes clean_question repairs, rather than an error.
+        sys.stdin.reconfigure(errors="surrogateescape")
     while True:
         try:
             question = click.prompt("?", prompt_suffix=" ", default="", show_default=False)
@@ -288,7 +292,7 @@ def chat(service: ReviewService) -> None:
             continue
         try:
             _stream_answer(service, question, conversation=conversation, k=None)
-        except ReviewbotError as error:  # a question too long, nothing indexed yet, …
+        except QuestionError as error:  # the next one may be fine; other errors end the chat
             _echo(f"error: {error}", err=True)
 
 

@@ -58,7 +58,8 @@ class Redactor(logging.Filter):
         return True
 
     def install(self) -> None:
-        """Filter every handler there is now (the root's first) and the chatty loggers."""
+        """Filter every handler there is now and the chatty loggers, in place of any Redactor
+        installed before."""
         manager = logging.Logger.manager
         loggers = [logging.getLogger()] + [
             logger for logger in manager.loggerDict.values() if isinstance(logger, logging.Logger)
@@ -77,5 +78,7 @@ def _token_parts(secret: str) -> tuple[str, ...]:
 
 
 def _add_once(target: logging.Handler | logging.Logger, redactor: Redactor) -> None:
+    for earlier in [f for f in target.filters if isinstance(f, Redactor) and f is not redactor]:
+        target.removeFilter(earlier)
     if redactor not in target.filters:
         target.addFilter(redactor)

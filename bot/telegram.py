@@ -1148,12 +1148,16 @@ def build_application(
     return application
 
 
-class _RejectedTokenTraceback(logging.Filter):
-    """Drops python-telegram-bot's traceback for a rejected token: run_bot reports it in
-    one line."""
+class _StartFailureDemoted(logging.Filter):
+    """Makes python-telegram-bot's traceback for a failed start (a rejected token, Telegram
+    out of reach) a debug line: run_bot reports that failure itself, in one line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
+        error = record.exc_info[1] if record.exc_info else None
+        at_start = "(Bootstrap" in record.getMessage()  # PTB's retry loop while starting
+        if isinstance(error, InvalidToken) or (isinstance(error, TelegramError) and at_start):
+            record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return True
 
 
 def webhook_secret(token: str) -> str:
@@ -1175,7 +1179,7 @@ def run_bot(service: ReviewService, *, redactor: Redactor | None = None) -> None
         redactor.add([webhook_secret(token.get_secret_value())])
     # httpx logs every request URL at INFO; the token is masked, but polling would flood -v.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("telegram.ext").addFilter(_RejectedTokenTraceback())
+    logging.getLogger("telegram.ext").addFilter(_StartFailureDemoted())
     application = build_application(service)
     try:
         _run(application, service.settings.telegram_webhook_url)
@@ -1183,6 +1187,8 @@ def run_bot(service: ReviewService, *, redactor: Redactor | None = None) -> None
         raise ConfigurationError(
             "Telegram rejected the bot token; check REVIEWBOT_TELEGRAM_TOKEN"
         ) from None
+    except TelegramError as error:
+        raise ReviewbotError(f"the Telegram bot could not start: {error}") from error
 
 
 def _run(application: Application[Any, Any, Any, Any, Any, Any], webhook_url: str | None) -> None:
