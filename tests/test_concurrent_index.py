@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.answers import Answer
 from bot.service import ReviewService
 from bot.settings import Settings
 from tests.chroma_server import chroma_server
-from tests.conftest import REPO, RememberingEmbedder
+from tests.conftest import REPO, SEEDS, RememberingEmbedder
 
 # The seed review the question below is answered from, and one the other process edits.
 DELETED = "002_8bc465d4c9f8ae35.txt"
@@ -131,3 +134,66 @@ def test_a_pinned_search_keeps_to_its_generation(service: ReviewService, seeds_c
     after = service.search.search(QUESTION, language="de", k=10)
     assert after
     assert deleted_id not in {h.review_id for h in after}
+
+
+def test_many_questions_while_another_process_reindexes(
+    service: ReviewService, tmp_path: Path
+) -> None:
+    """Two versions of the reviews with the same texts under other names take turns."""
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    for seed in SEEDS.iterdir():
+        shutil.copy(seed, folder / f"a-{seed.name}")
+    versions: list[set[str]] = [set(), set()]
+    for version, prefix in enumerate(("a-", "b-")):
+        rename_all(folder, prefix)
+        service.index([folder])
+        versions[version] = {r.review_id for r in service.reviews()}
+    assert not versions[0] & versions[1]
+
+    errors: list[BaseException] = []
+    answers: list[Answer] = []
+    reindexing = threading.Event()
+
+    def ask_until_done() -> None:
+        while reindexing.is_set():
+            for question in QUESTIONS:
+                try:
+                    answers.append(service.ask(question))
+                except BaseException as error:
+                    errors.append(error)
+
+    reindexing.set()
+    askers = [threading.Thread(target=ask_until_done) for _ in range(4)]
+    for asker in askers:
+        asker.start()
+    try:
+        for prefix in ("a-", "b-"):
+            rename_all(folder, prefix)
+            code, _, err = finish(
+                reviewbot("index", str(folder), data_dir=service.settings.data_dir, chroma_url=None)
+            )
+            assert code == 0, err
+    finally:
+        reindexing.clear()
+        for asker in askers:
+            asker.join()
+
+    assert not errors, errors[:3]
+    assert len(answers) >= len(QUESTIONS) * 4
+    for answer in answers:
+        cited = {s.review_id for s in answer.sources}
+        assert cited <= versions[0] or cited <= versions[1], f"one answer, two generations: {cited}"
+
+
+QUESTIONS = [
+    QUESTION,
+    "Wer führt Regie bei Ballerina von 2025?",
+    "Wie finden die Kritiken die Action in Ballerina?",
+    "Wie viele Kritiken gibt es?",
+]
+
+
+def rename_all(folder: Path, prefix: str) -> None:
+    for path in folder.iterdir():
+        path.rename(folder / (prefix + path.name[2:]))
