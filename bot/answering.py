@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from statistics import mean
 
-from bot.answers import NOT_FOUND, Answer, Passage, Source
+from bot.answers import LANGUAGES_UNDERSTOOD, NOT_FOUND, Answer, Passage, Source
 from bot.questions import GENERIC_WORDS, SYNONYMS, Question
 from bot.screening import SentenceScreen
 from bot.sentences import (
@@ -279,9 +279,12 @@ def _character_key(name: str) -> str:
 
 
 def not_found(question: Question) -> Answer:
+    """The reviews say nothing on it; or, for a question in a language other than German or
+    English, which languages the bot reads."""
+    text = NOT_FOUND.get(question.language, NOT_FOUND["en"])
     return Answer(
         question=question.text,
-        answer=NOT_FOUND.get(question.language, NOT_FOUND["en"]),
+        answer=LANGUAGES_UNDERSTOOD if question.foreign else text,
         status="not_found",
         language=question.language,
         works=[w.label() for w in question.works],

@@ -12,6 +12,12 @@ NOT_FOUND = {
     "en": "The reviews don't cover that.",
 }
 
+# For a question in another language that word matching cannot read: which ones it can.
+LANGUAGES_UNDERSTOOD = (
+    "I can only read questions in German and English; please ask again in one of them. "
+    "Ich verstehe Fragen nur auf Deutsch und Englisch; bitte frag noch einmal in einer davon."
+)
+
 
 @dataclass(frozen=True)
 class Source:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -176,6 +177,9 @@ class Question:
     unknown_title: str | None = None
     # Words that picked one of several works sharing a title ("Netflix", "John Wick").
     deciding: list[str] = field(default_factory=list)
+    # The language or script the question is written in when it is neither German nor
+    # English ("fr", "ru", "cyrillic", "cjk"); word matching cannot read it.
+    foreign: str | None = None
 
 
 def read_question(
@@ -193,7 +197,7 @@ def read_question(
     language = detect_language(text, default="en" if re.search(r"[a-z]", text) else "de")
     if re.search(r"[äöüß]", text, re.I):
         language = "de"
-    question = Question(text=text, language=language)
+    question = Question(text=text, language=language, foreign=foreign_language(text))
     question.aspect = next((name for name, p in ASPECTS.items() if p.search(text)), None)
     question.intent = _intent(text)
     if question.aspect == "age_rating" and question.intent == "ratings":
@@ -214,6 +218,73 @@ def read_question(
     titles = {normalize(w.title) for w in works}
     question.ambiguous = len(works) > 1 and len(titles) == 1
     return question
+
+
+# Stop-word lists of the languages bm25s ships, by the code a question's language is told in.
+_STOPWORD_LISTS = {
+    "de": "STOPWORDS_GERMAN",
+    "en": "STOPWORDS_EN_PLUS",
+    "fr": "STOPWORDS_FRENCH",
+    "es": "STOPWORDS_SPANISH",
+    "it": "STOPWORDS_ITALIAN",
+    "pt": "STOPWORDS_PORTUGUESE",
+    "nl": "STOPWORDS_DUTCH",
+    "da": "STOPWORDS_DANISH",
+    "sv": "STOPWORDS_SWEDISH",
+    "no": "STOPWORDS_NORWEGIAN",
+    "tr": "STOPWORDS_TURKISH",
+    "ru": "STOPWORDS_RUSSIAN",
+}
+
+
+def foreign_language(text: str) -> str | None:
+    """The language (or, failing that, the script) of a question that is neither German nor
+    English, or None.
+
+    Two letters or more of another script than Latin name that script ("cyrillic", "cjk")
+    unless stop words say the language; Latin text is foreign when another language's stop
+    words outnumber those of German and of English, or match them and the text has letters
+    neither language writes ("réalisé", "dirigió").
+    """
+    # Names say nothing of the language: "Min" in "Min-hee" is no Danish stop word.
+    found = list(re.finditer(r"[^\W\d_]+", text))
+    words = [
+        m.group(0).lower()
+        for i, m in enumerate(found)
+        if (i == 0 or m.group(0).islower()) and len(m.group(0)) > 1
+    ]
+    counts = {code: sum(w in stops for w in words) for code, stops in _stopwords().items()}
+    ours = max(counts["de"], counts["en"])
+    best = max((c for c in counts if c not in ("de", "en")), key=lambda c: counts[c])
+    scripts = Counter(_script(c) for c in text if c.isalpha())
+    other_script = [name for name, n in scripts.most_common() if name != "latin" and n >= 2]
+    if other_script:
+        return best if counts[best] > ours else other_script[0]
+    if counts[best] > ours:
+        return best
+    if re.search(r"[^\Wa-zäöüß\d_]", text.lower()) and counts[best] >= ours:
+        return best if counts[best] else "other"
+    return None
+
+
+def _script(letter: str) -> str:
+    name = unicodedata.name(letter, "")
+    if name.startswith("CJK") or "HIRAGANA" in name or "KATAKANA" in name:
+        return "cjk"
+    return name.split()[0].lower() if name else "unknown"
+
+
+def _stopwords() -> dict[str, frozenset[str]]:
+    if not _STOPWORDS:
+        from bm25s import stopwords
+
+        _STOPWORDS.update(
+            {code: frozenset(getattr(stopwords, name)) for code, name in _STOPWORD_LISTS.items()}
+        )
+    return _STOPWORDS
+
+
+_STOPWORDS: dict[str, frozenset[str]] = {}
 
 
 def _intent(text: str) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.answers import NOT_FOUND
 from bot.conversation import Conversation
 from bot.service import ReviewService
 from tests.conftest import EXAMPLES, REPO, SEEDS, CliResult
@@ -89,6 +90,40 @@ def test_question_the_reviews_do_not_answer_is_refused(seeds_service: ReviewServ
     assert answer.sources == []
     english = seeds_service.ask("How much did Ballerina earn at the box office?")
     assert (english.status, english.answer) == ("not_found", "The reviews don't cover that.")
+
+
+# Questions in languages the word matching cannot read, about the seed films. Measured with
+# the multilingual embedder alone (the best of 40 passages' sentences by similarity), the
+# fact was in the first sentence for 3 of 9 and among the first three for 4 of 9, with no
+# way to tell which: the bot says which languages it reads rather than quote a wrong one.
+FOREIGN_QUESTIONS = [
+    ("Qui a réalisé Ballerina ?", "Lee Chung-hyun"),
+    ("Qui a composé la musique du Ballerina coréen ?", "Lee Seong-hwa"),
+    ("Où Ok-ju trouve-t-elle son amie morte ?", "Badewanne"),
+    ("Кто снял фильм Ballerina?", "Lee Chung-hyun"),
+    ("Кто написал музыку к корейскому фильму Ballerina?", "Lee Seong-hwa"),
+    ("Где Ок-джу находит свою мёртвую подругу?", "Badewanne"),
+    ("谁执导了《Ballerina》？", "Lee Chung-hyun"),
+    ("韩国电影Ballerina的配乐是谁创作的？", "Lee Seong-hwa"),
+    ("玉珠在哪里发现了她死去的朋友？", "Badewanne"),
+]
+
+
+def test_questions_in_other_languages_are_answered_or_told_which_languages_work(
+    seeds_service: ReviewService,
+) -> None:
+    told = 0
+    for question, fact in FOREIGN_QUESTIONS:
+        answer = seeds_service.ask(question)
+        # Never "the reviews don't cover that": they do, in a language the bot reads.
+        assert answer.answer not in NOT_FOUND.values(), question
+        if answer.status == "answered":
+            assert fact in answer.answer, (question, answer.answer)
+        else:
+            assert "German and English" in answer.answer, question
+            assert "Deutsch und Englisch" in answer.answer, question
+            told += 1
+    assert told >= len(FOREIGN_QUESTIONS) - 1  # only word matches that are sure get answered
 
 
 def test_counts_and_ratings_come_from_metadata(seeds_service: ReviewService) -> None:
