@@ -196,6 +196,23 @@ async def test_a_question_with_markup_characters_is_echoed_escaped(
 
 
 @e2e
+async def test_an_overlong_question_is_refused_with_the_limit(
+    telegram_server: TelegramTestServer, seeded: ReviewService
+) -> None:
+    async with running_bot(telegram_server, seeded) as telegram:
+        await telegram.send_message(JOHN, "Who directed Ballerina? " + "x" * 1000)
+        await telegram.send_message(ANNA, "Wer hat bei Ballerina Regie geführt? " + "x" * 1000)
+        [english] = await telegram.wait_for_bot_messages(JOHN)
+        [german] = await telegram.wait_for_bot_messages(ANNA)
+    assert english.plain_text == (
+        "That question is too long (1024 characters). Please ask in at most 1000 characters."
+    )
+    assert german.plain_text == (
+        "Die Frage ist zu lang (1037 Zeichen). Bitte frag in höchstens 1000 Zeichen."
+    )
+
+
+@e2e
 async def test_two_chats_asking_at_once_are_both_answered(
     telegram_server: TelegramTestServer, seeded: ReviewService
 ) -> None:
