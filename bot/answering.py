@@ -37,7 +37,7 @@ MIN_EXCERPT = 100
 # Chunks per work whose sentences are weighed for an offline answer.
 SENTENCE_POOL = 40
 # The best candidates per work screened in one batch for sentences that must not be quoted.
-SCREENED = 8
+SCREENED = 5
 
 
 _FIELD_LABELS = {
