@@ -43,6 +43,13 @@ def make_corpora(tmp_path: Path) -> tuple[Path, Path]:
     return first, second
 
 
+def switch_to(version: Path, folder: Path) -> Path:
+    """Make ``folder`` hold exactly the files of ``version``; returns ``folder``."""
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(version, folder)
+    return folder
+
+
 def kill_indexer_at(corpus: Path, data_dir: Path, marker: str, occurrence: int) -> bool:
     """Start `reviewbot index` in its own process; SIGKILL it at the marker. True if killed."""
     env = {
@@ -78,25 +85,28 @@ def test_killed_reindex_recovers_to_the_uninterrupted_result(
         settings = Settings(_env_file=None, data_dir=data)  # type: ignore[call-arg]
         return ReviewService(settings, embedder=embedder)
 
+    # One reviews folder whose files change from version 1 to version 2.
+    folder = tmp_path / "reviews"
     reference = service(tmp_path / "reference")
-    reference.index([first])
-    reference.index([second])
+    reference.index([switch_to(first, folder)])
+    reference.index([switch_to(second, folder)])
     expected = snapshot(reference.store)
 
     killed = 0
     for marker, occurrence in KILL_POINTS:
         data = tmp_path / f"killed-{marker.split()[0]}-{occurrence}"
-        service(data).index([first])
-        killed += kill_indexer_at(second, data, marker, occurrence)
+        service(data).index([switch_to(first, folder)])
+        switch_to(second, folder)
+        killed += kill_indexer_at(folder, data, marker, occurrence)
         if occurrence == 3:
             # A second kill on top of the first, before recovery.
-            kill_indexer_at(second, data, "stored", 1)
+            kill_indexer_at(folder, data, "stored", 1)
         recovered = service(data)
         assert recovered.reviews(), "the interrupted index is still readable"
-        report = recovered.index([second])
+        report = recovered.index([folder])
         assert not report.failed
         assert snapshot(recovered.store) == expected, f"killed at {marker} #{occurrence}"
-        assert recovered.index([second]).changed is False
+        assert recovered.index([folder]).changed is False
     assert killed == len(KILL_POINTS), "every kill point was reached"
 
 
