@@ -501,12 +501,12 @@ def _parse(
         case "json":
             return _some(_parse_json(text, source, columns=columns, limit=max_records), "records")
         case "jsonl":
-            rows = _jsonl_rows(text)
+            rows = _jsonl_rows(text, limit=max_records)
             return _some(
                 _records_from_rows(rows, source, columns=columns, limit=max_records), "records"
             )
         case "csv":
-            rows = _csv_rows(text, columns=columns)
+            rows = _csv_rows(text, columns=columns, limit=max_records)
             return _some(
                 _records_from_rows(rows, source, columns=columns, limit=max_records),
                 "rows under the header",
@@ -727,11 +727,14 @@ def _parse_json(
     )
 
 
-def _jsonl_rows(text: str) -> list[_Row]:
-    rows = []
+def _jsonl_rows(text: str, *, limit: int) -> list[_Row]:
+    """The rows of the lines, up to one more than ``limit`` (to tell that there are more)."""
+    rows: list[_Row] = []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
+        if len(rows) > limit:
+            break
         try:
             item = json.loads(line)
         except json.JSONDecodeError as error:
@@ -758,7 +761,8 @@ def _json_type(value: object) -> str:
     return names.get(type(value), "number")
 
 
-def _csv_rows(text: str, *, columns: dict[str, str]) -> list[_Row]:
+def _csv_rows(text: str, *, columns: dict[str, str], limit: int) -> list[_Row]:
+    """The rows under the header, up to one more than ``limit`` (to tell that there are more)."""
     reader = csv.DictReader(
         io.StringIO(text, newline=""), delimiter=_csv_delimiter(text), restkey=_CSV_EXTRA_CELLS
     )
@@ -769,6 +773,8 @@ def _csv_rows(text: str, *, columns: dict[str, str]) -> list[_Row]:
     number = 0
     try:
         for number, cells in enumerate(reader, start=1):
+            if len(rows) > limit:
+                break
             if any(cell and cell.strip() for cell in cells.values() if isinstance(cell, str)):
                 rows.append(_csv_row(number, cells, line=reader.line_num, width=len(header)))
     except csv.Error as error:
@@ -821,7 +827,7 @@ def _records_from_rows(
 ) -> list[_Outcome]:
     outcomes = _records_from_first_rows(rows[:limit], source, columns=columns)
     if len(rows) > limit:
-        reason = f"{len(rows) - limit} more records not read: a file is read up to {limit} records"
+        reason = f"the records after the first {limit} were not read (a file is read up to {limit})"
         outcomes.append(source.failure(reason))
     return outcomes
 

@@ -445,7 +445,7 @@ def test_records_after_the_limit_are_reported_not_read(reviews: Path) -> None:
 
     assert [r.record_key for r in result.records] == ["1", "2", "3", "4", "5"]
     assert [f.reason for f in result.failures] == [
-        "2 more records not read: a file is read up to 5 records"
+        "the records after the first 5 were not read (a file is read up to 5)"
     ]
 
 
