@@ -17,8 +17,8 @@ import pytest
 from bot.cli import EXIT_ERROR, EXIT_PARTIAL, EXIT_USAGE, main
 from bot.question_input import EmptyQuestionError, QuestionTooLongError, clean_question
 from bot.service import ReviewService
-from bot.settings import Settings
-from tests.conftest import SEEDS, CliResult, RememberingEmbedder
+from bot.settings import Settings, load_settings
+from tests.conftest import REPO, SEEDS, CliResult, RememberingEmbedder
 
 REVIEWBOT = Path(sys.executable).with_name("reviewbot")
 QUESTION = "Wer hat bei Ballerina Regie geführt?"
@@ -211,6 +211,13 @@ def test_a_setting_that_fails_when_used_ends_in_one_line(
 def test_every_setting_is_tried_with_a_bad_value(tmp_path: Path) -> None:
     tried = {field for field, _ in REFUSED} | {c[0] for c in _runtime_cases(tmp_path)}
     assert tried == set(Settings.model_fields)
+
+
+def test_env_example_lists_every_setting_and_is_valid(clean_env: pytest.MonkeyPatch) -> None:
+    example = REPO / ".env.example"
+    listed = {line.split("=", 1)[0] for line in example.read_text().splitlines() if "=" in line}
+    assert {env_name(field) for field in Settings.model_fields} <= listed
+    load_settings(_env_file=example)  # every value in it is accepted
 
 
 def test_the_installed_command_explains_a_bad_setting_in_one_line(tmp_path: Path) -> None:
