@@ -28,7 +28,6 @@ from index.indexing import IndexReport, Progress
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
-_ALLOW_EMPTY_HELP = "Remove the reviews of a folder that is now empty (refused otherwise)."
 EXIT_UNEXPECTED = 4
 EXIT_INTERRUPTED = 130
 EXIT_CODES_HELP = f"""\b
@@ -41,6 +40,7 @@ Exit codes:
   {EXIT_INTERRUPTED:>3}  interrupted (Ctrl-C)
 """
 _LISTED = 20
+_ALLOW_EMPTY_HELP = "Remove the reviews of a folder that is now empty (refused otherwise)."
 # Whose errors, reaching the command line, come from the Chroma store: its own, and the
 # HTTP client's of a Chroma server (the LLM and Telegram clients handle theirs).
 _STORE_LIBRARIES = frozenset({"chromadb", "httpx", "httpcore"})
