@@ -10,8 +10,9 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import update_wrapper
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import click
 
@@ -45,6 +46,8 @@ _ALLOW_EMPTY_HELP = "Remove the reviews of a folder that is now empty (refused o
 # HTTP client's of a Chroma server (the LLM and Telegram clients handle theirs).
 _STORE_LIBRARIES = frozenset({"chromadb", "httpx", "httpcore"})
 _LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+# The loggers whose INFO lines -v shows; other libraries' show from WARNING on (-vv: all).
+_OWN_LOGGERS = ("reviewbot", "bot", "index")
 # C0 and C1 control characters but newline and tab: escape sequences that would let a
 # review's title recolour, retitle or rewrite the terminal.
 _TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -53,12 +56,36 @@ _C1_CONTROLS = re.compile(r"[\x7f-\x9f]")
 log = logging.getLogger("reviewbot")
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
 @dataclass
 class _Launch:
     """What `main` hands the command group: a service to use (tests) and the log redactor."""
 
     redactor: Redactor
     service: ReviewService | None = None
+
+    def started_service(self) -> ReviewService:
+        """The service, built from the settings on first use: only once a command runs, so
+        `--help` and usage errors never depend on the settings."""
+        if self.service is None:
+            settings = load_settings()
+            self.redactor.add(settings.secrets())
+            self.service = ReviewService(settings)
+        return self.service
+
+
+def pass_service(command: Callable[Concatenate[ReviewService, P], R]) -> Callable[P, R]:
+    """Like click.pass_obj, handing the command the service (built when it is called)."""
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        launch = click.get_current_context().find_object(_Launch)
+        assert launch is not None, "the command group puts a _Launch into the context"
+        return command(launch.started_service(), *args, **kwargs)
+
+    return update_wrapper(run, command)
 
 
 def printable(text: str) -> str:
@@ -77,19 +104,34 @@ def _print_json(data: Any) -> None:
     click.echo(_C1_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
+class _OwnInfoOnly(logging.Filter):
+    """Lets other libraries' records through from WARNING on, reviewbot's from INFO."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        own = record.name.split(".")[0] in _OWN_LOGGERS
+        return record.levelno >= (logging.INFO if own else logging.WARNING)
+
+
 def _configure_logging(verbosity: int, redactor: Redactor) -> None:
     """Warnings only by default (whatever level a library gave its own logger), -v adds
-    what happens, -vv debug details; every handler masks the secrets."""
-    level = (logging.WARNING, logging.INFO)[verbosity] if verbosity < 2 else logging.DEBUG
+    what reviewbot does, -vv debug details of everything; every handler masks the secrets."""
     root = logging.getLogger()
     if not root.handlers:  # else whoever runs us (a test, an embedding program) set it up
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter(_LOG_FORMAT))
-        # On the handler too: bm25s sets its own logger to DEBUG, which the root's level
-        # does not stop.
-        handler.setLevel(level)
+        # Levels on the handler too: bm25s sets its own logger to DEBUG, and httpx logs
+        # every request at INFO; the root's level stops neither.
+        if verbosity >= 2:
+            root.setLevel(logging.DEBUG)
+        elif verbosity == 1:
+            root.setLevel(logging.WARNING)
+            for name in _OWN_LOGGERS:
+                logging.getLogger(name).setLevel(logging.INFO)
+            handler.addFilter(_OwnInfoOnly())
+        else:
+            root.setLevel(logging.WARNING)
+            handler.setLevel(logging.WARNING)
         root.addHandler(handler)
-        root.setLevel(level)
     redactor.install()
 
 
@@ -98,7 +140,8 @@ def _configure_logging(verbosity: int, redactor: Redactor) -> None:
     "-v",
     "--verbose",
     count=True,
-    help="Log what happens to stderr (-vv: debug details, also of the libraries).",
+    help="Log what reviewbot does and other libraries' warnings to stderr (-vv: debug "
+    "details of everything).",
 )
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:
@@ -108,11 +151,9 @@ def cli(ctx: click.Context, verbose: int) -> None:
     """
     launch = ctx.obj if isinstance(ctx.obj, _Launch) else _Launch(Redactor())
     _configure_logging(verbose, launch.redactor)
-    settings = launch.service.settings if launch.service else load_settings()
-    launch.redactor.add(settings.secrets())
-    service = launch.service = launch.service or ReviewService(settings)
-    ctx.meta["redactor"] = launch.redactor
-    ctx.obj = service
+    if launch.service is not None:
+        launch.redactor.add(launch.service.settings.secrets())
+    ctx.obj = launch
 
 
 @contextmanager
@@ -135,7 +176,7 @@ def _progress_bar(label: str) -> Iterator[Progress | None]:
 @click.option("--rebuild", is_flag=True, help="Drop the index and embed everything again.")
 @click.option("--allow-empty", is_flag=True, help=_ALLOW_EMPTY_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.pass_obj
+@pass_service
 def index(
     service: ReviewService, paths: tuple[Path, ...], rebuild: bool, allow_empty: bool, as_json: bool
 ) -> None:
@@ -182,7 +223,7 @@ def _echo_report(report: IndexReport, paths: tuple[Path, ...]) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
+@pass_service
 def reviews(service: ReviewService, as_json: bool) -> None:
     """List the indexed reviews with their metadata and work."""
     found = service.reviews()
@@ -201,7 +242,7 @@ def reviews(service: ReviewService, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
+@pass_service
 def works(service: ReviewService, as_json: bool) -> None:
     """List the works with their review counts and ratings."""
     summaries = service.works()
@@ -217,7 +258,7 @@ def works(service: ReviewService, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.pass_obj
+@pass_service
 def stats(service: ReviewService, as_json: bool) -> None:
     """Show reviews, works, chunks, languages, embedder, store and the last index time."""
     figures = service.stats()
@@ -234,7 +275,7 @@ def stats(service: ReviewService, as_json: bool) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--debounce", default=1500, show_default=True, help="Milliseconds to wait.")
 @click.option("--allow-empty", is_flag=True, help=_ALLOW_EMPTY_HELP)
-@click.pass_obj
+@pass_service
 def watch(
     service: ReviewService, paths: tuple[Path, ...], debounce: int, allow_empty: bool
 ) -> None:
@@ -252,7 +293,7 @@ def watch(
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 @click.option("--k", "k", type=click.IntRange(1, 50), default=None, help="Passages to draw on.")
-@click.pass_obj
+@pass_service
 def ask(service: ReviewService, question: str, as_json: bool, k: int | None) -> None:
     """Answer QUESTION from the reviews, with numbered sources.
 
@@ -265,7 +306,7 @@ def ask(service: ReviewService, question: str, as_json: bool, k: int | None) -> 
 
 
 @cli.command()
-@click.pass_obj
+@pass_service
 def chat(service: ReviewService) -> None:
     """Ask one question after another; follow-ups keep their subject.
 
@@ -354,7 +395,7 @@ def _echo_sources(answer: Answer) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--show-failures", is_flag=True, help="List every question answered wrongly.")
-@click.pass_obj
+@pass_service
 def evaluate_gold(
     service: ReviewService,
     gold: Path,
@@ -432,15 +473,15 @@ def evaluate_gold(
 
 
 @cli.command()
-@click.pass_context
-def telegram(ctx: click.Context) -> None:
+@click.pass_obj
+def telegram(launch: _Launch) -> None:
     """Run the Telegram bot.
 
     Long polling, or a webhook when REVIEWBOT_TELEGRAM_WEBHOOK_URL is set.
     """
     from bot.telegram import run_bot
 
-    run_bot(ctx.obj, redactor=ctx.meta["redactor"])
+    run_bot(launch.started_service(), redactor=launch.redactor)
 
 
 def _index_and_report(service: ReviewService, targets: list[Path], *, allow_empty: bool) -> None:

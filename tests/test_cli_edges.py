@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from bot.cli import EXIT_ERROR, EXIT_PARTIAL, EXIT_USAGE, main
 from bot.question_input import EmptyQuestionError, QuestionTooLongError, clean_question
 from bot.service import ReviewService
 from bot.settings import Settings, load_settings
+from tests.chroma_server import chroma_server
 from tests.conftest import REPO, SEEDS, CliResult, RememberingEmbedder
 
 REVIEWBOT = Path(sys.executable).with_name("reviewbot")
@@ -239,6 +240,65 @@ def test_help_documents_the_exit_codes(run_main: Callable[..., CliResult]) -> No
         (EXIT_PARTIAL, "some review files could not be read"),
     ]:
         assert f"{code}  {meaning}" in result.out
+
+
+@pytest.mark.parametrize("command", [*COMMANDS, "eval", "watch"])
+def test_help_works_whatever_the_settings(
+    run_main: Callable[..., CliResult], clean_env: pytest.MonkeyPatch, command: str
+) -> None:
+    clean_env.setenv("REVIEWBOT_TOP_K", "0")
+    clean_env.setenv("REVIEWBOT_TELEGRAM_ADMINS", "abc")
+    result = run_main(command, "--help")
+    assert result.exit_code == 0, result.err
+    assert result.out.startswith(f"Usage: reviewbot {command} ")
+    assert result.err == ""
+
+
+def test_a_usage_error_is_reported_before_a_bad_setting(
+    run_main: Callable[..., CliResult], clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv("REVIEWBOT_TOP_K", "0")
+    result = run_main("ask")
+    assert result.exit_code == EXIT_USAGE
+    assert "Missing argument 'QUESTION'" in result.err
+    assert "REVIEWBOT_TOP_K" not in result.err
+
+
+# --------------------------------------------------------------------------------------------
+# Logging
+
+
+@pytest.fixture(scope="module")
+def server_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The settings of a Chroma server holding the seed reviews (its client logs every
+    HTTP request at INFO)."""
+    folder = tmp_path_factory.mktemp("server")
+    with chroma_server(folder / "chroma") as url:
+        settings = {"REVIEWBOT_CHROMA_URL": url, "REVIEWBOT_DATA_DIR": str(folder / "data")}
+        indexed = _run_installed(["index", str(SEEDS)], folder, **settings)
+        assert indexed.returncode == 0, indexed.stderr
+        yield settings
+
+
+def test_verbose_shows_reviewbots_steps_and_not_the_libraries_info(
+    tmp_path: Path, server_data: dict[str, str]
+) -> None:
+    result = _run_installed(["-v", "ask", QUESTION], tmp_path, **server_data)
+    assert result.returncode == 0, result.stderr
+    assert any(name in result.stdout for name in DIRECTORS)
+    lines = result.stderr.splitlines()
+    assert any(line.startswith("INFO index.search: keyword index loaded") for line in lines)
+    assert all(line.split(" ", 1)[0] in {"INFO", "WARNING"} for line in lines), lines
+    assert not [line for line in lines if line.startswith(("INFO httpx", "INFO chromadb"))]
+
+
+def test_very_verbose_shows_the_libraries_debug_lines_too(
+    tmp_path: Path, server_data: dict[str, str]
+) -> None:
+    result = _run_installed(["-vv", "ask", QUESTION], tmp_path, **server_data)
+    assert result.returncode == 0, result.stderr
+    assert "INFO httpx: HTTP Request: " in result.stderr
+    assert "DEBUG httpcore" in result.stderr
 
 
 # --------------------------------------------------------------------------------------------
