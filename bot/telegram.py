@@ -63,9 +63,15 @@ from bot.conversation import Conversation
 from bot.question_input import EmptyQuestionError, QuestionTooLongError, clean_question
 from bot.redaction import Redactor
 from bot.service import ReviewService
-from index.errors import ConfigurationError, IndexEmptyError, IndexLockedError, ReviewbotError
+from index.errors import (
+    ConfigurationError,
+    EmptySourceError,
+    IndexEmptyError,
+    IndexLockedError,
+    ReviewbotError,
+)
 from index.indexing import IndexReport
-from index.loading import SUPPORTED_SUFFIXES, load_file
+from index.loading import SUPPORTED_SUFFIXES, load_file, scan_review_files
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +90,8 @@ WEBHOOK_LISTEN = "0.0.0.0"  # behind a TLS reverse proxy, which Telegram require
 WEBHOOK_PORT = 8443
 SEND_ATTEMPTS = 4
 LISTED_IDS = 10
+ALLOW_EMPTY = "allow-empty"
+"""The argument that confirms /reindex may remove every review of an emptied folder."""
 
 # --------------------------------------------------------------------------------------------
 # Fixed phrases, in the user's language (Telegram's language_code)
@@ -99,7 +107,8 @@ PHRASES: dict[str, dict[str, str]] = {
         "/stats — what is indexed\n"
         "/reset — forget our conversation",
         "help_admin": "Admins: /reindex re-reads the reviews folder; send a review file "
-        "(txt, md, json, jsonl, csv, html; up to 5 MB) to add it.",
+        "(txt, md, json, jsonl, csv, html; up to 5 MB) to add it. If the folder is empty, "
+        "/reindex removes nothing unless you confirm it with /reindex allow-empty.",
         "refused": "Sorry, this bot is private.",
         "admins_only": "Sorry, only admins may do that.",
         "ask_usage": "Please write your question after /ask, e.g. /ask Who directed Ballerina?",
@@ -119,6 +128,13 @@ PHRASES: dict[str, dict[str, str]] = {
         "index_locked": "The reviews are being re-indexed right now. Please try again in a moment.",
         "index_empty": "No reviews are indexed yet.",
         "reindexing": "Re-indexing the reviews…",
+        "reindex_usage": "/reindex re-reads the reviews folder; /reindex allow-empty also "
+        "removes every review when the folder is empty.",
+        "reindex_locked": "Another index run is going on right now (another /reindex or "
+        "`reviewbot index`), so I did not start one. Please try again when it has finished.",
+        "source_empty": "The reviews folder holds no review files any more (is a drive not "
+        "mounted?), so I changed nothing and kept every review. If they really should all "
+        "go, send /reindex allow-empty.",
         "report": "Indexed: {added} added, {updated} updated, {removed} removed, "
         "{unchanged} unchanged, {failed} failed.",
         "more": "… and {count} more",
@@ -128,6 +144,11 @@ PHRASES: dict[str, dict[str, str]] = {
         "upload_unreadable": "I did not add {name}: it has no review I can read.",
         "upload_same": "{name} is already in the reviews folder; nothing changed.",
         "upload_saved": "Saved as {name}.",
+        "upload_not_indexed": "Saved as {name}, but not indexed yet: another index run is "
+        "going on. Send /reindex when it has finished.",
+        "upload_source_empty": "I did not save {name}: the reviews folder holds no review "
+        "files any more (is a drive not mounted?), and adding one would remove every other "
+        "review. If they really should all go, send /reindex allow-empty first.",
         "stats_reviews": "Reviews",
         "stats_works": "Works",
         "stats_chunks": "Passages",
@@ -146,7 +167,9 @@ PHRASES: dict[str, dict[str, str]] = {
         "/stats — was indexiert ist\n"
         "/reset — unser Gespräch vergessen",
         "help_admin": "Admins: /reindex liest den Kritiken-Ordner neu ein; schick mir eine "
-        "Kritik als Datei (txt, md, json, jsonl, csv, html; bis 5 MB), um sie hinzuzufügen.",
+        "Kritik als Datei (txt, md, json, jsonl, csv, html; bis 5 MB), um sie hinzuzufügen. "
+        "Ist der Ordner leer, entfernt /reindex nichts, außer du bestätigst es mit "
+        "/reindex allow-empty.",
         "refused": "Entschuldigung, dieser Bot ist nicht öffentlich.",
         "admins_only": "Entschuldigung, das dürfen nur Admins.",
         "ask_usage": "Bitte schreib deine Frage hinter /ask, z. B. /ask Wer hat bei Ballerina "
@@ -170,6 +193,14 @@ PHRASES: dict[str, dict[str, str]] = {
         "einmal.",
         "index_empty": "Es sind noch keine Kritiken indexiert.",
         "reindexing": "Ich indexiere die Kritiken neu…",
+        "reindex_usage": "/reindex liest den Kritiken-Ordner neu ein; /reindex allow-empty "
+        "entfernt auch alle Kritiken, wenn der Ordner leer ist.",
+        "reindex_locked": "Gerade läuft schon eine Indexierung (ein anderes /reindex oder "
+        "`reviewbot index`), darum habe ich keine gestartet. Bitte versuch es noch einmal, "
+        "wenn sie fertig ist.",
+        "source_empty": "Im Kritiken-Ordner liegen keine Kritik-Dateien mehr (ist ein Laufwerk "
+        "nicht eingebunden?), darum habe ich nichts geändert und alle Kritiken behalten. "
+        "Wenn sie wirklich alle weg sollen, schick /reindex allow-empty.",
         "report": "Indexiert: {added} neu, {updated} geändert, {removed} entfernt, "
         "{unchanged} unverändert, {failed} fehlgeschlagen.",
         "more": "… und {count} weitere",
@@ -180,6 +211,12 @@ PHRASES: dict[str, dict[str, str]] = {
         "ich lesen kann.",
         "upload_same": "{name} liegt schon im Kritiken-Ordner; nichts geändert.",
         "upload_saved": "Gespeichert als {name}.",
+        "upload_not_indexed": "Gespeichert als {name}, aber noch nicht indexiert: gerade läuft "
+        "eine andere Indexierung. Schick /reindex, wenn sie fertig ist.",
+        "upload_source_empty": "Ich habe {name} nicht gespeichert: Im Kritiken-Ordner liegen "
+        "keine Kritik-Dateien mehr (ist ein Laufwerk nicht eingebunden?), und eine neue "
+        "würde alle anderen Kritiken entfernen. Wenn sie wirklich alle weg sollen, schick "
+        "zuerst /reindex allow-empty.",
         "stats_reviews": "Kritiken",
         "stats_works": "Werke",
         "stats_chunks": "Abschnitte",
@@ -208,8 +245,8 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 ADMIN_COMMANDS: dict[str, list[tuple[str, str]]] = {
-    "en": [("reindex", "Re-read the reviews folder")],
-    "de": [("reindex", "Den Kritiken-Ordner neu einlesen")],
+    "en": [("reindex", "Re-read the reviews folder (allow-empty: even if it is empty)")],
+    "de": [("reindex", "Den Kritiken-Ordner neu einlesen (allow-empty: auch wenn er leer ist)")],
 }
 
 
@@ -430,10 +467,16 @@ def format_report(report: IndexReport, language: str) -> list[Paragraph]:
             if len(ids) > LISTED_IDS:
                 lines.append(phrase(language, "more", count=len(ids) - LISTED_IDS))
             paragraphs.append([Span("\n".join(lines), "code")])
-    for failure in report.failed[:LISTED_IDS]:
-        record = f" #{failure.record_key}" if failure.record_key else ""
-        # Only the file name: the admin knows the folder; a full path says more than needed.
-        paragraphs.append([Span(f"✗ {Path(failure.path).name}{record}: {failure.reason}")])
+    # Only file names: the admin knows the folder; a full path says more than needed.
+    for sign, items in (
+        ("✗", [(f.path, f.record_key, f.reason) for f in report.failed]),
+        ("ℹ", [(n.path, n.record_key, n.note) for n in report.notes]),  # what was repaired
+    ):
+        for path, record_key, text in items[:LISTED_IDS]:
+            record = f" #{record_key}" if record_key else ""
+            paragraphs.append([Span(f"{sign} {Path(path).name}{record}: {text}")])
+        if len(items) > LISTED_IDS:
+            paragraphs.append([Span(phrase(language, "more", count=len(items) - LISTED_IDS))])
     return paragraphs
 
 
@@ -927,15 +970,30 @@ async def reset(update: Update, context: ReviewContext) -> None:
 
 
 async def reindex(update: Update, context: ReviewContext) -> None:
-    """Re-index the reviews folder and report what changed (admins only)."""
+    """Re-index the reviews folder and report what changed (admins only); ``allow-empty``
+    confirms removing every review when the folder is empty."""
     message = update.effective_message
     assert message is not None
     language = language_of(update.effective_user)
     if not context.bot_data.is_admin(update.effective_user):
         await say(message, phrase(language, "admins_only"))
         return
-    async with context.bot_data.index_lock, typing(message.chat):
-        report = await asyncio.to_thread(context.service.index)
+    arguments = [a.casefold().lstrip("-") for a in context.args or []]
+    if arguments not in ([], [ALLOW_EMPTY]):
+        await say(message, phrase(language, "reindex_usage"))
+        return
+    index = functools.partial(context.service.index, allow_empty=bool(arguments))
+    try:
+        async with context.bot_data.index_lock, typing(message.chat):
+            report = await asyncio.to_thread(index)
+    except IndexLockedError as error:
+        log.info("/reindex refused: %s", error)
+        await say(message, phrase(language, "reindex_locked"))
+        return
+    except EmptySourceError as error:
+        log.warning("/reindex refused: %s", error)
+        await say(message, phrase(language, "source_empty"))
+        return
     await reply(message, format_report(report, language))
 
 
@@ -977,18 +1035,41 @@ async def receive_upload(update: Update, context: ReviewContext) -> None:
                 )
                 return
             async with context.bot_data.index_lock:
-                saved = await asyncio.to_thread(save_upload, path, settings.reviews_dir)
-                if saved is None:
-                    await say(message, phrase(language, "upload_same", name=name))
-                    return
-                report = await asyncio.to_thread(context.service.index)
-    await reply(
-        message,
-        [
-            [Span(phrase(language, "upload_saved", name=saved.name))],
-            *format_report(report, language),
-        ],
-    )
+                await _add_upload(message, context.service, path, language)
+
+
+async def _add_upload(message: Message, service: ReviewService, path: Path, language: str) -> None:
+    """Save the checked upload into the reviews folder, index it and report."""
+    folder = service.settings.reviews_dir
+    try:
+        if folder.is_dir() and not await asyncio.to_thread(_holds_review_files, folder):
+            # Adding a file to an emptied folder (an unmounted share) would remove every
+            # other review: let the indexer refuse that first, if it would.
+            await asyncio.to_thread(service.index)
+    except EmptySourceError as error:
+        log.warning("upload refused: %s", error)
+        await say(message, phrase(language, "upload_source_empty", name=path.name))
+        return
+    except IndexLockedError as error:  # nothing saved yet: sending it again will do
+        log.info("upload refused: %s", error)
+        await say(message, phrase(language, "index_locked"))
+        return
+    saved = await asyncio.to_thread(save_upload, path, folder)
+    if saved is None:
+        await say(message, phrase(language, "upload_same", name=path.name))
+        return
+    try:
+        report = await asyncio.to_thread(service.index)
+    except IndexLockedError as error:
+        log.info("uploaded %s, not indexed: %s", saved.name, error)
+        await say(message, phrase(language, "upload_not_indexed", name=saved.name))
+        return
+    saved_line = [Span(phrase(language, "upload_saved", name=saved.name))]
+    await reply(message, [saved_line, *format_report(report, language)])
+
+
+def _holds_review_files(folder: Path) -> bool:
+    return bool(scan_review_files([folder]).files)
 
 
 async def report_error(update: object, context: ReviewContext) -> None:
@@ -1009,6 +1090,8 @@ async def report_error(update: object, context: ReviewContext) -> None:
         if isinstance(error, IndexLockedError)
         else "index_empty"
         if isinstance(error, IndexEmptyError)
+        else "source_empty"
+        if isinstance(error, EmptySourceError)
         else "error"
     )
     with suppress(TelegramError):
@@ -1062,6 +1145,12 @@ def save_upload(path: Path, folder: Path) -> Path | None:
 # Wiring
 
 
+async def start_bot(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Once Telegram accepted the token (getMe answered): register the commands, say so."""
+    await register_commands(application)
+    log.info("Telegram bot @%s started", application.bot.username)
+
+
 async def register_commands(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Tell Telegram the commands, so clients list them (admins also see /reindex)."""
     bot = application.bot
@@ -1106,7 +1195,7 @@ def build_application(
         .connection_pool_size(CONCURRENT_UPDATES)
         .get_updates_connect_timeout(10)
         .get_updates_read_timeout(POLL_TIMEOUT_SECONDS + 10)
-        .post_init(register_commands)
+        .post_init(start_bot)
     )
     if base_url is None and settings.telegram_api_url:
         base_url = f"{settings.telegram_api_url}/bot"
@@ -1177,8 +1266,6 @@ def run_bot(service: ReviewService, *, redactor: Redactor | None = None) -> None
     token = service.settings.telegram_token
     if token is not None:
         redactor.add([webhook_secret(token.get_secret_value())])
-    # httpx logs every request URL at INFO; the token is masked, but polling would flood -v.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("telegram.ext").addFilter(_StartFailureDemoted())
     application = build_application(service)
     try:
@@ -1193,7 +1280,7 @@ def run_bot(service: ReviewService, *, redactor: Redactor | None = None) -> None
 
 def _run(application: Application[Any, Any, Any, Any, Any, Any], webhook_url: str | None) -> None:
     if webhook_url is None:
-        log.info("Telegram bot started (long polling)")
+        log.info("connecting to Telegram (long polling)")
         application.run_polling(
             allowed_updates=Update.ALL_TYPES,
             timeout=POLL_TIMEOUT_SECONDS,
@@ -1207,7 +1294,7 @@ def _run(application: Application[Any, Any, Any, Any, Any, Any], webhook_url: st
             "webhook mode needs python-telegram-bot[webhooks]; install it or unset "
             "REVIEWBOT_TELEGRAM_WEBHOOK_URL to use long polling"
         ) from error
-    log.info("Telegram bot started (webhook on port %d)", WEBHOOK_PORT)
+    log.info("connecting to Telegram (webhook on port %d)", WEBHOOK_PORT)
     application.run_webhook(
         listen=WEBHOOK_LISTEN,
         port=WEBHOOK_PORT,

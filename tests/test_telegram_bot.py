@@ -5,7 +5,13 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import os
 import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,6 +30,7 @@ from bot.telegram import (
     telegram_length,
 )
 from index.errors import ConfigurationError
+from index.indexing import index_lock
 from tests.conftest import RememberingEmbedder
 from tests.telegram_fixtures import (
     LocalizedUser,
@@ -350,6 +357,212 @@ async def test_an_upload_without_a_readable_review_is_refused(
         "csv, htm, html, json, jsonl, markdown, md, txt."
     )
     assert sorted(p.name for p in (tmp_path / "reviews").iterdir()) == before
+
+
+# A lone surrogate escape, as a broken exporter writes it (the JSON text holds "\ud83d").
+SURROGATE_REVIEW = (
+    '{"title": "Der Nebelwal", "year": 2024, "text": "Kaputt \\ud83d hier. Der Nebelwal ist '
+    "ein stiller Film über einen Leuchtturmwärter auf Amrum. Die Bilder vom Meer bleiben lange "
+    'im Kopf."}'
+)
+
+
+@e2e
+async def test_an_upload_with_repaired_text_is_indexed_and_the_repair_shown(
+    telegram_server: TelegramTestServer, tmp_path: Path, embedder: RememberingEmbedder
+) -> None:
+    service = indexed_service(tmp_path, embedder)
+    latin1 = NEBELWAL.replace("Leuchtturmwärter mit", "Leuchtturmw\udce4rter mit")
+    async with running_bot(telegram_server, service, admins=(JOHN.id,)) as telegram:
+        await telegram.send_document(JOHN, "nebelwal.json", SURROGATE_REVIEW.encode())
+        [json_saved] = await telegram.wait_for_bot_messages(JOHN)
+        data = latin1.encode("utf-8", "surrogateescape")  # one byte of latin-1 in UTF-8
+        await telegram.send_document(JOHN, "nebelwal.md", data)
+        md_saved = (await telegram.wait_for_bot_messages(JOHN, count=2))[1]
+        await telegram.send_message(JOHN, "/reindex")
+        reindexed = (await telegram.wait_for_bot_messages(JOHN, count=3))[2]
+    assert json_saved.plain_text == (
+        "Saved as nebelwal.json.\n\n"
+        "Indexed: 1 added, 0 updated, 0 removed, 3 unchanged, 0 failed.\n\n"
+        "+ reviews/nebelwal.json\n\n"
+        "ℹ nebelwal.json: replaced 1 lone surrogate escape(s) by U+FFFD"
+    )
+    repairs = (
+        "ℹ nebelwal.json: replaced 1 lone surrogate escape(s) by U+FFFD\n\n"
+        "ℹ nebelwal.md: repaired 1 byte that was not UTF-8 (read as cp1252)"
+    )
+    assert md_saved.plain_text == (
+        "Saved as nebelwal.md.\n\n"
+        "Indexed: 1 added, 0 updated, 0 removed, 4 unchanged, 0 failed.\n\n"
+        f"+ reviews/nebelwal.md\n\n{repairs}"
+    )
+    # Files are repaired, and the repairs noted, on every run; nothing fails.
+    assert reindexed.plain_text == (
+        f"Indexed: 0 added, 0 updated, 0 removed, 5 unchanged, 0 failed.\n\n{repairs}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Re-indexing that would remove everything, or meets another indexer
+
+
+EMPTIED_DE = (
+    "Im Kritiken-Ordner liegen keine Kritik-Dateien mehr (ist ein Laufwerk nicht "
+    "eingebunden?), darum habe ich nichts geändert und alle Kritiken behalten. Wenn sie "
+    "wirklich alle weg sollen, schick /reindex allow-empty."
+)
+EMPTIED_EN = (
+    "The reviews folder holds no review files any more (is a drive not mounted?), so I "
+    "changed nothing and kept every review. If they really should all go, send "
+    "/reindex allow-empty."
+)
+
+
+def _empty_folder(folder: Path) -> None:
+    for file in folder.iterdir():
+        file.unlink()
+
+
+@e2e
+async def test_reindexing_an_emptied_folder_removes_nothing_until_an_admin_confirms(
+    telegram_server: TelegramTestServer, tmp_path: Path, embedder: RememberingEmbedder
+) -> None:
+    service = indexed_service(tmp_path, embedder)
+    _empty_folder(tmp_path / "reviews")
+    async with running_bot(telegram_server, service, admins=(ADA.id, JOHN.id)) as telegram:
+        await telegram.send_message(ADA, "/reindex")
+        [german] = await telegram.wait_for_bot_messages(ADA)
+        await telegram.send_message(JOHN, "/reindex")
+        [english] = await telegram.wait_for_bot_messages(JOHN)
+        kept = len(service.reviews())
+        await telegram.send_message(ADA, "/reindex everything")
+        usage = (await telegram.wait_for_bot_messages(ADA, count=2))[1]
+        await telegram.send_message(ADA, "/reindex allow-empty")
+        confirmed = (await telegram.wait_for_bot_messages(ADA, count=3))[2]
+    assert (german.plain_text, english.plain_text) == (EMPTIED_DE, EMPTIED_EN)
+    assert kept == 3
+    assert usage.plain_text == (
+        "/reindex liest den Kritiken-Ordner neu ein; /reindex allow-empty entfernt auch alle "
+        "Kritiken, wenn der Ordner leer ist."
+    )
+    assert (confirmed.plain_text or "").startswith(
+        "Indexiert: 0 neu, 0 geändert, 3 entfernt, 0 unverändert, 0 fehlgeschlagen.\n\n- "
+    )
+    assert service.reviews() == []
+
+
+@e2e
+async def test_an_upload_into_an_emptied_folder_is_not_saved(
+    telegram_server: TelegramTestServer, tmp_path: Path, embedder: RememberingEmbedder
+) -> None:
+    service = indexed_service(tmp_path, embedder)
+    _empty_folder(tmp_path / "reviews")
+    async with running_bot(telegram_server, service, admins=(JOHN.id,)) as telegram:
+        await telegram.send_document(JOHN, "nebelwal.md", NEBELWAL.encode())
+        [refused] = await telegram.wait_for_bot_messages(JOHN)
+    assert refused.plain_text == (
+        "I did not save nebelwal.md: the reviews folder holds no review files any more (is a "
+        "drive not mounted?), and adding one would remove every other review. If they really "
+        "should all go, send /reindex allow-empty first."
+    )
+    assert list((tmp_path / "reviews").iterdir()) == []
+    assert len(service.reviews()) == 3
+
+
+@e2e
+async def test_reindex_and_upload_while_another_indexer_runs(
+    telegram_server: TelegramTestServer, tmp_path: Path, embedder: RememberingEmbedder
+) -> None:
+    service = indexed_service(tmp_path, embedder)
+    async with running_bot(telegram_server, service, admins=(ADA.id, JOHN.id)) as telegram:
+        with index_lock(service.settings.data_dir):  # as `reviewbot index` would hold it
+            await telegram.send_message(JOHN, "/reindex")
+            [locked] = await telegram.wait_for_bot_messages(JOHN)
+            await telegram.send_document(ADA, "nebelwal.md", NEBELWAL.encode())
+            [not_indexed] = await telegram.wait_for_bot_messages(ADA)
+        await telegram.send_message(ADA, "/reindex")
+        reindexed = (await telegram.wait_for_bot_messages(ADA, count=2))[1]
+    assert locked.plain_text == (
+        "Another index run is going on right now (another /reindex or `reviewbot index`), so "
+        "I did not start one. Please try again when it has finished."
+    )
+    assert not_indexed.plain_text == (
+        "Gespeichert als nebelwal.md, aber noch nicht indexiert: gerade läuft eine andere "
+        "Indexierung. Schick /reindex, wenn sie fertig ist."
+    )
+    assert reindexed.plain_text == (
+        "Indexiert: 1 neu, 0 geändert, 0 entfernt, 3 unverändert, 0 fehlgeschlagen.\n\n"
+        "+ reviews/nebelwal.md"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Starting
+
+
+@e2e
+async def test_the_start_is_logged_once_telegram_accepted_the_token(
+    telegram_server: TelegramTestServer, seeded: ReviewService, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="bot.telegram"):
+        async with running_bot(telegram_server, seeded):
+            started = [r.getMessage() for r in caplog.records if "started" in r.getMessage()]
+    assert started == [f"Telegram bot @{BOT_USERNAME} started"]
+
+
+class _Unauthorized(BaseHTTPRequestHandler):
+    """Telegram's answer to a token it does not know."""
+
+    def _reject(self) -> None:
+        body = b'{"ok": false, "error_code": 401, "description": "Unauthorized"}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _reject
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def rejecting_telegram() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unauthorized)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host!s}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_rejected_token_is_never_logged_as_started(
+    rejecting_telegram: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWBOT_")}
+    env.update(
+        REVIEWBOT_DICTIONARY="",
+        REVIEWBOT_TELEGRAM_TOKEN="123456789:AAwrong-token-for-tests",
+        REVIEWBOT_TELEGRAM_API_URL=rejecting_telegram,
+    )
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("reviewbot")), "-v", "telegram"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "INFO bot.telegram: connecting to Telegram (long polling)" in result.stderr
+    assert "started" not in result.stderr
+    assert result.stderr.endswith(
+        "error: Telegram rejected the bot token; check REVIEWBOT_TELEGRAM_TOKEN\n"
+    )
 
 
 # --------------------------------------------------------------------------------------------
