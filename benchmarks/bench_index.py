@@ -69,9 +69,9 @@ def write_subset(source: Path, limit: int, folder: Path) -> Path:
 def run_index(
     path: Path, *, data_dir: Path, store: ReviewStore, embedder: ReviewEmbedder, quiet: bool
 ) -> IndexReport:
-    def progress(done: int, total: int) -> None:
+    def progress(stage: str, done: int, total: int) -> None:
         if not quiet and (done == total or done % 640 == 0):
-            print(f"  embedded {done}/{total} chunks", file=sys.stderr, flush=True)
+            print(f"  {stage}: {done}/{total}", file=sys.stderr, flush=True)
 
     with index_lock(data_dir):
         return index_reviews(

@@ -8,11 +8,11 @@ import logging
 import re
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import update_wrapper
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import click
 
@@ -25,6 +25,9 @@ from bot.settings import load_settings
 from index.catalog import review_as_dict
 from index.errors import ConfigurationError, ReviewbotError
 from index.indexing import IndexReport, Progress
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -157,15 +160,24 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 
 @contextmanager
-def _progress_bar(label: str) -> Iterator[Progress | None]:
-    """A progress bar on a terminal; nothing when stderr is a file or a pipe."""
+def _progress_bar() -> Iterator[Progress | None]:
+    """A progress bar per stage on a terminal; nothing when stderr is a file or a pipe."""
     if not sys.stderr.isatty():
         yield None
         return
-    with click.progressbar(length=1, label=label, file=sys.stderr) as bar:
+    with ExitStack() as bars:
+        current: dict[str, ProgressBar[int]] = {}
 
-        def advance(done: int, total: int) -> None:
-            bar.length = total
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in current:
+                bars.close()
+                current.clear()
+                label = printable(stage)
+                current[stage] = bars.enter_context(
+                    click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
+                )
+            bar = current[stage]
+            bar.length = max(total, 1)
             bar.update(done - bar.pos)
 
         yield advance
@@ -185,7 +197,7 @@ def index(
     PATHS default to the reviews folder (REVIEWBOT_REVIEWS_DIR). Exits 3 when some
     files could not be read (they are listed; their earlier chunks are kept).
     """
-    with _progress_bar("embedding") as progress:
+    with _progress_bar() as progress:
         report = service.index(paths, rebuild=rebuild, progress=progress, allow_empty=allow_empty)
     if as_json:
         _print_json(report.as_dict())

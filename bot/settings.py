@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     embed_threads: int = Field(default=1, ge=1, le=256)
     embed_batch: int = Field(default=64, ge=1, le=10_000)
     chunk_chars: int = Field(default=800, ge=200, le=20_000)
-    max_file_mb: float = Field(default=20, gt=0, le=10_000)
+    max_file_mb: float = Field(default=8, gt=0, le=10_000)
     csv_columns: dict[str, str] = Field(default_factory=dict)
     follow_links: bool = False
 

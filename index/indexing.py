@@ -38,7 +38,11 @@ EMBED_BATCH = 64
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
+# (stage, done, total): stage is "embedding", or "splitting <review id>" for a long review.
+Progress = Callable[[str, int, int], None]
+EMBEDDING = "embedding"
+# Reviews longer than this report their sentence splitting (seconds per 100,000 characters).
+LONG_REVIEW_CHARS = 100_000
 
 
 @dataclass
@@ -131,7 +135,7 @@ def index_reviews(
         _refuse_emptied_folders(paths, found, stored)
     roots = [path_text(os.path.realpath(p)) for p in paths]
 
-    reading = _Reading(stored, roots, report, chunk_chars=chunk_chars)
+    reading = _Reading(stored, roots, report, chunk_chars=chunk_chars, progress=progress)
     for folder in found.unlistable:
         reading.add_unlistable(folder.failures, folder.source_path)
     for file, root in found.files:
@@ -229,6 +233,7 @@ class _Reading:
         report: IndexReport,
         *,
         chunk_chars: int,
+        progress: Progress | None = None,
     ) -> None:
         self.reviews: dict[str, Review] = {}
         self.chunks: dict[str, list[Chunk]] = {}
@@ -236,6 +241,7 @@ class _Reading:
         self._roots = roots
         self._report = report
         self._chunk_chars = chunk_chars
+        self._progress = progress
         self._failed_files: set[str] = set()
         self._unlistable: list[str] = []
 
@@ -280,7 +286,22 @@ class _Reading:
         if _complete(before) and _hash_of(before) == review.content_hash:
             # Unchanged text: the stored chunk positions stand, no need to split it again.
             return [_stored_position(review.review_id, c, m) for c, m in before.items()]
-        return chunk_review(review, max_chars=self._chunk_chars)
+        return chunk_review(review, max_chars=self._chunk_chars, progress=self._splitting(review))
+
+    def _splitting(self, review: Review) -> Callable[[int, int], None] | None:
+        """Progress for splitting a long review into sentences (it can take minutes)."""
+        if len(review.text) < LONG_REVIEW_CHARS:
+            return None
+        stage = f"splitting {review.review_id}"
+        log.info("%s: %d characters", stage, len(review.text))
+        progress = self._progress
+        if progress is None:
+            return None
+
+        def report(done: int, total: int) -> None:
+            progress(stage, done, total)
+
+        return report
 
     def _id_problem(self, record: SourceRecord) -> str | None:
         """Why ``record`` may not take its review id: another file of this run has it, or
@@ -359,7 +380,7 @@ def _embed_and_store(
         store.upsert(chunks, vectors, [metadata for _, metadata in batch])
         log.info("stored %d of %d new chunks", min(start + batch_size, total), total)
         if progress:
-            progress(min(start + batch_size, total), total)
+            progress(EMBEDDING, min(start + batch_size, total), total)
 
 
 def _stored_position(review_id: str, chunk_id: str, metadata: Metadata) -> Chunk:

@@ -47,7 +47,10 @@ _FORMAT_BY_SUFFIX = {
     ".csv": "csv",
 }
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_FORMAT_BY_SUFFIX)
-DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
+# Indexing is bound by the embedder (~0.19 CPU-s per 800-character passage, ~1,340 passages a
+# megabyte of prose): 8 MB hold the lock for about 40 minutes on one thread, and still take
+# the largest real review exports at hand (6 MB, 4,000 DVD reviews). benchmarks/bench_bad_files.py
+DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024
 # Each record costs about the same to index however short it is (a passage to split and
 # embed, ~15 ms for a one-line row here): 10,000 records take minutes, a file of 100,000
 # tiny rows would hold the index lock for the better part of an hour. Real review exports

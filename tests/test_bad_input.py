@@ -82,7 +82,7 @@ def folder_named_like_a_file(folder: Path) -> Path:
 def sparse_over_limit(folder: Path) -> Path:
     path = folder / "huge.txt"
     with path.open("wb") as stream:
-        stream.truncate(21 * 1024 * 1024)  # above the 20 MB default, without using the disk
+        stream.truncate(9 * 1024 * 1024)  # above the 8 MB default, without using the disk
     return path
 
 

@@ -326,3 +326,23 @@ def test_an_interrupt_while_indexing_one_file_is_not_swallowed(
     monkeypatch.setattr(indexing, "chunk_review", interrupted)
     with pytest.raises(KeyboardInterrupt):
         service.index([seeds_copy])
+
+
+def test_a_long_review_reports_its_splitting_before_the_embedding(
+    service: ReviewService, tmp_path: Path
+) -> None:
+    folder = tmp_path / "long"
+    folder.mkdir()
+    sentence = "Der Nebelwal zieht langsam durch die Bucht, und niemand am Ufer sieht ihn. "
+    text = sentence * (indexing.LONG_REVIEW_CHARS // len(sentence) + 1)
+    (folder / "lang.txt").write_text("Titel: Der Nebelwal\n\n" + text, encoding="utf-8")
+    (folder / "kurz.txt").write_text("Titel: Kurz\n\nEin kurzer Text.\n", encoding="utf-8")
+    seen: list[tuple[str, int, int]] = []
+
+    service.index([folder], progress=lambda stage, done, total: seen.append((stage, done, total)))
+
+    stages = list(dict.fromkeys(stage for stage, _, _ in seen))
+    assert stages == ["splitting long/lang.txt", "embedding"]
+    splitting = [(done, total) for stage, done, total in seen if stage == stages[0]]
+    assert splitting[-1][0] == splitting[-1][1] > indexing.LONG_REVIEW_CHARS
+    assert len(splitting) > 1  # it moves while the review is split, not only at the end
