@@ -50,8 +50,15 @@ def test_watch_indexes_added_and_deleted_files(tmp_path: Path) -> None:
             time.sleep(2)  # the file watcher starts just after the line is printed
             (folder / "b.txt").write_text((SEEDS.iterdir().__next__()).read_text(), "utf-8")
             wait_for("1 added")
+            # Poisoned files are those files' failures or repairs; the watcher goes on.
+            (folder / "tief.json").write_text("[" * 100_000, "utf-8")
+            (folder / "kaputt.json").write_text('{"text": "Kaputt \\ud83d hier."}', "utf-8")
+            wait_for("failed: ")
+            wait_for("note: ")
             (folder / "a.txt").unlink()
             wait_for("1 removed")
+            assert process.poll() is None
+            assert not any("Traceback" in line for line in seen)
         finally:
             process.terminate()
             process.wait(timeout=20)
