@@ -37,7 +37,8 @@ EXIT_INTERRUPTED = 130
 EXIT_CODES_HELP = f"""\b
 Exit codes:
   {EXIT_ERROR:>3}  an error: the store cannot be reached, nothing is indexed, another
-       indexer runs, the index was built by another embedder, an eval threshold was missed
+       indexer runs, the index was built by another embedder, a reviews folder is
+       suddenly empty (see index --allow-empty), an eval threshold was missed
   {EXIT_USAGE:>3}  a wrong option, setting (REVIEWBOT_…) or question
   {EXIT_PARTIAL:>3}  some review files could not be read (the rest is indexed)
   {EXIT_UNEXPECTED:>3}  an unexpected error; -v shows its traceback
