@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from index.loading import DEFAULT_MAX_FILE_BYTES
+from index.decoding import DEFAULT_MAX_FILE_BYTES
 
 EMBED_CPU_SECONDS_PER_CHUNK = 0.19
 _PROSE = (

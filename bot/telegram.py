@@ -70,8 +70,9 @@ from index.errors import (
     IndexLockedError,
     ReviewbotError,
 )
+from index.files import SUPPORTED_SUFFIXES, scan_review_files
 from index.indexing import IndexReport
-from index.loading import SUPPORTED_SUFFIXES, load_file, scan_review_files
+from index.loading import load_file
 
 log = logging.getLogger(__name__)
 

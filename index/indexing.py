@@ -17,18 +17,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from index.chunking import DEFAULT_CHUNK_CHARS, chunk_review
+from index.decoding import DEFAULT_MAX_FILE_BYTES
 from index.embedding import ReviewEmbedder
 from index.errors import EmptySourceError, IndexLockedError
-from index.loading import (
-    DEFAULT_MAX_FILE_BYTES,
-    DEFAULT_MAX_RECORDS,
-    ReviewFiles,
-    is_under,
-    load_file,
-    one_line,
-    path_text,
-    scan_review_files,
-)
+from index.files import ReviewFiles, is_under, path_text, scan_review_files
+from index.loading import DEFAULT_MAX_RECORDS, load_reviews, one_line
 from index.metadata import parse_review
 from index.records import Chunk, FileLoad, LoadFailure, LoadNote, Review, SourceRecord
 from index.store import Metadata, ReviewStore, chunk_metadata, review_from_metadata
@@ -138,17 +131,14 @@ def index_reviews(
     reading = _Reading(stored, roots, report, chunk_chars=chunk_chars, progress=progress)
     for folder in found.unlistable:
         reading.add_unlistable(folder.failures, folder.source_path)
-    for file, root in found.files:
-        reading.add(
-            load_file(
-                file,
-                root=root,
-                columns=columns,
-                max_bytes=max_bytes,
-                max_records=max_records,
-                follow_external_links=follow_external_links,
-            )
-        )
+    for file_load in load_reviews(
+        found.files,
+        columns=columns,
+        max_bytes=max_bytes,
+        max_records=max_records,
+        follow_external_links=follow_external_links,
+    ):
+        reading.add(file_load)
     loaded = reading.reviews
 
     carried: dict[str, Review] = {}

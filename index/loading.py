@@ -1,4 +1,7 @@
-"""Reading review files (text, Markdown, HTML, JSON, JSON Lines, CSV) into source records.
+"""Parsing review files (text, Markdown, HTML, JSON, JSON Lines, CSV) into source records.
+
+Which files are reviews is :mod:`index.files`; how their bytes become text is
+:mod:`index.decoding`; this module parses that text by format.
 
 A review's id is ``<folder name>/<path inside the folder>`` (``seeds/001_x.txt``), plus
 ``#<record key>`` for one record of a JSON, JSON Lines or CSV file. The folder's name, not
@@ -7,7 +10,8 @@ in answers. Two different folders with the same name would give equal ids; the i
 compares each id's stored source file with the one read now and refuses the second (see
 ``index.indexing``), so an id never silently changes owner. File names that are not UTF-8
 or hold control characters appear in ids and paths with those bytes as ``\\xNN``
-(:func:`path_text`), so every id is valid, printable text and the same on every run.
+(:func:`index.files.path_text`), so every id is valid, printable text and the same on
+every run.
 
 Reading never raises for a file's content or name: whatever goes wrong with one file
 becomes a LoadFailure of that file, with a one-line reason.
@@ -15,42 +19,32 @@ becomes a LoadFailure of that file, with a one-line reason.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
 import logging
 import os
 import re
-import stat
-import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from index.decoding import DEFAULT_MAX_FILE_BYTES, read_text, unix_newlines
 from index.errors import ReviewFileError
+from index.files import (
+    FORMAT_BY_SUFFIX,
+    SUPPORTED_SUFFIXES,
+    absolute_path,
+    path_text,
+    refuse_external_link,
+)
 from index.records import FileLoad, LoadFailure, LoadNote, SourceRecord
 
 if TYPE_CHECKING:
     from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-_FORMAT_BY_SUFFIX = {
-    ".txt": "txt",
-    ".md": "md",
-    ".markdown": "md",
-    ".html": "html",
-    ".htm": "html",
-    ".json": "json",
-    ".jsonl": "jsonl",
-    ".csv": "csv",
-}
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_FORMAT_BY_SUFFIX)
-# Indexing is bound by the embedder (~0.19 CPU-s per 800-character passage, ~1,340 passages a
-# megabyte of prose): 8 MB hold the lock for about 40 minutes on one thread, and still take
-# the largest real review exports at hand (6 MB, 4,000 DVD reviews). benchmarks/bench_bad_files.py
-DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024
 # Each record costs about the same to index however short it is (a passage to split and
 # embed, ~15 ms for a one-line row here): 10,000 records take minutes, a file of 100,000
 # tiny rows would hold the index lock for the better part of an hour. Real review exports
@@ -70,12 +64,6 @@ _FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "director": ("director", "regie"),
 }
 _KEY_NAMES = ("id", "review_id", "key")
-
-# Short texts give charset-normalizer too little evidence to tell the Western code pages
-# apart (it guesses cp1250, or even EBCDIC, for "Größe"); when cp1252 reads the bytes
-# about as cleanly as its best guess, cp1252 is by far the likelier encoding.
-_WESTERN_ENCODING = "cp1252"
-_WESTERN_CHAOS_TOLERANCE = 0.15
 
 _CSV_DELIMITERS = ",;\t"
 # csv.Sniffer's regular expressions take time with the square of the sample (a minute for
@@ -113,73 +101,8 @@ _HTML_UNNESTED_TAGS = frozenset(
     | {"caption", "rb", "rt", "rp", "rtc"}
 )  # void elements and those whose end tag may be left out (WHATWG HTML, 13.1.2.4)
 
-# Bytes that were not UTF-8, as ``bytes.decode("utf-8", "surrogateescape")`` leaves them.
-_ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
-_VALID_NON_ASCII = re.compile("[\u0080-\ud7ff\ue000-\U0010ffff]+")
-# A file is read as UTF-8 with repairs when its valid non-ASCII characters are at least
-# this share of its invalid bytes; fewer means a legacy encoding with a few byte pairs
-# that happen to be valid UTF-8 (cp1252 "ß…" is the UTF-8 of "߅").
-_UTF8_EVIDENCE_SHARE = 0.25
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _REASON_CHARS = 300
-
-
-@dataclass(frozen=True)
-class ReviewFiles:
-    """What a walk over the review paths found.
-
-    ``files`` are (file, root) pairs; ``unlistable`` holds one FileLoad per folder that
-    could not be listed, so that the reviews indexed from it before are kept.
-    """
-
-    files: list[tuple[Path, Path]]
-    unlistable: list[FileLoad]
-
-
-def find_review_files(paths: Sequence[Path]) -> list[tuple[Path, Path]]:
-    """(file, root) pairs: every supported file under each path (recursively, sorted, hidden
-    files and folders skipped); a path that is a file is its own entry with root = its parent.
-
-    Paths come back absolute. A path that does not exist raises ReviewFileError.
-    """
-    return scan_review_files(paths).files
-
-
-def scan_review_files(paths: Sequence[Path]) -> ReviewFiles:
-    """Like :func:`find_review_files`, also naming the folders that could not be listed."""
-    found: dict[tuple[Path, Path], None] = {}
-    unlistable: list[FileLoad] = []
-    for given in paths:
-        path = _absolute(given)
-        if not os.path.lexists(path):
-            raise ReviewFileError(f"{path_text(given)}: no such file or folder")
-        if path.is_dir():
-            below = _files_below(path, unlistable)
-            found.update(dict.fromkeys((file, path) for file in below))
-        else:
-            found[(path, path.parent)] = None
-    return ReviewFiles(files=list(found), unlistable=unlistable)
-
-
-def path_text(path: Path | str) -> str:
-    """``path`` as valid, printable text, the same on every run: bytes that are not UTF-8
-    and control characters (a newline, a terminal escape) appear as ``\\xNN``.
-
-    Ordinary names come back unchanged (``str(path)``).
-    """
-    text = str(path)
-    if text.isprintable():
-        return text
-    return "".join(_printable(char) for char in text)
-
-
-def _printable(char: str) -> str:
-    code = ord(char)
-    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, kept by surrogateescape
-        return f"\\x{code - 0xDC00:02x}"
-    if unicodedata.category(char) in ("Cc", "Cs"):
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    return char
 
 
 def load_file(
@@ -203,8 +126,8 @@ def load_file(
     source = _Source.of(path, root=root)
     try:
         if not follow_external_links:
-            _refuse_external_link(path, root=root)
-        text = _read_text(path, max_bytes=max_bytes, notes=source.notes)
+            refuse_external_link(path, root=root)
+        text = _text_of(path, source, max_bytes=max_bytes)
         outcomes = _parse(
             text, source, columns=_column_names(columns or {}), max_records=max_records
         )
@@ -223,30 +146,33 @@ def load_file(
 
 
 def load_reviews(
-    paths: Sequence[Path],
+    files: Iterable[tuple[Path, Path]],
     *,
     columns: Mapping[str, str] | None = None,
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
     max_records: int = DEFAULT_MAX_RECORDS,
     follow_external_links: bool = False,
 ) -> Iterator[FileLoad]:
-    """A FileLoad for every folder that could not be listed, then load_file for every file
-    found; a missing path raises ReviewFileError at once."""
-    found = scan_review_files(paths)
+    """:func:`load_file` for every (file, root) pair, as :func:`index.files.scan_review_files`
+    finds them, one file at a time."""
+    for file, root in files:
+        yield load_file(
+            file,
+            root=root,
+            columns=columns,
+            max_bytes=max_bytes,
+            max_records=max_records,
+            follow_external_links=follow_external_links,
+        )
 
-    def loads() -> Iterator[FileLoad]:
-        yield from found.unlistable
-        for file, root in found.files:
-            yield load_file(
-                file,
-                root=root,
-                columns=columns,
-                max_bytes=max_bytes,
-                max_records=max_records,
-                follow_external_links=follow_external_links,
-            )
 
-    return loads()
+def _text_of(path: Path, source: _Source, *, max_bytes: int) -> str:
+    text, repair = read_text(path, max_bytes=max_bytes)
+    if repair:
+        source.note(repair)
+    if not text.strip():
+        raise ReviewFileError("empty file")
+    return text
 
 
 @dataclass(frozen=True)
@@ -261,13 +187,13 @@ class _Source:
 
     @classmethod
     def of(cls, path: Path, *, root: Path) -> _Source:
-        relative = _absolute(path).relative_to(_absolute(root)).as_posix()
+        relative = absolute_path(path).relative_to(absolute_path(root)).as_posix()
         suffix = path.suffix.lower()
         source = cls(
             path=path_text(path),
             source_path=path_text(os.path.realpath(path)),
-            review_id=path_text(f"{_absolute(root).name}/{relative}"),
-            format=_FORMAT_BY_SUFFIX.get(suffix, suffix.removeprefix(".")),
+            review_id=path_text(f"{absolute_path(root).name}/{relative}"),
+            format=FORMAT_BY_SUFFIX.get(suffix, suffix.removeprefix(".")),
         )
         if source.path != str(path):
             source.note(
@@ -324,168 +250,6 @@ class _Row:
 
 
 _Outcome = SourceRecord | LoadFailure
-
-
-def _absolute(path: Path) -> Path:
-    # abspath, not resolve: a symlinked review folder keeps its own name in review ids.
-    return Path(os.path.abspath(path))
-
-
-def _files_below(folder: Path, unlistable: list[FileLoad]) -> list[Path]:
-    files: list[Path] = []
-
-    def report(error: OSError) -> None:
-        where = str(error.filename or folder)
-        failure = LoadFailure(path_text(where), f"cannot list folder: {error.strerror or error}")
-        unlistable.append(
-            FileLoad(
-                path=failure.path,
-                records=[],
-                failures=[failure],
-                source_path=path_text(os.path.realpath(where)),
-            )
-        )
-
-    for parent, folders, names in os.walk(folder, onerror=report):
-        folders[:] = [name for name in folders if not name.startswith(".")]
-        files.extend(Path(parent, name) for name in names if _is_review_name(name))
-    return sorted(files, key=lambda file: file.relative_to(folder).parts)
-
-
-def _refuse_external_link(path: Path, *, root: Path) -> None:
-    target = os.path.realpath(path)
-    if not is_under(target, os.path.realpath(root)):
-        raise ReviewFileError(
-            f"not read: it links to {target}, outside {root} "
-            "(following links out of the reviews folder is off)"
-        )
-
-
-def is_under(path: str, folder: str) -> bool:
-    """Whether ``path`` is ``folder`` or inside it (both absolute and normalised)."""
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
-
-
-def _is_review_name(name: str) -> bool:
-    return not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED_SUFFIXES
-
-
-# Reading and decoding
-
-
-def _read_text(path: Path, *, max_bytes: int, notes: list[LoadNote]) -> str:
-    text, repair = _decode(_read_bytes(path, max_bytes=max_bytes))
-    if repair:
-        notes.append(LoadNote(path_text(path), repair))
-    text = _unix_newlines(text)
-    if not text.strip():
-        raise ReviewFileError("empty file")
-    return text
-
-
-def _read_bytes(path: Path, *, max_bytes: int) -> bytes:
-    try:
-        _refuse_size(_regular_file_size(path), max_bytes)
-        with path.open("rb") as stream:
-            data = stream.read(max_bytes + 1)
-    except OSError as error:
-        raise ReviewFileError(_unreadable_reason(path, error)) from error
-    _refuse_size(len(data), max_bytes)
-    return data
-
-
-def _regular_file_size(path: Path) -> int:
-    status = path.stat()
-    if stat.S_ISDIR(status.st_mode):
-        raise ReviewFileError("cannot read file: it is a folder")
-    if not stat.S_ISREG(status.st_mode):
-        raise ReviewFileError("cannot read file: it is not a regular file")
-    return status.st_size
-
-
-def _refuse_size(size: int, max_bytes: int) -> None:
-    if size > max_bytes:
-        raise ReviewFileError(f"file too large: {_size(size)}, the limit is {_size(max_bytes)}")
-
-
-def _size(size: int) -> str:
-    megabyte = 1024 * 1024
-    return f"{size / megabyte:.1f} MB" if size >= megabyte else f"{size} bytes"
-
-
-def _unreadable_reason(path: Path, error: OSError) -> str:
-    if isinstance(error, FileNotFoundError) and path.is_symlink():
-        return f"cannot read file: it links to {os.readlink(path)}, which does not exist"
-    return f"cannot read file: {error.strerror or error}"
-
-
-def _decode(data: bytes) -> tuple[str, str | None]:
-    """The text, and what was repaired (None when nothing was)."""
-    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        return _decode_bom(data, "utf-32"), None
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _decode_bom(data, "utf-16"), None
-    if b"\x00" in data:
-        raise ReviewFileError("binary file, not text (it contains NUL bytes)")
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError:
-        pass
-    repaired = _decode_mostly_utf8(data)
-    if repaired is not None:
-        return repaired
-    return _decode_legacy(data), None
-
-
-def _decode_mostly_utf8(data: bytes) -> tuple[str, str] | None:
-    """UTF-8 with each invalid span read as cp1252 (U+FFFD where cp1252 has no character),
-    when the valid UTF-8 in ``data`` shows that it is UTF-8 at all; else None."""
-    text = data.removeprefix(codecs.BOM_UTF8).decode("utf-8", "surrogateescape")
-    invalid = sum(len(span) for span in _ESCAPED_BYTES.findall(text))
-    valid = sum(len(run) for run in _VALID_NON_ASCII.findall(text))
-    if not valid or valid < invalid * _UTF8_EVIDENCE_SHARE:
-        return None
-    repaired = _ESCAPED_BYTES.sub(_as_western, text)
-    what = "byte that was" if invalid == 1 else "bytes that were"
-    return repaired, f"repaired {invalid} {what} not UTF-8 (read as cp1252)"
-
-
-def _as_western(span: re.Match[str]) -> str:
-    raw = bytes(ord(char) - 0xDC00 for char in span[0])
-    return raw.decode(_WESTERN_ENCODING, "replace")
-
-
-def _decode_bom(data: bytes, encoding: str) -> str:
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as error:
-        name = encoding.upper()
-        raise ReviewFileError(
-            f"not text: starts like {name} but is not ({error.reason})"
-        ) from error
-    if "\x00" in text:
-        raise ReviewFileError("binary file, not text (it contains NUL characters)")
-    return text
-
-
-def _decode_legacy(data: bytes) -> str:
-    from charset_normalizer import from_bytes
-
-    matches = list(from_bytes(data))
-    if not matches:
-        raise ReviewFileError("binary file, not text (no plausible text encoding found)")
-    least_chaos = min(match.chaos for match in matches)
-    plausible = [m for m in matches if m.chaos <= least_chaos + _WESTERN_CHAOS_TOLERANCE]
-    if any(_WESTERN_ENCODING in match.could_be_from_charset for match in plausible):
-        try:
-            return data.decode(_WESTERN_ENCODING)
-        except UnicodeDecodeError:
-            pass
-    return str(matches[0])
-
-
-def _unix_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 # Parsing by format
@@ -880,7 +644,7 @@ def _record_from_values(
         return source.failure(f"{where}: {reason}" if where else reason, key=key)
     others = {name: value for name, value in values.items() if name != text_name}
     fields = _named_fields(_scalar_fields(others), columns)
-    return source.record(_unix_newlines(str(values[text_name])), fields, key=key)
+    return source.record(unix_newlines(str(values[text_name])), fields, key=key)
 
 
 def _text_names(columns: dict[str, str]) -> tuple[str, ...]:

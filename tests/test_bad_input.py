@@ -25,7 +25,7 @@ import pytest
 
 from bot.service import ReviewService
 from bot.settings import Settings
-from index.loading import path_text
+from index.files import path_text
 from tests.conftest import SEEDS, CliResult, RememberingEmbedder
 
 GOOD = "Titel: Kaltfront\nJahr: 2020\n\nEin dichter Krimi über eine Kommissarin in Kiel."
