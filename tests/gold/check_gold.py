@@ -1,10 +1,11 @@
 """Sanity check for the gold sets in this directory.
 
 Usage: python tests/gold/check_gold.py
-Checks: JSON parses, exact key set, unique ids, valid enums, every expected
-review id exists, and every key fact (and at least one any fact) of answerable
-questions occurs case-insensitively in one of the expected reviews' text
-(count/rating questions are exempt from the text check).
+Checks: JSON parses, exact key set, unique ids, valid enums, a split (dev or test)
+on every question and both splits balanced within each (kind, language) stratum
+(see draw_splits.py), every expected review id exists, and every key fact (and at
+least one any fact) of answerable questions occurs case-insensitively in one of
+the expected reviews' text (count/rating questions are exempt from the text check).
 """
 
 import csv
@@ -24,12 +25,28 @@ KEYS = {
     "question",
     "language",
     "kind",
+    "split",
     "history",
     "expected_review_ids",
     "key_facts",
     "any_facts",
 }
-KINDS = {"factual", "ambiguous", "unanswerable", "count", "rating", "followup"}
+KINDS = {
+    "factual",
+    "paraphrase",
+    "ambiguous",
+    "field",
+    "count",
+    "rating",
+    "followup",
+    "unanswerable",
+    "out_of_corpus",
+    "general",
+}
+# Questions the bot must refuse: nothing in the reviews, a film that is not indexed, or
+# general knowledge that no review is about.
+REFUSED_KINDS = {"unanswerable", "out_of_corpus", "general"}
+SPLITS = {"dev", "test"}
 
 
 def read_text(path: Path) -> str:
@@ -64,6 +81,7 @@ def example_corpus():
 def check(path: Path, corpus: dict) -> int:
     errors, seen = 0, set()
     stats = Counter()
+    splits = Counter()
 
     def err(msg):
         nonlocal errors
@@ -86,14 +104,17 @@ def check(path: Path, corpus: dict) -> int:
         if q["language"] not in ("de", "en") or q["kind"] not in KINDS:
             err(f"{qid}: bad language/kind")
         stats[(q["kind"], q["language"])] += 1
+        if q["split"] not in SPLITS:
+            err(f"{qid}: split must be dev or test")
+        splits[(q["kind"], q["language"], q["split"])] += 1
         if (q["kind"] == "followup") != bool(q["history"]):
             err(f"{qid}: history must be non-empty exactly for followup")
         for rid in q["expected_review_ids"]:
             if rid not in corpus:
                 err(f"{qid}: unknown review id {rid}")
-        if q["kind"] == "unanswerable":
+        if q["kind"] in REFUSED_KINDS:
             if q["expected_review_ids"] or q["key_facts"] or q["any_facts"]:
-                err(f"{qid}: unanswerable must have empty ids/facts")
+                err(f"{qid}: {q['kind']} must have empty ids/facts")
             continue
         if not q["expected_review_ids"]:
             err(f"{qid}: answerable question without expected reviews")
@@ -109,13 +130,20 @@ def check(path: Path, corpus: dict) -> int:
                 err(f"{qid}: no any fact present in expected reviews")
         if not q["key_facts"] and not q["any_facts"]:
             err(f"{qid}: answerable question without facts")
+    for kind, language in sorted(stats):
+        dev, test = splits[(kind, language, "dev")], splits[(kind, language, "test")]
+        if abs(dev - test) > 1:
+            err(f"{kind}/{language}: {dev} dev and {test} test questions (draw_splits.py)")
     print(f"{path.name}: {len(seen)} questions, {errors} errors")
     for kind in sorted(KINDS):
-        print(f"  {kind:13s} de={stats[(kind, 'de')]:3d} en={stats[(kind, 'en')]:3d}")
+        if stats[(kind, "de")] or stats[(kind, "en")]:
+            print(f"  {kind:13s} de={stats[(kind, 'de')]:3d} en={stats[(kind, 'en')]:3d}")
     langs = Counter()
     for (_kind, language), count in stats.items():
         langs[language] += count
     print(f"  total         de={langs['de']:3d} en={langs['en']:3d}")
+    dev = sum(n for (_k, _l, split), n in splits.items() if split == "dev")
+    print(f"  split         dev={dev:3d} test={sum(splits.values()) - dev:3d}")
     return errors
 
 
