@@ -12,7 +12,13 @@ from bot.answers import Answer
 from bot.conversation import Conversation
 from index.errors import ReviewFileError
 
-ANSWERABLE_KINDS = ("factual", "ambiguous", "count", "rating", "followup")
+# Kinds the bot must refuse: nothing in the reviews answers it, the film is not indexed, or
+# it is general knowledge no review is about. Every other kind is answerable.
+REFUSED_KINDS = ("unanswerable", "out_of_corpus", "general")
+# Each question is in one split, drawn once (tests/gold/draw_splits.py): tuning looks at dev,
+# the figures that count are test's. "all" is both.
+SPLITS = ("dev", "test")
+ALL = "all"
 
 
 @dataclass(frozen=True)
@@ -21,6 +27,7 @@ class GoldQuestion:
     question: str
     language: str
     kind: str
+    split: str
     history: list[str]
     expected_review_ids: list[str]
     key_facts: list[str]
@@ -28,7 +35,7 @@ class GoldQuestion:
 
     @property
     def answerable(self) -> bool:
-        return self.kind != "unanswerable"
+        return self.kind not in REFUSED_KINDS
 
 
 @dataclass
@@ -68,15 +75,40 @@ class Scores:
 
 
 @dataclass
-class EvalReport:
-    outcomes: list[Outcome]
-    k: int
+class Breakdown:
+    """Metrics of one split: over all its questions, per language and per kind."""
+
     overall: Scores = field(default_factory=Scores)
     by_language: dict[str, Scores] = field(default_factory=dict)
     by_kind: dict[str, Scores] = field(default_factory=dict)
 
-    def failures(self) -> list[Outcome]:
-        return [o for o in self.outcomes if not o.correct or not o.quotes_ok]
+    def language_gap(self) -> float:
+        """How far apart the accuracies of the languages are (0 for one language)."""
+        accuracies = [s.accuracy for s in self.by_language.values()]
+        return round(max(accuracies) - min(accuracies), 3) if accuracies else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "overall": self.overall.as_dict(),
+            "by_language": {name: s.as_dict() for name, s in self.by_language.items()},
+            "by_kind": {name: s.as_dict() for name, s in self.by_kind.items()},
+            "language_gap": self.language_gap(),
+        }
+
+
+@dataclass
+class EvalReport:
+    outcomes: list[Outcome]
+    k: int
+    splits: dict[str, Breakdown] = field(default_factory=dict)
+    """``dev``, ``test`` (those present) and ``all``."""
+
+    def failures(self, split: str = ALL) -> list[Outcome]:
+        return [
+            o
+            for o in self.outcomes
+            if (split == ALL or o.item.split == split) and (not o.correct or not o.quotes_ok)
+        ]
 
 
 def load_gold(path: Path) -> list[GoldQuestion]:
@@ -93,6 +125,7 @@ def load_gold(path: Path) -> list[GoldQuestion]:
                     question=str(data["question"]),
                     language=str(data.get("language", "")),
                     kind=str(data["kind"]),
+                    split=_split_of(data),
                     history=list(data.get("history", [])),
                     expected_review_ids=list(data.get("expected_review_ids", [])),
                     key_facts=list(data.get("key_facts", [])),
@@ -104,6 +137,14 @@ def load_gold(path: Path) -> list[GoldQuestion]:
                 f"{path}: line {number} is not a gold question: {error}"
             ) from error
     return items
+
+
+def _split_of(data: dict[str, object]) -> str:
+    # A set that was never split was never tuned on: all of it is test.
+    split = str(data.get("split", "test"))
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    return split
 
 
 def contains_fact(text: str, fact: str) -> bool:
@@ -132,14 +173,22 @@ def evaluate(
         answer = ask(item.question, conversation)
         outcomes.append(_score(item, answer, review_texts, k=k))
     report = EvalReport(outcomes, k)
-    report.overall = _aggregate(outcomes)
+    for split in SPLITS:
+        if chosen := [o for o in outcomes if o.item.split == split]:
+            report.splits[split] = _breakdown(chosen)
+    report.splits[ALL] = _breakdown(outcomes)
+    return report
+
+
+def _breakdown(outcomes: Sequence[Outcome]) -> Breakdown:
+    breakdown = Breakdown(overall=_aggregate(outcomes))
     for language in sorted({o.item.language for o in outcomes}):
-        report.by_language[language] = _aggregate(
+        breakdown.by_language[language] = _aggregate(
             [o for o in outcomes if o.item.language == language]
         )
     for kind in sorted({o.item.kind for o in outcomes}):
-        report.by_kind[kind] = _aggregate([o for o in outcomes if o.item.kind == kind])
-    return report
+        breakdown.by_kind[kind] = _aggregate([o for o in outcomes if o.item.kind == kind])
+    return breakdown
 
 
 def _score(

@@ -15,6 +15,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from dvd_corpus import chosen_records, review_id
+
 HERE = Path(__file__).resolve().parent
 MAIN = HERE.parents[1]
 SEEDS_DIR = Path("/work/shared/data/seeds")
@@ -78,6 +80,45 @@ def example_corpus():
     return docs
 
 
+def dvd_corpus():
+    return {review_id(r["id"]): r["text"] for r in chosen_records()}
+
+
+def check_dvd_figures(path: Path) -> int:
+    """Counts and averages of the DVD set are exact: they match the chosen reviews."""
+    records = {review_id(r["id"]): r for r in chosen_records()}
+    by_title = {}
+    for rid, record in records.items():
+        by_title.setdefault(record["title"], []).append(rid)
+    errors = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        q = json.loads(line)
+        expected = q["expected_review_ids"]
+        if q["kind"] not in ("count", "rating", "field") or not expected:
+            continue
+        chosen = [records[rid] for rid in expected if rid in records]
+        ratings = [r["rating"] for r in chosen]
+        problem = None
+        if q["kind"] in ("count", "rating"):
+            titles = {r["title"] for r in chosen}
+            if len(titles) != 1 or sorted(expected) != sorted(by_title[titles.pop()]):
+                problem = "expected reviews are not all the reviews of one film"
+            elif q["kind"] == "count" and q["key_facts"] != [str(len(expected))]:
+                problem = f"key fact should be {len(expected)}"
+            elif q["kind"] == "rating":
+                average = sum(ratings) / len(ratings)
+                if f"{average:.2f}" not in q["any_facts"]:
+                    problem = f"any facts miss the average {average:.2f}"
+        elif len(chosen) != 1:
+            problem = "a field question expects one review"
+        elif not {f"{chosen[0]['rating']:.0f}/5", chosen[0]["date"]} & set(q["any_facts"]):
+            problem = "any facts hold neither the review's rating nor its date"
+        if problem:
+            errors += 1
+            print(f"  ERROR {q['id']}: {problem}")
+    return errors
+
+
 def check(path: Path, corpus: dict) -> int:
     errors, seen = 0, set()
     stats = Counter()
@@ -118,7 +159,7 @@ def check(path: Path, corpus: dict) -> int:
             continue
         if not q["expected_review_ids"]:
             err(f"{qid}: answerable question without expected reviews")
-        if q["kind"] in ("count", "rating"):
+        if q["kind"] in ("count", "rating", "field"):
             continue
         texts = [corpus.get(r, "").lower() for r in q["expected_review_ids"]]
         for fact in q["key_facts"]:
@@ -150,4 +191,6 @@ def check(path: Path, corpus: dict) -> int:
 if __name__ == "__main__":
     total = check(HERE / "seeds.jsonl", seed_corpus())
     total += check(HERE / "examples.jsonl", example_corpus())
+    total += check(HERE / "dvd.jsonl", dvd_corpus())
+    total += check_dvd_figures(HERE / "dvd.jsonl")
     sys.exit(1 if total else 0)
