@@ -29,6 +29,8 @@ from index.indexing import IndexReport, Progress
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
+    from bot.evaluation import Breakdown
+
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
@@ -397,6 +399,13 @@ def _echo_sources(answer: Answer) -> None:
     show_default=True,
     help="Sources counted for recall and MRR.",
 )
+@click.option(
+    "--split",
+    type=click.Choice(["dev", "test", "all"]),
+    default="test",
+    show_default=True,
+    help="The split the --min-* floors apply to and --show-failures lists (tune on dev).",
+)
 @click.option("--min-accuracy", type=float, default=0.0, help="Fail below this answer accuracy.")
 @click.option("--min-recall", type=float, default=0.0, help="Fail below this recall@k.")
 @click.option("--min-refusal", type=float, default=0.0, help="Fail below this refusal accuracy.")
@@ -413,6 +422,7 @@ def evaluate_gold(
     service: ReviewService,
     gold: Path,
     k: int,
+    split: str,
     min_accuracy: float,
     min_recall: float,
     min_refusal: float,
@@ -420,9 +430,11 @@ def evaluate_gold(
     as_json: bool,
     show_failures: bool,
 ) -> None:
-    """Run the gold questions in GOLD (JSONL) and report recall@k, MRR, accuracy, refusals.
+    """Run the gold questions in GOLD (JSONL) and report recall@k, MRR, accuracy, refusals,
+    for the dev and the test split side by side.
 
-    Exits 1 when a --min-* threshold is not met or a quote is not verbatim.
+    A question without a split counts as test. Exits 1 when a --min-* threshold is not met
+    on the chosen split, or a quote is not verbatim.
     """
     from bot.evaluation import evaluate, load_gold
 
@@ -436,53 +448,86 @@ def evaluate_gold(
         lambda review_id: passages.get(review_id, []),
         k=k,
     )
-    overall = report.overall
-    accuracies = [s.accuracy for s in report.by_language.values()]
-    gap = max(accuracies) - min(accuracies) if accuracies else 0.0
-    problems = [
-        name
-        for name, failed in (
-            (f"accuracy {overall.accuracy} < {min_accuracy}", overall.accuracy < min_accuracy),
-            (f"recall@{k} {overall.recall} < {min_recall}", overall.recall < min_recall),
-            (
-                f"refusal {overall.refusal} < {min_refusal}",
-                (overall.refusal or 0.0) < min_refusal and overall.refusal is not None,
-            ),
-            (f"language gap {gap:.3f} > {max_language_gap}", gap > max_language_gap),
-            (f"{overall.quote_failures} quotes not verbatim", overall.quote_failures > 0),
-        )
-        if failed
-    ]
+    problems = _eval_problems(
+        report.splits.get(split),
+        split=split,
+        k=k,
+        floors=(min_accuracy, min_recall, min_refusal, max_language_gap),
+    )
+    quote_failures = report.splits["all"].overall.quote_failures
+    if quote_failures:
+        problems.append(f"{quote_failures} quotes not verbatim")
+    failures = report.failures(split)
     if as_json:
         _print_json(
             {
-                "overall": overall.as_dict(),
-                "by_language": {k_: v.as_dict() for k_, v in report.by_language.items()},
-                "by_kind": {k_: v.as_dict() for k_, v in report.by_kind.items()},
-                "failures": [o.item.id for o in report.failures()],
+                "k": k,
+                "split": split,
+                "splits": {name: b.as_dict() for name, b in report.splits.items()},
+                "failures": [o.item.id for o in failures],
                 "problems": problems,
             }
         )
     else:
-        header = f"{'group':<14}{'n':>4}{f'recall@{k}':>10}{'MRR':>7}{'accuracy':>10}{'refusal':>9}"
-        _echo(header)
-        rows = [("all", overall), *report.by_language.items(), *report.by_kind.items()]
-        for name, scores in rows:
-            refusal = "-" if scores.refusal is None else f"{scores.refusal:.2f}"
-            _echo(
-                f"{name:<14}{scores.questions:>4}{scores.recall:>10.2f}{scores.mrr:>7.2f}"
-                f"{scores.accuracy:>10.2f}{refusal:>9}"
-            )
+        _echo_eval_table(report.splits, k=k)
         if show_failures:
-            for outcome in report.failures():
+            for outcome in failures:
                 _echo(
                     f"✗ {outcome.item.id} [{outcome.item.kind}] {outcome.item.question}\n"
                     f"    → {outcome.answer.status}: {outcome.answer.answer[:300]!r}"
                 )
         for problem in problems:
-            _echo(f"FAILED: {problem}", err=True)
+            _echo(f"FAILED ({split}): {problem}", err=True)
     if problems:
         sys.exit(EXIT_ERROR)
+
+
+def _eval_problems(
+    breakdown: Breakdown | None, *, split: str, k: int, floors: tuple[float, float, float, float]
+) -> list[str]:
+    """The floors the chosen split misses, one line each."""
+    if breakdown is None:
+        return [f"the gold set has no {split} questions"]
+    min_accuracy, min_recall, min_refusal, max_language_gap = floors
+    overall, gap = breakdown.overall, breakdown.language_gap()
+    checks = (
+        (f"accuracy {overall.accuracy} < {min_accuracy}", overall.accuracy < min_accuracy),
+        (f"recall@{k} {overall.recall} < {min_recall}", overall.recall < min_recall),
+        (
+            f"refusal {overall.refusal} < {min_refusal}",
+            overall.refusal is not None and overall.refusal < min_refusal,
+        ),
+        (f"language gap {gap:.3f} > {max_language_gap}", gap > max_language_gap),
+    )
+    return [problem for problem, failed in checks if failed]
+
+
+def _echo_eval_table(splits: dict[str, Breakdown], *, k: int) -> None:
+    """One row per group (all, each language, each kind), the splits side by side."""
+    shown: list[str] = [name for name in ("dev", "test") if name in splits] or ["all"]
+    columns = f"{'n':>4}{f'recall@{k}':>10}{'MRR':>6}{'accuracy':>9}{'refusal':>8}"
+    _echo(f"{'':<14}" + " │".join(f"{name:^37}" for name in shown))
+    _echo(f"{'group':<14}" + " │".join(columns for _ in shown))
+    everything = splits["all"]
+    groups = ["all", *everything.by_language, *everything.by_kind]
+    for group in groups:
+        cells = []
+        for name in shown:
+            breakdown = splits[name]
+            scores = (
+                breakdown.overall
+                if group == "all"
+                else breakdown.by_language.get(group) or breakdown.by_kind.get(group)
+            )
+            if scores is None:
+                cells.append(f"{'-':>4}{'':>33}")
+                continue
+            refusal = "-" if scores.refusal is None else f"{scores.refusal:.2f}"
+            cells.append(
+                f"{scores.questions:>4}{scores.recall:>10.2f}{scores.mrr:>6.2f}"
+                f"{scores.accuracy:>9.2f}{refusal:>8}"
+            )
+        _echo(f"{group:<14}" + " │".join(cells))
 
 
 @cli.command()
