@@ -20,9 +20,9 @@ DVD_DATA = SHARED_DATA / "webis_cls10" / "de_dvd.jsonl"
 K = 5
 
 # Test split of dvd.jsonl, measured on the answerer of the day the set was written
-# (accuracy 0.42, recall@5 0.56, refusal 0.47, German 0.54 and English 0.32), less 0.05.
-FLOORS = {"accuracy": 0.37, "recall": 0.51, "refusal": 0.42}
-LANGUAGE_FLOORS = {"de": 0.49, "en": 0.27}
+# (accuracy 0.44, recall@5 0.56, refusal 0.47, German 0.54 and English 0.34), less 0.05.
+FLOORS = {"accuracy": 0.39, "recall": 0.51, "refusal": 0.42}
+LANGUAGE_FLOORS = {"de": 0.49, "en": 0.29}
 
 pytestmark = pytest.mark.skipif(not DVD_DATA.exists(), reason=f"{DVD_DATA} is not there")
 
