@@ -264,19 +264,22 @@ def test_reader_addresses_credits_and_quoted_orders_stay_quotable(
     assert SentenceScreen(embedder).reason(sentence) is None
 
 
-def test_an_answer_from_a_long_credits_review_quotes_it(
-    service: ReviewService, tmp_path: Path
+def test_an_answer_from_a_long_credits_sentence_quotes_it(
+    settings: Settings, embedder: RememberingEmbedder, tmp_path: Path
 ) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "abspann.md").write_text(
         f"Titel: Der Nebelwal\nJahr: 2024\n\n{QUOTABLE[0]}\n{QUOTABLE[1]}\n", encoding="utf-8"
     )
+    # Passages and answers long enough to hold the whole sentence, as a user may configure.
+    roomy = settings.model_copy(update={"chunk_chars": 8000, "answer_chars": 20000})
+    service = ReviewService(roomy, embedder=embedder)
     service.index([corpus])
 
     answer = service.ask("Wem danken die Macher im Abspann von Der Nebelwal?")
 
-    assert "Statistin A000 Nebelhorn" in answer.answer, answer
+    assert "Statistin S174 Nebelhorn" in answer.answer, answer
 
 
 def test_under_another_embedder_the_screen_holds_back_links_only_and_warns(
