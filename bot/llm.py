@@ -357,7 +357,8 @@ class LlmAnswerer:
             return _with_note(offline, "LLM returned an empty answer; showing quoted sentences")
         if refusal := self._refusal(text, request):
             return _with_note(offline, f"{refusal}; showing quoted sentences")
-        if any(sentence.rstrip(".") in text for sentence in not_found) and not _cited(text, by_n):
+        text = _without_not_found(text, not_found)
+        if not text:
             return _with_note(
                 offline, "LLM found no answer in the passages; showing quoted sentences"
             )
@@ -414,6 +415,18 @@ class LlmAnswerer:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _without_not_found(text: str, not_found: Sequence[str]) -> str:
+    """``text`` without the sentences that say the passages hold no answer, in any case and
+    with any citation a model puts on them ("… in den Rezensionen steht dazu nichts [1].")."""
+    phrases = [phrase.rstrip(".").casefold() for phrase in not_found]
+    kept = [
+        sentence
+        for sentence in _SENTENCE_END.split(text)
+        if not any(phrase in sentence.casefold() for phrase in phrases)
+    ]
+    return text if len(kept) == len(_SENTENCE_END.split(text)) else " ".join(kept).strip()
 
 
 def final_answer(items: Iterable[str | Answer]) -> Answer:
