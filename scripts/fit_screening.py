@@ -1,8 +1,8 @@
 """Fit the sentence screen's probe and write it to bot/data/screening_probe.json.
 
 Positives: the instructions, ads and calls to contact someone in ``prompts/instructions.txt``.
-Negatives: real review sentences from ../shared/data (Webis-CLS-10 German DVD reviews and
-IMDb reviews, both from their train splits) and the reader addresses, credits and quoted
+Negatives: real review sentences from ../shared/data (Webis-CLS-10 German and English DVD
+reviews and IMDb reviews, all from their train splits) and the reader addresses, credits and quoted
 dialogue in ``prompts/review_sentences.txt``, which must stay quotable.
 
 Every sentence (for the examples: every block of lines between blank lines, so that a
@@ -192,7 +192,7 @@ def margins(
     return np.array([max(next(scored) for _ in group) for group in groups])
 
 
-REAL = ("webis de", "imdb")
+REAL = ("webis de", "webis en", "imdb")
 
 
 @dataclass(frozen=True)
@@ -271,6 +271,7 @@ def main() -> None:
         *example_file(INSTRUCTIONS, positive=True, source="examples"),
         *example_file(REVIEW_SENTENCES, positive=False, source="hard negatives"),
         *real_reviews(DATA / "webis_cls10" / "de_dvd.jsonl", args.reviews, "webis de"),
+        *real_reviews(DATA / "webis_cls10" / "en_dvd.jsonl", args.reviews, "webis en"),
         *real_reviews(DATA / "imdb" / "imdb_50k_labeled.jsonl.gz", args.reviews, "imdb"),
         *seed_sentences(),
     ]
