@@ -83,6 +83,15 @@ def service(settings: Settings, embedder: RememberingEmbedder) -> ReviewService:
     return ReviewService(settings, embedder=embedder)
 
 
+@pytest.fixture(scope="module")
+def indexed_data(tmp_path_factory: pytest.TempPathFactory, embedder: RememberingEmbedder) -> Path:
+    """A data folder with the seed reviews indexed, shared by the tests that only read it."""
+    data = tmp_path_factory.mktemp("indexed") / "data"
+    settings = Settings(_env_file=None, data_dir=data, reviews_dir=SEEDS)  # type: ignore[call-arg]
+    ReviewService(settings, embedder=embedder).index()
+    return data
+
+
 @pytest.fixture
 def seeds_copy(tmp_path: Path) -> Path:
     """The seed reviews in a folder the test may change."""

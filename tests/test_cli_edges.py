@@ -19,7 +19,7 @@ from bot.question_input import EmptyQuestionError, QuestionTooLongError, clean_q
 from bot.service import ReviewService
 from bot.settings import Settings, load_settings
 from tests.chroma_server import chroma_server
-from tests.conftest import REPO, SEEDS, CliResult, RememberingEmbedder
+from tests.conftest import REPO, SEEDS, CliResult
 
 REVIEWBOT = Path(sys.executable).with_name("reviewbot")
 QUESTION = "Wer hat bei Ballerina Regie geführt?"
@@ -91,15 +91,6 @@ def _runtime_cases(folder: Path) -> list[tuple[str, str, frozenset[str], dict[st
         ("llm_model", "no-such-model", only_telegram, no_llm),
         ("llm_api_key", "sk-wrong", only_telegram, no_llm),
     ]
-
-
-@pytest.fixture(scope="module")
-def indexed_data(tmp_path_factory: pytest.TempPathFactory, embedder: RememberingEmbedder) -> Path:
-    """A data folder with the seed reviews indexed, shared by the tests that only read it."""
-    data = tmp_path_factory.mktemp("indexed") / "data"
-    settings = Settings(_env_file=None, data_dir=data, reviews_dir=SEEDS)  # type: ignore[call-arg]
-    ReviewService(settings, embedder=embedder).index()
-    return data
 
 
 @pytest.fixture

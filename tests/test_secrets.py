@@ -18,10 +18,8 @@ import pytest
 
 from bot.cli import EXIT_USAGE
 from bot.redaction import Redactor
-from bot.service import ReviewService
-from bot.settings import Settings, load_settings
+from bot.settings import load_settings
 from index.errors import ConfigurationError
-from tests.conftest import SEEDS, RememberingEmbedder
 
 REVIEWBOT = Path(sys.executable).with_name("reviewbot")
 API_KEY = "sk-test-0nlyF0rTests-5ecretKey"
@@ -80,14 +78,6 @@ def echoing_server() -> Iterator[EchoingServer]:
 def url_of(server: EchoingServer) -> str:
     host, port = server.server_address[:2]
     return f"http://{host!s}:{port}"
-
-
-@pytest.fixture(scope="module")
-def indexed_data(tmp_path_factory: pytest.TempPathFactory, embedder: RememberingEmbedder) -> Path:
-    data = tmp_path_factory.mktemp("indexed") / "data"
-    settings = Settings(_env_file=None, data_dir=data, reviews_dir=SEEDS)  # type: ignore[call-arg]
-    ReviewService(settings, embedder=embedder).index()
-    return data
 
 
 def run_reviewbot(
@@ -202,3 +192,26 @@ def test_a_malformed_token_is_refused_without_showing_it(monkeypatch: pytest.Mon
         load_settings(_env_file=None)
     assert str(refused.value).startswith("REVIEWBOT_TELEGRAM_TOKEN: must look like")
     assert TOKEN_SECRET not in str(refused.value)
+
+
+def test_a_rejected_token_is_never_logged_as_started(
+    echoing_server: EchoingServer, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWBOT_")}
+    env.update(
+        REVIEWBOT_DICTIONARY="",
+        REVIEWBOT_TELEGRAM_TOKEN=BOT_TOKEN,
+        REVIEWBOT_TELEGRAM_API_URL=url_of(echoing_server),
+    )
+    result = subprocess.run(
+        [str(REVIEWBOT), "-v", "telegram"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "INFO bot.telegram: connecting to Telegram (long polling)" in result.stderr
+    assert "started" not in result.stderr
+    assert result.stderr.endswith(REJECTED)

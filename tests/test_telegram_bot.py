@@ -5,13 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import os
 import re
-import subprocess
-import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -508,61 +502,6 @@ async def test_the_start_is_logged_once_telegram_accepted_the_token(
         async with running_bot(telegram_server, seeded):
             started = [r.getMessage() for r in caplog.records if "started" in r.getMessage()]
     assert started == [f"Telegram bot @{BOT_USERNAME} started"]
-
-
-class _Unauthorized(BaseHTTPRequestHandler):
-    """Telegram's answer to a token it does not know."""
-
-    def _reject(self) -> None:
-        body = b'{"ok": false, "error_code": 401, "description": "Unauthorized"}'
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = _reject
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def rejecting_telegram() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unauthorized)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        host, port = server.server_address[:2]
-        yield f"http://{host!s}:{port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_a_rejected_token_is_never_logged_as_started(
-    rejecting_telegram: str, tmp_path: Path
-) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWBOT_")}
-    env.update(
-        REVIEWBOT_DICTIONARY="",
-        REVIEWBOT_TELEGRAM_TOKEN="123456789:AAwrong-token-for-tests",
-        REVIEWBOT_TELEGRAM_API_URL=rejecting_telegram,
-    )
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("reviewbot")), "-v", "telegram"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode != 0
-    assert "INFO bot.telegram: connecting to Telegram (long polling)" in result.stderr
-    assert "started" not in result.stderr
-    assert result.stderr.endswith(
-        "error: Telegram rejected the bot token; check REVIEWBOT_TELEGRAM_TOKEN\n"
-    )
 
 
 # --------------------------------------------------------------------------------------------
