@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,16 +123,23 @@ def cli(
     monkeypatch.chdir(tmp_path)
 
     def run(*args: str) -> CliResult:
-        capsys.readouterr()
-        try:
-            main(list(args), service=ReviewService(Settings(), embedder=embedder))
-            code = 0
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        captured = capsys.readouterr()
-        return CliResult(code, captured.out, captured.err)
+        return run_cli(args, ReviewService(Settings(), embedder=embedder), capsys)
 
     return run
+
+
+def run_cli(
+    args: Sequence[str], service: ReviewService | None, capsys: pytest.CaptureFixture[str]
+) -> CliResult:
+    """`reviewbot ARGS` in this process: its exit code and what it printed."""
+    capsys.readouterr()
+    try:
+        main(list(args), service=service)
+        code = 0
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)
 
 
 @pytest.fixture(scope="session")

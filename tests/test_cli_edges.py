@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import EXIT_ERROR, EXIT_PARTIAL, EXIT_USAGE, main
+from bot.cli import EXIT_ERROR, EXIT_PARTIAL, EXIT_USAGE
 from bot.question_input import EmptyQuestionError, QuestionTooLongError, clean_question
 from bot.service import ReviewService
 from bot.settings import Settings, load_settings
 from tests.chroma_server import chroma_server
-from tests.conftest import REPO, SEEDS, CliResult
+from tests.conftest import REPO, SEEDS, CliResult, run_cli
 
 REVIEWBOT = Path(sys.executable).with_name("reviewbot")
 QUESTION = "Wer hat bei Ballerina Regie geführt?"
@@ -112,14 +112,7 @@ def run_main(
 
     def run(*args: str, stdin: str = "", service: ReviewService | None = None) -> CliResult:
         clean_env.setattr(sys, "stdin", io.StringIO(stdin))
-        capsys.readouterr()
-        try:
-            main(list(args), service=service)
-            code = 0
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        captured = capsys.readouterr()
-        return CliResult(code, captured.out, captured.err)
+        return run_cli(args, service, capsys)
 
     return run
 
