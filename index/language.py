@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+from functools import cache
+from pathlib import Path
 
 _WORD = re.compile(r"[a-zäöüß]+")
 
@@ -193,17 +196,8 @@ def detect_language(text: str, *, default: str = "de") -> str:
 
 
 # ISO 639-1 codes by their ISO 639-1, 639-2/B and 639-2/T codes and the languages' English,
-# German and own names (ISO 639-2 code list, Library of Congress), for the languages whose
-# reviews are most likely to be indexed here.
-_LANGUAGE_CODES: dict[str, tuple[str, ...]] = {
-    "de": ("de", "ger", "deu", "german", "deutsch"),
-    "en": ("en", "eng", "english", "englisch"),
-    "fr": ("fr", "fre", "fra", "french", "französisch", "français"),
-    "es": ("es", "spa", "spanish", "spanisch", "español"),
-    "it": ("it", "ita", "italian", "italienisch", "italiano"),
-    "nl": ("nl", "dut", "nld", "dutch", "niederländisch", "nederlands"),
-}
-_CODE_BY_NAME = {name: code for code, names in _LANGUAGE_CODES.items() for name in names}
+# German and own names; the file names its source.
+LANGUAGE_NAMES = Path(__file__).resolve().parent / "data" / "language_names.json"
 # "de-DE", "en_US", "German (Austria)": the language comes first.
 _LANGUAGE_PART = re.compile(r"[^\W\d_]+")
 
@@ -212,4 +206,12 @@ def language_code(value: str) -> str | None:
     """The ISO 639-1 code that ``value`` names ("German", "Deutsch", "deu", "de-AT" → "de"),
     or None when it names no language we know."""
     first = _LANGUAGE_PART.search(value.casefold())
-    return _CODE_BY_NAME.get(first.group(0)) if first else None
+    return _code_by_name().get(first.group(0)) if first else None
+
+
+@cache
+def _code_by_name() -> dict[str, str]:
+    table = json.loads(LANGUAGE_NAMES.read_text(encoding="utf-8"))
+    return {
+        name: code for code, names in table.items() if not code.startswith("_") for name in names
+    }
