@@ -3,7 +3,13 @@
 The model sees a few numbered, clipped passages and must cite them as ``[n]``. What it
 writes is only trusted after the checks: every citation names a passage it was given,
 every quote shown is a verbatim sentence of that passage, numbers it states occur in the
-passages. Anything else falls back to the offline answer, with a one-line note saying why.
+passages, and a sentence naming a work cites a passage of that work. When the model says
+the passages hold no answer, the answer is "not found"; anything else that fails the checks
+falls back to the offline answer, with a one-line note saying why.
+
+The model is asked whatever the offline ranker found, so it can answer what word matching
+missed; only a question naming a film that is not indexed, or one in a language word
+matching cannot read, keeps its offline "not found" without asking.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from bot.screening import SentenceScreen, contact_data
 from index.chunking import split_sentences
 from index.errors import ConfigurationError, ReviewbotError
 from index.keyword import tokenize
+from index.works import normalize
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -278,8 +285,11 @@ class LlmAnswerer:
         offline: Answer,
     ) -> _Request | None:
         """The prompt for the question, or None when the LLM must not be asked."""
-        # Exact metadata answers keep their numbers; hopeless questions are refused here.
-        if offline.kind == "metadata" or offline.status == "not_found" or not passages:
+        # Exact metadata answers keep their numbers. A film that is not indexed, or a
+        # language word matching cannot read, leaves nothing for the passages to answer.
+        if offline.kind == "metadata" or not passages:
+            return None
+        if offline.status == "not_found" and (question.unknown_title or question.foreign):
             return None
         shown = self._select(question, passages, offline)
         language = LANGUAGE_NAMES.get(question.language, question.language)
@@ -354,24 +364,23 @@ class LlmAnswerer:
         by_n = {s.n: s for s in request.shown}
         not_found = [NOT_FOUND[lang] for lang in NOT_FOUND]
         if not text:
-            return _with_note(offline, "LLM returned an empty answer; showing quoted sentences")
+            return _fallback(offline, "LLM returned an empty answer")
         if refusal := self._refusal(text, request):
-            return _with_note(offline, f"{refusal}; showing quoted sentences")
-        text = _without_not_found(text, not_found)
-        if not text:
-            return _with_note(
-                offline, "LLM found no answer in the passages; showing quoted sentences"
-            )
+            return _fallback(offline, refusal)
+        said = _without_not_found(text, not_found)
+        if said != text and not _cited(said, by_n):
+            # The model says the passages hold no answer, and cites nothing else it says.
+            return _not_found(question, offline)
+        text = said
         invented = _unsupported_numbers(text, request)
         if invented:
-            return _with_note(
-                offline,
-                f"LLM answer stated numbers not in the reviews ({', '.join(invented)}); "
-                "showing quoted sentences",
+            return _fallback(
+                offline, f"LLM answer stated numbers not in the reviews ({', '.join(invented)})"
             )
         if not _cited(text, by_n):
             text = _add_citations(text, request)
         text = _citations_after_sentences(text)
+        text, misattributed = _without_misattributed_claims(text, request)
         # Renumber cited passages 1..k in order of first citation; drop unknown numbers.
         order: dict[int, int] = {}
         for match in _CITATION.finditer(text):
@@ -379,7 +388,9 @@ class LlmAnswerer:
                 if n in by_n and n not in order:
                     order[n] = len(order) + 1
         if not order:
-            return _with_note(offline, "LLM answer had no valid citation; showing quoted sentences")
+            if misattributed:
+                return _fallback(offline, "LLM answer cited passages of other works")
+            return _fallback(offline, "LLM answer had no valid citation")
 
         def renumber(match: re.Match[str]) -> str:
             kept = [order[n] for n in _numbers(match.group(1)) if n in order]
@@ -458,6 +469,25 @@ def describe_error(error: BaseException) -> str:
 
 def _with_note(answer: Answer, note: str) -> Answer:
     return replace(answer, note=f"{answer.note}; {note}" if answer.note else note)
+
+
+def _fallback(offline: Answer, reason: str) -> Answer:
+    """The offline answer, with a note on why the LLM's was not shown."""
+    if offline.status == "not_found":
+        return _with_note(offline, reason)
+    return _with_note(offline, f"{reason}; showing quoted sentences")
+
+
+def _not_found(question: Question, offline: Answer) -> Answer:
+    """The model's own "the reviews don't say", in the question's language."""
+    return Answer(
+        question=offline.question,
+        answer=NOT_FOUND.get(question.language, NOT_FOUND["en"]),
+        status="not_found",
+        language=question.language,
+        works=[w.label() for w in question.works],
+        work_ids=[w.work_id for w in question.works],
+    )
 
 
 def _label(shown: _Shown) -> str:
@@ -603,6 +633,61 @@ def _citations_after_sentences(text: str) -> str:
             line = f"{lead.group(1)}{body[:cut]} {cites}{body[cut:]}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def _without_misattributed_claims(text: str, request: _Request) -> tuple[str, bool]:
+    """``text`` without the sentences that name a work and cite only passages of other
+    works, and whether any was dropped. Sentences naming no known work are kept."""
+    titles = _titles(request)
+    by_n = {s.n: s.passage.work_id for s in request.shown}
+    # Separators sit at odd indexes: a dropped sentence takes the one after it along.
+    parts = re.split(f"({_SENTENCE_END.pattern})", text)
+    kept: list[str] = []
+    dropped = False
+    for i in range(0, len(parts), 2):
+        sentence = parts[i]
+        cited = {
+            by_n[n]
+            for match in _CITATION.finditer(sentence)
+            for n in _numbers(match.group(1))
+            if n in by_n
+        }
+        named = _named_works(_CITATION.sub(" ", sentence), titles)
+        if cited and named and not cited & named:
+            dropped = True
+            continue
+        kept.append(sentence + (parts[i + 1] if i + 1 < len(parts) else ""))
+    return ("".join(kept).strip(), True) if dropped else (text, False)
+
+
+def _titles(request: _Request) -> dict[str, set[str]]:
+    """Every title of the question's works and of the shown passages' works, with the ids
+    of the works that carry it (several works may share a title)."""
+    titles: dict[str, set[str]] = {}
+    named = [(w.work_id, t) for w in request.works for t in (w.title, w.original_title)]
+    named += [(w.work_id, t) for w in request.question.works for t in (w.title, w.original_title)]
+    named += [(s.passage.work_id, s.passage.title or s.passage.work) for s in request.shown]
+    for work_id, title in named:
+        if title and title.strip():
+            titles.setdefault(title.strip(), set()).add(work_id)
+    return titles
+
+
+def _named_works(sentence: str, titles: dict[str, set[str]]) -> set[str]:
+    """The ids of the works whose title ``sentence`` names."""
+    words = f" {normalize(sentence)} "
+    named: set[str] = set()
+    for title, work_ids in titles.items():
+        key = normalize(title)
+        if not key:
+            continue
+        if len(key) < 4:  # "Up", "Her": only the title as written, not the common word
+            found = re.search(rf"(?<!\w){re.escape(title)}(?!\w)", sentence) is not None
+        else:
+            found = f" {key} " in words
+        if found:
+            named |= work_ids
+    return named
 
 
 def _claims(text: str) -> dict[int, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
+from bot.answers import NOT_FOUND
 from bot.service import ReviewService
 from bot.settings import Settings
 from tests.conftest import SEEDS, RememberingEmbedder
@@ -19,16 +20,16 @@ def scripted(settings: Settings, embedder: RememberingEmbedder, reply: str) -> R
     return service
 
 
-def test_a_cited_not_found_in_lower_case_is_not_shown_as_an_answer(
+def test_a_cited_not_found_in_lower_case_is_a_not_found_answer(
     settings: Settings, embedder: RememberingEmbedder
 ) -> None:
     # What a small model really wrote: the refusal folded into a sentence, with a citation.
     reply = "Die Musik der koreanischen Ballerina ist in den Rezensionen steht dazu nichts [1]."
     answer = scripted(settings, embedder, reply).ask(COMPOSER)
 
-    assert answer.note is not None and "no answer" in answer.note
-    assert "steht dazu nichts [1]" not in answer.answer
-    assert "Lee Seong-hwa" in answer.answer  # the offline answer, which does answer
+    assert answer.status == "not_found"
+    assert answer.answer == NOT_FOUND["de"]
+    assert not answer.sources  # the offline quotes are not shown as if they answered
 
 
 def test_an_answer_keeps_its_cited_facts_without_the_not_found_sentence(
