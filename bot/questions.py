@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from index.language import detect_language
 from index.records import Review, Work
+from index.titles import ARTICLES, TitleIndex
 from index.works import normalize
 
 # Which header field a question asks about, by its wording (German and English).
@@ -132,11 +133,30 @@ GENERIC_WORDS = set(
     ]
 )
 
-_COUNT = re.compile(r"wie ?viele|anzahl|how many|number of|count", re.I)
-_AVERAGE = re.compile(r"durchschnitt|im schnitt|mittel|average|mean rating", re.I)
-_BEST = re.compile(r"\bbeste[nrs]?\b|am besten|höchste|best|highest|top[- ]rated", re.I)
-_WORST = re.compile(r"schlechteste[nrs]?|am schlechtesten|niedrigste|worst|lowest", re.I)
-_RATING_WORDS = re.compile(r"bewert|wertung|rating|rated|sterne|punkte|score|note", re.I)
+_COUNT = re.compile(r"\bwie ?viele?\b|\banzahl\b|\bhow many\b|\bnumber of\b|\bcount\b", re.I)
+# What a count counts: reviews, ratings or works, not the legs of a spider.
+_COUNTED = re.compile(
+    r"\b(?:rezension|kritik|bewertung|besprechung|review|rating|critique|film|movie|werk|work|"
+    r"titel|title|autor|author)\w*",
+    re.I,
+)
+_AVERAGE = re.compile(
+    r"\b(?:durchschnitt\w*|im schnitt|im mittel|mittelwert|average|mean rating|on average)\b",
+    re.I,
+)
+_BEST = re.compile(
+    r"\bbeste[nrs]?\b|\bam besten\b|\bhöchste[nrs]?\b|\bbest\b|\bhighest\b|\btop[- ]rated\b",
+    re.I,
+)
+_WORST = re.compile(
+    r"\bschlechteste[nrs]?\b|\bam schlechtesten\b|\bniedrigste[nrs]?\b|\bworst\b|\blowest\b",
+    re.I,
+)
+_RATING_WORDS = re.compile(
+    r"\bbewert\w*|\bwertung\w*|\brating\w*|\brated\b|\bsterne?n?\b|\bpunkte?n?\b|\bscores?\b|"
+    r"\bnoten?\b|\bstars?\b",
+    re.I,
+)
 _LIST_WORKS = re.compile(
     r"welche (?:filme|werke)|which (?:films|movies|works)|"
     r"list (?:the |all )?(?:films|movies|works)",
@@ -148,8 +168,6 @@ _RATINGS_ASKED = re.compile(
     r"how many (?:stars|points)|rating (?:of|for|did)",
     re.I,
 )
-# Chunks of other films' reviews that use a one-word title before it counts as a word.
-EVERYDAY_WORD_CHUNKS = 3
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
 # Words that show a question continues the previous one ("Und wer spielt die Hauptrolle?").
 _FOLLOW_UP = re.compile(
@@ -188,12 +206,16 @@ def read_question(
     *,
     previous_works: Sequence[Work] = (),
     vocabulary: Mapping[str, Counter[str]] | None = None,
+    titles: TitleIndex | None = None,
 ) -> Question:
     """Analyse ``text`` against the indexed reviews; ``previous_works`` serve follow-ups.
 
     ``vocabulary`` (stemmed word counts per work id) lets words like "Netflix" or
-    "John Wick" pick one of several works that share a title.
+    "John Wick" pick one of several works that share a title. ``titles`` is the reviews'
+    title index (built from ``reviews`` and ``vocabulary`` once per list when not given).
     """
+    if titles is None:
+        titles = title_index(reviews, vocabulary)
     language = detect_language(text, default="en" if re.search(r"[a-z]", text) else "de")
     if re.search(r"[äöüß]", text, re.I):
         language = "de"
@@ -203,7 +225,7 @@ def read_question(
     if question.aspect == "age_rating" and question.intent == "ratings":
         question.intent = None  # "What is the FSK age rating?" asks a field, not the stars
     question.author = _author(text, reviews)
-    works = _named_works(text, reviews, vocabulary)
+    works = _named_works(text, reviews, titles)
     if len(works) > 1 and vocabulary:
         works, question.deciding = _narrow_by_vocabulary(text, works, vocabulary)
     # In a chat, a question about the text that names no film goes on about the last one;
@@ -214,9 +236,11 @@ def read_question(
     question.works = works
     question.names = _mentioned_names(text, reviews)
     if not works:
-        question.unknown_title = _unknown_title(text, reviews)
-    titles = {normalize(w.title) for w in works}
-    question.ambiguous = len(works) > 1 and len(titles) == 1
+        question.unknown_title = _unknown_title(text, reviews, titles, language)
+        if question.unknown_title:
+            question.intent = None  # no count or rating of a work that is not indexed
+    shared = {normalize(w.title) for w in works}
+    question.ambiguous = len(works) > 1 and len(shared) == 1
     return question
 
 
@@ -290,22 +314,20 @@ _STOPWORDS: dict[str, frozenset[str]] = {}
 def _intent(text: str) -> str | None:
     if _LIST_WORKS.search(text):
         return "list"
-    if re.search(r"wie viele (?:sterne|punkte)|how many (?:stars|points)", text, re.I):
-        return "ratings"
-    if _COUNT.search(text):
-        return "count"
     rating = _RATING_WORDS.search(text)
-    if _AVERAGE.search(text) and rating:
-        return "average"
-    if _AVERAGE.search(text):
-        return "average"
+    if _AVERAGE.search(text) and (rating or not _COUNT.search(text)):
+        return "average"  # "Wie viele Sterne hat X im Schnitt?" asks the mean
+    if re.search(r"\bwie viele (?:sterne|punkte)\b|\bhow many (?:stars|points)\b", text, re.I):
+        return "ratings"
+    if _COUNT.search(text) and _COUNTED.search(text):
+        return "count"
     if rating and _BEST.search(text):
         return "best"
     if rating and _WORST.search(text):
         return "worst"
-    if re.search(r"(?:am )?besten bewertet|best[- ]rated|highest[- ]rated", text, re.I):
+    if re.search(r"(?:am )?besten bewertet|\bbest[- ]rated|\bhighest[- ]rated", text, re.I):
         return "best"
-    if re.search(r"(?:am )?schlechtesten bewertet|worst[- ]rated|lowest[- ]rated", text, re.I):
+    if re.search(r"(?:am )?schlechtesten bewertet|\bworst[- ]rated|\blowest[- ]rated", text, re.I):
         return "worst"
     if _RATINGS_ASKED.search(text):
         return "ratings"
@@ -321,11 +343,7 @@ def _author(text: str, reviews: Sequence[Review]) -> str | None:
     return None
 
 
-def _named_works(
-    text: str,
-    reviews: Sequence[Review],
-    vocabulary: Mapping[str, Counter[str]] | None = None,
-) -> list[Work]:
+def _named_works(text: str, reviews: Sequence[Review], titles: TitleIndex) -> list[Work]:
     """Works whose title, or director, the question names; narrowed by year and people."""
     # "Netflix-Ballerina" names "Ballerina": compounds are read as separate words too.
     padded = f" {normalize(text)} {normalize(text.replace('-', ' '))} "
@@ -337,32 +355,7 @@ def _named_works(
         works.setdefault(review.work.work_id, review.work)
         names = people.setdefault(review.work.work_id, set())
         names.update(normalize(n) for n in [review.director or "", *review.cast] if n)
-    found: dict[str, str] = {}  # work id -> the longest of its titles the question contains
-    for work in works.values():
-        if work.title.startswith("("):
-            continue
-        for title in (work.title, work.original_title):
-            key = normalize(title or "")
-            if (
-                len(key) >= 3
-                and f" {key} " in padded
-                and len(key) > len(found.get(work.work_id, ""))
-            ):
-                found[work.work_id] = key
-    # "Stargate Continuum" names that film, not also "Stargate"; and "From the World of
-    # John Wick: Ballerina" names one of the films called "Ballerina".
-    found = {
-        work_id: key
-        for work_id, key in found.items()
-        if not any(key != other and f" {key} " in f" {other} " for other in found.values())
-    }
-    if vocabulary:
-        found = {
-            work_id: key
-            for work_id, key in found.items()
-            if not _everyday_word(key, text, works[work_id], works.values(), vocabulary)
-        }
-    by_title = [works[work_id] for work_id in found]
+    by_title = [m.work for m in titles.find(text)]
     by_person = [w for w in works.values() if any(_names(padded, p) for p in people[w.work_id])]
     candidates = by_title or by_person
     years = {int(y) for y in _YEAR.findall(text)}
@@ -373,30 +366,25 @@ def _named_works(
     return sorted(candidates, key=lambda w: (w.year or 0, w.work_id))
 
 
-def _everyday_word(
-    key: str,
-    text: str,
-    work: Work,
-    works: Iterable[Work],
-    vocabulary: Mapping[str, Counter[str]],
-) -> bool:
-    """Whether a one-word title ("Leben", "Oscar") is, in this question, just a word.
+def title_index(
+    reviews: Sequence[Review], vocabulary: Mapping[str, Counter[str]] | None = None
+) -> TitleIndex:
+    """The title index of ``reviews``, built once per reviews list (kept for a few lists)."""
+    key = (id(reviews), id(vocabulary))
+    cached = _TITLE_INDEXES.get(key)
+    if cached is not None and cached[0] is reviews and cached[1] is vocabulary:
+        return cached[2]
+    titles = TitleIndex.from_reviews(reviews, vocabulary=vocabulary)
+    if len(_TITLE_INDEXES) >= 4:
+        _TITLE_INDEXES.pop(next(iter(_TITLE_INDEXES)))
+    _TITLE_INDEXES[key] = (reviews, vocabulary, titles)
+    return titles
 
-    It is when reviews of other films use the word often, unless the question quotes it.
-    """
-    if " " in key or re.search(rf"[„“\"«'‚]\s*{re.escape(work.title)}\s*[“”\"»'‘]", text):
-        return False
-    from index.keyword import tokenize
 
-    stems = set(tokenize(key, language="de")) | set(tokenize(key, language="en"))
-    title = normalize(work.title)
-    elsewhere = sum(
-        vocabulary.get(other.work_id, Counter())[stem]
-        for other in works
-        if normalize(other.title) != title
-        for stem in stems
-    )
-    return elsewhere >= EVERYDAY_WORD_CHUNKS
+_TITLE_INDEXES: dict[
+    tuple[int, int],
+    tuple[Sequence[Review], Mapping[str, Counter[str]] | None, TitleIndex],
+] = {}
 
 
 # "the film Sternenstaub über Kiel", "der Film „Nebelwal“": a title the question names.
@@ -405,24 +393,50 @@ _NAMED_TITLE = re.compile(
     r"([A-ZÄÖÜ][\w'’-]*(?:\s+(?:[a-zäöü]{1,4}\s+)?[A-ZÄÖÜ0-9][\w'’-]*)*)"
 )
 _QUOTED_TITLE = re.compile(r"[„“\"«]([^„“”\"«»]{2,60})[“”\"»]")
+# A capitalised span where questions put a title: after "in", "von", "about", "of" ... or
+# at the end of the question ("Worum geht es in Der Pate?", "Who plays the lead in 300?").
+_SLOT_TITLE = re.compile(
+    r"(?:\b(?:in|von|vom|zu|zum|über|about|of|on|for|für)\s+|(?<=\w)\s+(?=\S+\s*[?!.]?\s*$))"
+    r"((?:(?:Der|Die|Das|The|A)\s+)?[A-ZÄÖÜ0-9][\w'’-]*"
+    r"(?:\s+(?:[a-zäöü]{1,4}\s+)?[A-ZÄÖÜ0-9][\w'’-]*)*)"
+)
+
+_GERMAN_SLOT = re.compile(r"\b(?:in|von|vom|zu|zum|über|für)\s+$", re.I)
 
 
-def _unknown_title(text: str, reviews: Sequence[Review]) -> str | None:
-    """A title the question names that no indexed work has (the reviews cannot answer)."""
-    named = [m.group(1) for m in _NAMED_TITLE.finditer(text)]
-    named += [m.group(1) for m in _QUOTED_TITLE.finditer(text)]
+def _unknown_title(
+    text: str, reviews: Sequence[Review], titles: TitleIndex, language: str
+) -> str | None:
+    """A title the question names that no indexed work has (the reviews cannot answer).
+
+    Named after "Film" or quoted, any such title counts; in the title slot only a span
+    whose words the indexed reviews never use and that names no indexed person.
+    """
+    named = [(m.group(1), False) for m in _NAMED_TITLE.finditer(text)]
+    named += [(m.group(1), False) for m in _QUOTED_TITLE.finditer(text)]
+    # "in der Sammlung" is a noun with its article; a title keeps its capital ("in Der Pate").
+    named += [
+        (m.group(1), True)
+        for m in _SLOT_TITLE.finditer(text)
+        if normalize(text[: m.start(1)]).rsplit(" ", 1)[-1] not in ARTICLES
+        # German writes every noun with a capital: there only a preposition marks the slot.
+        and (language == "en" or _GERMAN_SLOT.search(text[: m.start(1)]))
+    ]
     if not named:
         return None
     known = " ".join(
         f" {normalize(t)} "
         for r in reviews
         if r.work
-        for t in (r.work.title, r.work.original_title, r.title, r.director, *r.cast)
+        for t in (r.work.title, r.work.original_title, r.title, r.director, r.author, *r.cast)
         if t
     )
-    for title in named:
+    for title, by_slot in named:
         key = normalize(title)
-        if key and f" {key} " not in known and not any(f" {w} " in known for w in key.split()):
+        words = [w for w in key.split() if w not in ARTICLES]
+        if not words or f" {key} " in known or any(f" {w} " in known for w in words):
+            continue
+        if not by_slot or (not titles.find(title) and titles.unused(title)):
             return title
     return None
 

@@ -1,0 +1,460 @@
+"""Finds the works a text names as people write them: part of a title, without its article,
+inflected, with a typo, or translated ("The Two Towers" for "Der Herr der Ringe - Die zwei
+Türme").
+
+Every title is cut once into aliases (the title, its parts split at " - ", ":", "(", ",",
+each with and without a leading article, and the distinctive beginnings and ends of those
+parts); a text is then matched against the alias table by exact lookup, by rapidfuzz over
+the longer aliases, and, given a lexicon, word by word across German and English.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from rapidfuzz import fuzz, process
+
+from index.keyword import tokenize
+from index.records import Review, Work
+from index.works import normalize
+
+ARTICLES = frozenset(
+    [
+        "der",
+        "die",
+        "das",
+        "den",
+        "dem",
+        "des",
+        "ein",
+        "eine",
+        "einer",
+        "eines",
+        "einem",
+        "einen",
+        "the",
+        "a",
+        "an",
+        "le",
+        "la",
+        "les",
+        "l",
+    ]
+)
+# Words that end no title part worth naming alone ("Harry Potter und der").
+_JOINERS = ARTICLES | frozenset(
+    [
+        "und",
+        "and",
+        "of",
+        "von",
+        "vom",
+        "zu",
+        "zum",
+        "zur",
+        "im",
+        "in",
+        "am",
+        "an",
+        "auf",
+        "for",
+        "to",
+        "with",
+    ]
+)
+# Chunks (or reviews) of other works that use a word before it counts as an everyday word.
+EVERYDAY_WORD_CHUNKS = 3
+# rapidfuzz ratio (0..100) a span must reach against a title, and the shortest title that
+# is matched fuzzily at all: "Kompas" may find "Kompass", "Crank" must not find "Frank".
+FUZZY_SCORE = 88.0
+MIN_FUZZY_CHARS = 8
+# Share of a title's words that must be found translated in the text.
+MIN_TRANSLATED_SHARE = 0.6
+_PARTS = re.compile(r"\s+[-–]\s+|:|\(|\)|\s/\s")
+_TOKEN = re.compile(r"[^\W_][\w'’]*")
+_QUOTES = "„“\"«'‚”»‘"
+
+
+class Translator(Protocol):
+    """What :class:`index.lexicon.Lexicon` offers: stems of a word in another language."""
+
+    def translate(self, word: str, *, source: str, target: str) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True)
+class TitleMatch:
+    """A work a text names, the alias it was found by, and how ("title", "part", "fuzzy",
+    "translated")."""
+
+    work: Work
+    alias: str
+    span: str
+    how: str
+    score: float
+
+
+@dataclass(frozen=True)
+class _Alias:
+    work_id: str
+    key: str
+    how: str  # "title" (a whole title or a part of it) or "part" (its beginning or end)
+    one_word_everyday: bool
+    whole: bool
+
+
+@dataclass(frozen=True)
+class _Token:
+    raw: str
+    key: str
+    start: int
+    end: int
+    capitalised: bool
+
+
+class TitleIndex:
+    """The catalogue's titles as aliases, built once, matched against questions.
+
+    ``vocabulary`` holds stemmed word counts per work id (chunks or reviews that use the
+    word); with it, a one-word title that other works' reviews use as a word ("Leben") is
+    only a title when quoted, and a title's beginning or end names it only when one of its
+    words is rare in other works' reviews. ``lexicon`` (optional) finds titles translated
+    between German and English.
+    """
+
+    def __init__(
+        self,
+        works: Iterable[Work],
+        *,
+        vocabulary: Mapping[str, Counter[str]] | None = None,
+        lexicon: Translator | None = None,
+        other_titles: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        self.works: dict[str, Work] = {}
+        for work in works:
+            if not work.title.startswith("("):
+                self.works.setdefault(work.work_id, work)
+        self._vocabulary = vocabulary or {}
+        self._totals: Counter[str] = Counter()
+        for counts in self._vocabulary.values():
+            self._totals.update(counts)
+        self._namesakes: dict[str, list[str]] = {}
+        for work in self.works.values():
+            self._namesakes.setdefault(normalize(work.title), []).append(work.work_id)
+        self._aliases: dict[str, list[_Alias]] = {}
+        self._translated: dict[str, list[tuple[str, str, tuple[frozenset[str], ...]]]] = {}
+        self._sense_cache: dict[str, list[frozenset[str]]] = {}
+        for work in self.works.values():
+            titles = {
+                work.title,
+                work.original_title or "",
+                *(other_titles or {}).get(work.work_id, ()),
+            }
+            for title in sorted(t for t in titles if t):
+                self._add_title(work, title, lexicon)
+        self._fuzzy_keys = sorted(
+            key
+            for key, aliases in self._aliases.items()
+            if len(key) >= MIN_FUZZY_CHARS and any(a.how == "title" for a in aliases)
+        )
+        self.max_words = max((len(k.split()) for k in self._aliases), default=1)
+
+    @classmethod
+    def from_reviews(
+        cls,
+        reviews: Sequence[Review],
+        *,
+        vocabulary: Mapping[str, Counter[str]] | None = None,
+        lexicon: Translator | None = None,
+    ) -> TitleIndex:
+        """The index of the reviews' works, their titles and the titles their reviews give.
+
+        Without ``vocabulary`` the word counts are taken from the review texts (per review).
+        """
+        works = {r.work.work_id: r.work for r in reviews if r.work}
+        other: dict[str, list[str]] = {}
+        for review in reviews:
+            if review.work:
+                other.setdefault(review.work.work_id, []).extend(
+                    t for t in (review.title, review.original_title) if t
+                )
+        if vocabulary is None:
+            counted: dict[str, Counter[str]] = {}
+            for review in reviews:
+                if review.work:
+                    counts = counted.setdefault(review.work.work_id, Counter())
+                    counts.update(set(_stems(review.text)))
+            vocabulary = counted
+        return cls(works.values(), vocabulary=vocabulary, lexicon=lexicon, other_titles=other)
+
+    # -- building -----------------------------------------------------------------------
+
+    def _add_title(self, work: Work, title: str, lexicon: Translator | None) -> None:
+        whole = normalize(title)
+        added = [whole] if self._add(work, whole, "title", whole=True) else []
+        parts = [p.split() for p in [whole, *(normalize(p) for p in _PARTS.split(title))] if p]
+        bares = [words[1:] if words[0] in ARTICLES and len(words) > 1 else words for words in parts]
+        for words, bare in zip(parts[1:], bares[1:], strict=True):
+            if self._distinctive(work, bare):
+                for key in (" ".join(words), " ".join(bare)):
+                    if self._add(work, key, "title"):
+                        added.append(key)
+        for bare in bares:
+            for size in range(1, len(bare)):
+                for piece in (_trimmed(bare[:size]), _trimmed(bare[-size:])):
+                    key = " ".join(piece)
+                    if (
+                        len(piece) == 1
+                        and lexicon is not None
+                        and _in_dictionary(piece[0], lexicon)
+                    ):
+                        continue  # "Land" of "Tremors - Im Land der Raketenwürmer" is a word
+                    if piece and self._distinctive(work, piece) and self._add(work, key, "part"):
+                        added.append(key)
+        if lexicon is not None:
+            raw = {normalize(w): w for w in _TOKEN.findall(title)}
+            for key in dict.fromkeys(added):
+                self._add_translation(work, key, [raw.get(w, w) for w in key.split()], lexicon)
+
+    def _add(self, work: Work, key: str, how: str, *, whole: bool = False) -> bool:
+        if len(key) < 3 and not key.isdigit():
+            return False
+        aliases = self._aliases.setdefault(key, [])
+        if any(a.work_id == work.work_id for a in aliases):
+            return True
+        everyday = " " not in key and self._elsewhere(work, [key]) >= EVERYDAY_WORD_CHUNKS
+        aliases.append(_Alias(work.work_id, key, how, everyday, whole))
+        return True
+
+    def _add_translation(
+        self, work: Work, key: str, words: Sequence[str], lexicon: Translator
+    ) -> None:
+        if any(a.one_word_everyday for a in self._aliases.get(key, ())):
+            return
+        senses: list[frozenset[str]] = []
+        translates = False
+        for word in words:
+            if normalize(word) in _JOINERS:
+                continue
+            word_senses = self._senses(word, lexicon)
+            translates = translates or word_senses != [frozenset(_stems(word))]
+            senses.extend(word_senses)
+        if not senses or not translates:
+            return  # nothing translates: the title is matched as written
+        entry = (work.work_id, key, tuple(senses))
+        for stem in set().union(*senses):
+            self._translated.setdefault(stem, []).append(entry)
+
+    def _senses(self, word: str, lexicon: Translator) -> list[frozenset[str]]:
+        """The stems ``word`` may stand for in either language (two for a compound)."""
+        if word not in self._sense_cache:
+            own = frozenset(_stems(word))
+            translated = lexicon.translate(word, source="de", target="en") | lexicon.translate(
+                word, source="en", target="de"
+            )
+            if translated:
+                self._sense_cache[word] = [own | translated]
+            else:
+                halves = _compound_halves(word, lexicon)
+                self._sense_cache[word] = halves or [own]
+        return self._sense_cache[word]
+
+    def _elsewhere(self, work: Work, words: Sequence[str]) -> int:
+        """How often other works' reviews use the rarest of ``words``."""
+        # Works that share this title ("Ballerina" of 2023 and 2025) are not "other" works.
+        title = normalize(work.title)
+        own: Counter[str] = Counter()
+        for other in self._namesakes.get(title, [work.work_id]):
+            own.update(self._vocabulary.get(other, Counter()))
+        counts = []
+        for word in words:
+            stems = set(_stems(word)) or {word}
+            counts.append(max(self._totals[s] - own[s] for s in stems))
+        return min(counts, default=0)
+
+    def _distinctive(self, work: Work, words: Sequence[str]) -> bool:
+        """Whether some word of ``words`` is rare in other works' reviews (and not a joiner)."""
+        content = [w for w in words if w.isdigit() or (len(w) >= 3 and not _stop_word(w))]
+        if not content or all(w.isdigit() for w in content):
+            return False
+        return self._elsewhere(work, [w for w in content if not w.isdigit()]) < (
+            EVERYDAY_WORD_CHUNKS
+        )
+
+    # -- matching -----------------------------------------------------------------------
+
+    def find(self, text: str) -> list[TitleMatch]:
+        """The works ``text`` names, each with the alias that named it.
+
+        Matches on overlapping words compete: the one covering more of a title wins
+        ("Stargate Continuum" names that film, not also "Stargate"); two works found by the
+        same alias are both returned ("Ballerina" of 2023 and of 2025).
+        """
+        found: list[TitleMatch] = []
+        for variant in dict.fromkeys([text, text.replace("-", " ")]):
+            tokens = _tokens(variant)
+            candidates = self._exact(variant, tokens) + self._fuzzy(tokens)
+            candidates += self._translations(tokens)
+            found.extend(_best_spans(candidates))
+        unique: dict[str, TitleMatch] = {}
+        for match in found:
+            if match.work.work_id not in unique or match.score > unique[match.work.work_id].score:
+                unique[match.work.work_id] = match
+        return list(unique.values())
+
+    def unused(self, phrase: str) -> bool:
+        """Whether no indexed review uses any word of ``phrase`` (articles aside)."""
+        words = [w for w in normalize(phrase).split() if w not in ARTICLES]
+        return bool(words) and all(
+            not any(self._totals[s] for s in (_stems(w) or [w])) for w in words
+        )
+
+    def is_title(self, phrase: str) -> bool:
+        """Whether ``phrase`` is a title (or a part of one) of the catalogue."""
+        return normalize(phrase) in self._aliases or bool(self._fuzzy([*_tokens(phrase)]))
+
+    def _exact(self, text: str, tokens: list[_Token]) -> list[tuple[int, int, float, TitleMatch]]:
+        found = []
+        for start in range(len(tokens)):
+            for end in range(start + 1, min(len(tokens), start + self.max_words + 1) + 1):
+                key = " ".join(t.key for t in tokens[start:end])
+                for alias in self._aliases.get(key, ()):
+                    if alias.one_word_everyday and not _quoted(text, tokens[start]):
+                        continue
+                    one_word_part = end - start == 1 and not alias.whole
+                    if one_word_part and not tokens[start].capitalised:
+                        continue
+                    weight = len(key) * (1.0 if alias.how == "title" else 0.9)
+                    match = TitleMatch(self.works[alias.work_id], key, key, alias.how, 100.0)
+                    found.append((start, end, weight, match))
+        return found
+
+    def _fuzzy(self, tokens: list[_Token]) -> list[tuple[int, int, float, TitleMatch]]:
+        spans = [
+            (start, end, " ".join(t.key for t in tokens[start:end]))
+            for start in range(len(tokens))
+            for end in range(start + 1, min(len(tokens), start + self.max_words + 1) + 1)
+        ]
+        spans = [s for s in spans if len(s[2]) >= MIN_FUZZY_CHARS - 1]
+        if not spans or not self._fuzzy_keys:
+            return []
+        scores = process.cdist(
+            [s[2] for s in spans],
+            self._fuzzy_keys,
+            scorer=fuzz.ratio,
+            score_cutoff=FUZZY_SCORE,
+            workers=1,
+        )
+        found = []
+        for row, column in zip(*scores.nonzero(), strict=True):
+            start, end, span = spans[row]
+            key = self._fuzzy_keys[column]
+            score = float(scores[row, column])
+            if span == key:
+                continue  # found exactly already
+            for alias in self._aliases[key]:
+                if alias.how == "title":
+                    match = TitleMatch(self.works[alias.work_id], key, span, "fuzzy", score)
+                    found.append((start, end, len(key) * score / 100, match))
+        return found
+
+    def _translations(self, tokens: list[_Token]) -> list[tuple[int, int, float, TitleMatch]]:
+        if not self._translated:
+            return []
+        stems = [frozenset(_stems(t.raw)) if t.capitalised else frozenset() for t in tokens]
+        entries = {
+            entry[:2]: entry for s in set().union(*stems) for entry in self._translated.get(s, ())
+        }
+        found = []
+        for work_id, key, senses in entries.values():
+            positions = [
+                next((i for i, got in enumerate(stems) if got & sense), None) for sense in senses
+            ]
+            hits = sorted({p for p in positions if p is not None})
+            share = len([p for p in positions if p is not None]) / len(senses)
+            if share < MIN_TRANSLATED_SHARE or (len(senses) > 1 and len(hits) < 2):
+                continue
+            start, end = hits[0], hits[-1] + 1
+            if end - start > len(senses) + 2:
+                continue
+            match = TitleMatch(self.works[work_id], key, "", "translated", 100 * share)
+            found.append((start, end, len(key) * share * 0.9, match))
+        return found
+
+
+def _best_spans(candidates: list[tuple[int, int, float, TitleMatch]]) -> list[TitleMatch]:
+    """The matches on words no better match covers; ties on the same words all stay."""
+    chosen: list[tuple[int, int, float, TitleMatch]] = []
+    for start, end, weight, match in sorted(candidates, key=lambda c: (-c[2], c[0])):
+        rivals = [c for c in chosen if c[0] < end and start < c[1]]
+        if not rivals or all(c[:3] == (start, end, weight) for c in rivals):
+            chosen.append((start, end, weight, match))
+    return [c[3] for c in chosen]
+
+
+def _tokens(text: str) -> list[_Token]:
+    """The words of ``text``; a capital at the start of a sentence does not count as one."""
+    tokens = []
+    for found in _TOKEN.finditer(text):
+        raw = found.group(0)
+        initial = not text[: found.start()].strip() or text[: found.start()].rstrip()[-1] in ".?!"
+        capitalised = raw[0].isdigit() or (raw[0].isupper() and not initial)
+        for key in normalize(raw).split():
+            tokens.append(_Token(raw, key, found.start(), found.end(), capitalised))
+    return tokens
+
+
+def _quoted(text: str, token: _Token) -> bool:
+    before = text[: token.start].rstrip()[-1:]
+    after = text[token.end :].lstrip()[:1]
+    return bool(before) and before in _QUOTES and bool(after) and after in _QUOTES
+
+
+def _trimmed(words: Sequence[str]) -> list[str]:
+    """``words`` without joiners at either end ("harry potter und der" -> "harry potter")."""
+    start, end = 0, len(words)
+    while start < end and words[start] in _JOINERS:
+        start += 1
+    while end > start and words[end - 1] in _JOINERS:
+        end -= 1
+    return list(words[start:end])
+
+
+def _stop_word(word: str) -> bool:
+    if not _STOP_WORDS:
+        from bm25s.stopwords import STOPWORDS_EN_PLUS, STOPWORDS_GERMAN
+
+        _STOP_WORDS.update(normalize(w) for w in [*STOPWORDS_EN_PLUS, *STOPWORDS_GERMAN])
+    return word in _JOINERS or word in _STOP_WORDS
+
+
+_STOP_WORDS: set[str] = set()
+
+
+def _in_dictionary(word: str, lexicon: Translator) -> bool:
+    return bool(
+        lexicon.translate(word, source="de", target="en")
+        or lexicon.translate(word, source="en", target="de")
+    )
+
+
+def _stems(text: str) -> list[str]:
+    return [*tokenize(text, language="de"), *tokenize(text, language="en")]
+
+
+def _compound_halves(word: str, lexicon: Translator) -> list[frozenset[str]]:
+    """English stems of both halves of a German compound ("Feuerkelch": fire; goblet)."""
+    if len(word) < 8:
+        return []
+    for cut in range(len(word) - 4, 3, -1):
+        head, tail = word[:cut], word[cut:]
+        tail_stems = lexicon.translate(tail, source="de", target="en")
+        head_stems = lexicon.translate(head, source="de", target="en") or lexicon.translate(
+            head.rstrip("s"), source="de", target="en"
+        )
+        if head_stems and tail_stems:
+            return [head_stems, tail_stems]
+    return []

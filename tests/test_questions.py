@@ -1,0 +1,220 @@
+"""Reading questions: the works they name as people write them, titles that are not indexed,
+and what they ask for (counts, averages, best and worst)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.questions import read_question, title_index
+from index.lexicon import Lexicon
+from index.records import Review, Work
+from index.titles import TitleIndex
+
+DING_LINES = """\
+zwei :: two
+Turm {m} | Türme {pl} :: tower | towers
+finden {vt} | findet :: to find | finds
+Parfum {n} :: perfume
+Feuer {n} :: fire
+Kelch {m} :: goblet; chalice
+golden :: golden
+Kompass {m} :: compass
+"""
+
+FILMS = {
+    "Der Herr der Ringe - Die zwei Türme": "Helms Klamm raubt den Atem, Gandalf kehrt zurück.",
+    "Das Parfum - Die Geschichte eines Mörders": "Grenouille riecht alles, die DVD ist gut.",
+    "Die fabelhafte Welt der Amélie": "Paris leuchtet, die Melodien bleiben im Ohr.",
+    "Der goldene Kompass": "Lyra reist nach Norden, die Bären kämpfen.",
+    "Findet Nemo": "Dorie vergisst alles, der kleine Fisch sucht seinen Vater.",
+    "Harry Potter und der Feuerkelch": "Das Trimagische Turnier ist gefährlich.",
+    "Crank": "Chev Chelios muss in Bewegung bleiben, sonst stirbt er.",
+    "Stargate": "Das Tor zu den Sternen öffnet sich in der Wüste.",
+    "Stargate Continuum": "Die Zeitlinie wird verändert, Ba'al triumphiert.",
+}
+
+
+def _review(n: int, title: str, text: str, *, year: int | None = None) -> Review:
+    work = Work(work_id=f"{title.lower().replace(' ', '-')}-{year or ''}", title=title, year=year)
+    return Review(
+        review_id=f"r{n}",
+        source_path=f"r{n}.txt",
+        record_key=None,
+        format="txt",
+        text=text,
+        content_hash=str(n),
+        title=title,
+        year=year,
+        work=work,
+    )
+
+
+@pytest.fixture(scope="module")
+def reviews() -> list[Review]:
+    catalogue = [_review(i, title, text) for i, (title, text) in enumerate(FILMS.items())]
+    catalogue += [
+        _review(20, "Ballerina", "Okju sucht Rache, Netflix zeigt den Film.", year=2023),
+        _review(21, "Ballerina", "Eve kämpft mit Flammenwerfern.", year=2025),
+    ]
+    # Other films' reviews use "Leben" as a word: a film called "Leben" is named only in quotes.
+    catalogue += [_review(30, "Leben", "Ein Drama über Familie.")]
+    catalogue += [
+        _review(40 + i, "Alltag", f"Das Leben ist schwer, sagt Film {i}; ein Leben lang.")
+        for i in range(4)
+    ]
+    return catalogue
+
+
+@pytest.fixture(scope="module")
+def titles(reviews: list[Review], tmp_path_factory: pytest.TempPathFactory) -> TitleIndex:
+    folder = tmp_path_factory.mktemp("lexicon")
+    dictionary = folder / "de-en"
+    dictionary.write_text(DING_LINES, encoding="utf-8")
+    lexicon = Lexicon.load(dictionary, cache_dir=folder / "cache")
+    return TitleIndex.from_reviews(reviews, lexicon=lexicon)
+
+
+def _titles(question: str, reviews: list[Review], titles: TitleIndex) -> list[str]:
+    return [w.title for w in read_question(question, reviews, titles=titles).works]
+
+
+@pytest.mark.parametrize(
+    ("question", "title"),
+    [
+        ("Wer spielt in Die zwei Türme mit?", "Der Herr der Ringe - Die zwei Türme"),
+        ("Welche Schlacht in Die zwei Türme ist die beste?", "Der Herr der Ringe - Die zwei Türme"),
+        ("Which battle in The Two Towers is breathtaking?", "Der Herr der Ringe - Die zwei Türme"),
+        ("Does a Two Towers reviewer compare it to Harry Potter?", None),
+        ("Wie gut ist die DVD von Das Parfum?", "Das Parfum - Die Geschichte eines Mörders"),
+        (
+            "How much extra material is on the Perfume DVD?",
+            "Das Parfum - Die Geschichte eines Mörders",
+        ),
+        ("Wer schrieb die Melodien zu Amélie?", "Die fabelhafte Welt der Amélie"),
+        ("Was gefiel ihm am Goldenen Kompass?", "Der goldene Kompass"),
+        ("What did the trailer of The Golden Compass promise?", "Der goldene Kompass"),
+        ("Wer spricht den Fisch in Findet Nmeo?", "Findet Nemo"),
+        ("What brings some pep into Finding Nemo?", "Findet Nemo"),
+        ("Which tournament is Goblet of Fire about?", "Harry Potter und der Feuerkelch"),
+        ("Wer spielt in Harry Potter mit?", "Harry Potter und der Feuerkelch"),
+    ],
+)
+def test_a_title_is_found_in_part_inflected_misspelt_or_translated(
+    question: str, title: str | None, reviews: list[Review], titles: TitleIndex
+) -> None:
+    found = _titles(question, reviews, titles)
+    if title is None:  # two films named at once: both
+        assert "Der Herr der Ringe - Die zwei Türme" in found
+        assert "Harry Potter und der Feuerkelch" in found
+    else:
+        assert found == [title]
+
+
+def test_two_films_of_one_title_are_both_named_unless_the_year_decides(
+    reviews: list[Review], titles: TitleIndex
+) -> None:
+    both = read_question("Wer hat bei Ballerina Regie geführt?", reviews, titles=titles)
+    assert [w.year for w in both.works] == [2023, 2025]
+    assert both.ambiguous
+    one = read_question("Who directed Ballerina (2025)?", reviews, titles=titles)
+    assert [w.year for w in one.works] == [2025]
+
+
+def test_the_longer_title_wins_over_the_one_it_contains(
+    reviews: list[Review], titles: TitleIndex
+) -> None:
+    assert _titles("Wie endet Stargate Continuum?", reviews, titles) == ["Stargate Continuum"]
+    assert _titles("Wie endet Stargate?", reviews, titles) == ["Stargate"]
+
+
+def test_a_one_word_title_that_is_an_everyday_word_is_named_only_in_quotes(
+    reviews: list[Review],
+) -> None:
+    assert read_question("Was lernt man über das Leben?", reviews).works == []
+    assert [w.title for w in read_question("Wie endet „Leben“?", reviews).works] == ["Leben"]
+
+
+def test_without_a_dictionary_german_titles_are_still_found(reviews: list[Review]) -> None:
+    plain = TitleIndex.from_reviews(reviews)
+    assert _titles("Worum geht es in Die zwei Türme?", reviews, plain) == [
+        "Der Herr der Ringe - Die zwei Türme"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "unknown"),
+    [
+        ("Who directed Casablanca?", "Casablanca"),
+        ("Wer spielt die Hauptrolle in Titanic?", "Titanic"),
+        ("Who plays the lead in 300?", "300"),
+        ("Worum geht es in Der Pate?", "Der Pate"),
+        ("Wie viele Rezensionen gibt es zu Eragon?", "Eragon"),
+    ],
+)
+def test_a_title_that_is_not_indexed_is_named_and_not_counted(
+    question: str, unknown: str, reviews: list[Review], titles: TitleIndex
+) -> None:
+    read = read_question(question, reviews, titles=titles)
+    assert read.unknown_title == unknown
+    assert read.works == []
+    assert read.intent is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wie viele Filmkritiken sind insgesamt in der Sammlung?",
+        "Was sagen die Rezensionen über die Musik?",
+        "Which reviews are negative about the ending?",
+        "Wer spielt Lyra in Der goldene Kompass?",
+        "Welche Figur stirbt in Harry Potter und der Feuerkelch?",
+        "Wie lange dauert Crank in Minuten?",
+        "Was lernt man über das Leben?",
+        "Which film has the best rating?",
+    ],
+)
+def test_ordinary_questions_name_no_unknown_title(
+    question: str, reviews: list[Review], titles: TitleIndex
+) -> None:
+    assert read_question(question, reviews, titles=titles).unknown_title is None
+
+
+@pytest.mark.parametrize(
+    ("question", "intent"),
+    [
+        ("Wie viele Rezensionen gibt es zu Crank?", "count"),
+        ("How many reviews of Crank are there?", "count"),
+        ("How many legs does a spider have?", None),
+        ("Which country is Amélie set in?", None),
+        ("Can you count the explosions in Crank?", None),
+        ("Wie viele Sterne hat Crank im Schnitt?", "average"),
+        ("How many stars does Crank get on average?", "average"),
+        ("What is the average rating of Crank?", "average"),
+        ("Ist Crank nur mittelmäßig?", None),
+        ("Wie viele Sterne gibt die Rezension zu Crank?", "ratings"),
+        ("Welche Rezension hat die beste Bewertung?", "best"),
+        ("Bestimmt gibt es eine Bewertung zu Crank, oder?", None),
+        ("Which review has the lowest rating?", "worst"),
+        ("Welcher Film ist am besten bewertet?", "best"),
+        ("Welche Filme gibt es?", "list"),
+    ],
+)
+def test_intents_match_whole_words(
+    question: str, intent: str | None, reviews: list[Review], titles: TitleIndex
+) -> None:
+    assert read_question(question, reviews, titles=titles).intent == intent
+
+
+def test_the_title_index_is_built_once_per_reviews_list(reviews: list[Review]) -> None:
+    catalogue = list(reviews)
+    assert title_index(catalogue) is title_index(catalogue)
+    assert title_index(list(reviews)) is not title_index(catalogue)
+
+
+def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
+    dictionary = tmp_path / "de-en"
+    dictionary.write_text(DING_LINES, encoding="utf-8")
+    lexicon = Lexicon.load(dictionary, cache_dir=tmp_path / "cache")
+    assert "tower" in lexicon.translate("Türme", source="de", target="en")
