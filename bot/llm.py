@@ -4,8 +4,9 @@ The model sees a few numbered, clipped passages and must cite them as ``[n]``. W
 writes is only trusted after the checks: every citation names a passage it was given,
 every quote shown is a verbatim sentence of that passage, numbers it states occur in the
 passages, and a sentence naming a work cites a passage of that work. When the model says
-the passages hold no answer, the answer is "not found"; anything else that fails the checks
-falls back to the offline answer, with a one-line note saying why.
+the passages hold no answer, the answer is "not found" (unless the offline answer states
+the asked field, such as a director from a header line); anything else that fails the
+checks falls back to the offline answer, with a one-line note saying why.
 
 The model is asked whatever the offline ranker found, so it can answer what word matching
 missed; only a question naming a film that is not indexed, or one in a language word
@@ -370,6 +371,9 @@ class LlmAnswerer:
         said = _without_not_found(text, not_found)
         if said != text and not _cited(said, by_n):
             # The model says the passages hold no answer, and cites nothing else it says.
+            if any(s.fact for s in offline.sources):
+                # A header line or metadata field states what was asked: the model missed it.
+                return _fallback(offline, "LLM found no answer, but the reviews state the field")
             return _not_found(question, offline)
         text = said
         invented = _unsupported_numbers(text, request)

@@ -58,8 +58,8 @@ def not_found(question: Question) -> Answer:
     )
 
 
-def quoting(question: Question, shown: Passage, quote: str) -> Answer:
-    """An offline answer quoting one sentence of ``shown``."""
+def quoting(question: Question, shown: Passage, quote: str, fact: str | None = None) -> Answer:
+    """An offline answer quoting one sentence of ``shown`` (or stating a field of it)."""
     source = Source(
         n=1,
         review_id=shown.review_id,
@@ -71,10 +71,11 @@ def quoting(question: Question, shown: Passage, quote: str) -> Answer:
         source=None,
         quote=quote,
         score=shown.score,
+        fact=fact,
     )
     return Answer(
         question=question.text,
-        answer=f"{quote} [1]",
+        answer=f"{fact or quote} [1]",
         status="answered",
         language=question.language,
         works=[shown.work],
@@ -152,6 +153,19 @@ def test_the_llm_saying_the_reviews_do_not_answer_is_a_not_found_answer(reply: s
     assert answer.answer == NOT_FOUND["en"]
     assert not answer.sources
     assert FIGHTS not in answer.answer
+
+
+def test_the_llm_saying_not_found_does_not_hide_a_stated_field() -> None:
+    question = Question(
+        text="Who directed Ballerina?", language="en", works=[BALLERINA], aspect="director"
+    )
+    offline = quoting(question, PASSAGES[0], "", fact="Director: Lee Chung-hyun")
+
+    answer = ask(scripted("The reviews don't cover that."), question, offline)
+
+    assert answer.status == "answered"
+    assert answer.answer == "Director: Lee Chung-hyun [1]"
+    assert answer.note is not None and "field" in answer.note
 
 
 @pytest.mark.parametrize(
