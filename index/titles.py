@@ -312,10 +312,6 @@ class TitleIndex:
             not any(self._totals[s] for s in (_stems(w) or [w])) for w in words
         )
 
-    def is_title(self, phrase: str) -> bool:
-        """Whether ``phrase`` is a title (or a part of one) of the catalogue."""
-        return normalize(phrase) in self._aliases or bool(self._fuzzy([*_tokens(phrase)]))
-
     def _exact(self, text: str, tokens: list[_Token]) -> list[tuple[int, int, float, TitleMatch]]:
         found = []
         for start in range(len(tokens)):
