@@ -81,8 +81,8 @@ def write_corpus(pairs: list[dict[str, Any]], folder: Path, *, scope: str) -> Pa
 def run(
     pairs: list[dict[str, Any]], *, scope: str, threads: int
 ) -> tuple[list[Outcome], dict[str, float]]:
-    """Index the pairs' reviews, then ask each question within its work (offline answerer)."""
-    from bot.answering import SENTENCE_POOL, compose_offline, retrieve
+    """Index the pairs' reviews, then ask each question within its work as the bot does
+    (``ReviewService.answer_offline``: retrieval, the fitted sentence ranker, no LLM)."""
     from bot.questions import read_question
     from bot.service import ReviewService
     from bot.settings import Settings
@@ -98,19 +98,16 @@ def run(
         started = time.perf_counter()
         service.index([corpus])
         indexed = time.perf_counter()
-        reviews = service.catalog()
+        view = service.view()
+        reviews = view.reviews
         works = {r.review_id.rsplit("#", 1)[1]: r.work for r in reviews if r.work}
         for pair in pairs:
-            question = read_question(pair["question"], reviews)
-            question.works, question.ambiguous = [works[pair["review_id"]]], False
-            passages, found = retrieve(question, service.search, k=SENTENCE_POOL)
-            answer = compose_offline(
-                question,
-                passages,
-                found,
-                max_chars=settings.answer_chars,
-                lexicon=service.lexicon,
+            question = read_question(
+                pair["question"], reviews, vocabulary=view.vocabulary, titles=view.titles
             )
+            question.works, question.ambiguous = [works[pair["review_id"]]], False
+            question.unknown_title = None
+            answer, _, _ = service.answer_offline(question, view=view)
             outcomes.append(
                 Outcome(
                     question=pair["question"],
