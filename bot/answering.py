@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from statistics import mean
 
 from bot.answers import LANGUAGES_UNDERSTOOD, NOT_FOUND, Answer, Passage, Source
+from bot.engine.ranking import SentenceRanker
 from bot.questions import GENERIC_WORDS, SYNONYMS, Question
 from bot.screening import SentenceScreen
 from bot.sentences import (
@@ -78,9 +79,15 @@ def passages_from_hits(hits: Sequence[Hit], *, start: int = 1) -> list[Passage]:
 
 
 def retrieve(
-    question: Question, search: HybridSearch, *, k: int
+    question: Question,
+    search: HybridSearch,
+    *,
+    k: int,
+    vector: Sequence[float] | None = None,
 ) -> tuple[list[Passage], list[Work]]:
-    """Passages for the question: per work when it names several, else over its works."""
+    """Passages for the question: per work when it names several, else over its works.
+
+    ``vector`` is the question's embedding when the caller has it already."""
     works = question.works
     if question.ambiguous:
         passages: list[Passage] = []
@@ -91,6 +98,7 @@ def retrieve(
                 k=k,
                 work_ids=[work.work_id],
                 keywords=expanded_keywords(question) or None,
+                vector=vector,
             )
             passages.extend(passages_from_hits(hits, start=len(passages) + 1))
             if question.aspect:
@@ -103,6 +111,7 @@ def retrieve(
         k=k,
         work_ids=work_ids,
         keywords=expanded_keywords(question) or None,
+        vector=vector,
     )
     passages = passages_from_hits(hits)
     if question.aspect and works:
@@ -147,21 +156,33 @@ def compose_offline(
     max_chars: int,
     lexicon: Lexicon | None = None,
     screen: SentenceScreen | None = None,
+    ranker: SentenceRanker | None = None,
 ) -> Answer:
     """Quote the sentences that best answer the question, numbered, per work if ambiguous.
 
-    Sentences ``screen`` holds back (instructions to a model, links, contact data) are
-    never quoted.
+    ``ranker`` scores the sentences by the fitted model and says when none answers;
+    without it they are scored by the words they share with the question. Sentences
+    ``screen`` holds back (instructions to a model, links, contact data) are never quoted.
     """
     screen = screen or SentenceScreen(None)
     chosen: list[Candidate] = []
     groups = [w.work_id for w in works] if question.ambiguous else [""]
     for work_id in groups:
         pool = [p for p in passages if not work_id or p.work_id == work_id]
-        found = candidates(question, pool, lexicon)
-        # The asked field first ("Regie: Len Wiseman"), then at most one sentence beside it.
-        ranked = sorted(found, key=lambda c: (c.asked, c.score), reverse=True)
-        supported = _quotable([c for c in ranked if c.score >= MIN_SUPPORT], screen)
+        if ranker is not None:
+            ranked = ranker.rank(question, pool)
+            floor = 0.0
+        else:
+            found = candidates(question, pool, lexicon)
+            # The asked field first ("Regie: Len Wiseman"), then at most one sentence beside it.
+            ranked = sorted(found, key=lambda c: (c.asked, c.score), reverse=True)
+            floor = MIN_SUPPORT
+        if ranker is not None:
+            # The best sentence decides whether the reviews answer; those beside it in
+            # the answer need not reach the threshold themselves.
+            supported = _quotable(ranked, screen) if ranker.answers else []
+        else:
+            supported = _quotable([c for c in ranked if c.score >= floor], screen)
         if supported:
             best = supported[0].score
             supported = [c for c in supported if c.asked or c.score >= RELATIVE_SUPPORT * best]

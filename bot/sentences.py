@@ -185,7 +185,7 @@ def candidates(
     frequency: Counter[str] = Counter(t for *_, terms, _, _ in sentences for t in terms)
     total = max(1, len(sentences))
     pervasive = _pervasive_terms(passages)
-    expected = _expected_answer(question)
+    expected = expected_answer(question)
 
     def rarity(term: str) -> float:
         count = frequency[term] or 1
@@ -389,7 +389,7 @@ NUMERIC_QUESTION = re.compile(
 )
 
 
-def _expected_answer(question: Question) -> re.Pattern[str] | None:
+def expected_answer(question: Question) -> re.Pattern[str] | None:
     """The shape of text that would answer the question (a name, a date, a number)."""
     for asks, answer in _ANSWER_TYPES:
         if asks.search(question.text):

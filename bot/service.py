@@ -17,10 +17,12 @@ from bot.answering import (
     leading_passages,
     retrieve,
 )
-from bot.answers import Answer
+from bot.answers import Answer, Passage
 from bot.conversation import Conversation
+from bot.engine.features import Rarity
+from bot.engine.ranking import SentenceRanker, load_model
 from bot.question_input import clean_question
-from bot.questions import read_question
+from bot.questions import Question, read_question
 from bot.screening import SentenceScreen
 from bot.settings import Settings
 from index.catalog import WorkSummary, summarize_works
@@ -29,7 +31,9 @@ from index.indexing import IndexReport, Progress, index_lock, index_reviews
 from index.lexicon import Lexicon
 from index.records import Review, Work
 from index.search import HybridSearch, SearchSnapshot, work_vocabulary
+from index.sentence_store import SentenceStore
 from index.store import ReviewStore, connect, reviews_from_metadatas
+from index.titles import TitleIndex
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -46,6 +50,7 @@ class CatalogView:
     search: HybridSearch
     reviews: list[Review]
     vocabulary: dict[str, Counter[str]]
+    titles: TitleIndex
 
     def works_by_id(self, work_ids: Sequence[str]) -> list[Work]:
         known = {r.work.work_id: r.work for r in self.reviews if r.work}
@@ -137,11 +142,16 @@ class ReviewService:
             view = self._view
             if view is None or view.snapshot is not snapshot:
                 chunks = list(snapshot.chunks.values())
+                reviews = reviews_from_metadatas(c.metadata for c in chunks)
+                vocabulary = work_vocabulary(chunks)
                 view = CatalogView(
                     snapshot=snapshot,
                     search=self.search.pinned(snapshot),
-                    reviews=reviews_from_metadatas(c.metadata for c in chunks),
-                    vocabulary=work_vocabulary(chunks),
+                    reviews=reviews,
+                    vocabulary=vocabulary,
+                    titles=TitleIndex.from_reviews(
+                        reviews, vocabulary=vocabulary, lexicon=self.lexicon
+                    ),
                 )
                 self._view = view
             return view
@@ -172,6 +182,29 @@ class ReviewService:
         return LlmAnswerer(self._chat_model or make_chat_model(self.settings), screen=self.screen)
 
     @cached_property
+    def sentences(self) -> SentenceStore:
+        return SentenceStore(self.store)
+
+    def sentence_ranker(
+        self, question_vector: Sequence[float], snapshot: SearchSnapshot
+    ) -> SentenceRanker | None:
+        """The fitted sentence ranker for one question; None under an embedder it was not
+        fitted with (the answer then rests on shared words)."""
+        model = load_model()
+        if model is None or model.embedder != self.embedder.name:
+            return None
+        keyword = snapshot.keyword
+        return SentenceRanker(
+            question_vector,
+            sentences=self.sentences.of_chunks,
+            embed_passages=self.embedder.embed_documents,
+            rarity=Rarity(keyword.document_frequency, keyword.documents),
+            model=model,
+            lexicon=self.lexicon,
+            embed_query=self.embedder.embed_query,
+        )
+
+    @cached_property
     def screen(self) -> SentenceScreen:
         """Holds back review sentences that speak to a model or carry links or contact data."""
         return SentenceScreen(self.embedder)
@@ -193,23 +226,19 @@ class ReviewService:
         turns = conversation.turns() if conversation and llm else []
         standalone = llm.condense(question, turns) if llm and turns else question
         read = read_question(
-            standalone, reviews, previous_works=previous, vocabulary=view.vocabulary
+            standalone,
+            reviews,
+            previous_works=previous,
+            vocabulary=view.vocabulary,
+            titles=view.titles,
         )
         if standalone != question:
             # The reply keeps the language the user asked in, whatever the rewrite did.
-            read.language = read_question(question, reviews).language
+            read.language = read_question(question, reviews, titles=view.titles).language
         answer = answer_from_metadata(read, reviews)
         if answer is None:
             top_k = k or self.settings.top_k
-            pool, works = retrieve(read, view.search, k=max(top_k, SENTENCE_POOL))
-            answer = compose_offline(
-                read,
-                pool,
-                works,
-                max_chars=self.settings.answer_chars,
-                lexicon=self.lexicon,
-                screen=self.screen,
-            )
+            answer, pool, works = self.answer_offline(read, view=view, k=top_k)
             if llm is not None:
                 passages = leading_passages(pool, k=top_k, quoted=answer.sources)
                 for item in llm.stream(read, passages, works, offline=answer):
@@ -220,6 +249,25 @@ class ReviewService:
         if conversation is not None:
             conversation.add(question, answer)
         yield answer
+
+    def answer_offline(
+        self, read: Question, *, view: CatalogView | None = None, k: int | None = None
+    ) -> tuple[Answer, list[Passage], list[Work]]:
+        """The offline answer to a question already read, with the passages it weighed."""
+        view = view or self.view()
+        vector = self.embedder.embed_query(read.text)
+        top_k = k or self.settings.top_k
+        pool, works = retrieve(read, view.search, k=max(top_k, SENTENCE_POOL), vector=vector)
+        answer = compose_offline(
+            read,
+            pool,
+            works,
+            max_chars=self.settings.answer_chars,
+            lexicon=self.lexicon,
+            screen=self.screen,
+            ranker=self.sentence_ranker(vector, view.snapshot),
+        )
+        return answer, pool, works
 
     def works(self) -> list[WorkSummary]:
         return summarize_works(self.reviews())

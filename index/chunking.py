@@ -150,7 +150,13 @@ def _make_chunk(review: Review, group: list[Sentence], index: int) -> Chunk:
     text = review.text[start:end]
     digest = hashlib.sha256(f"{review.review_id}\x00{text}".encode()).hexdigest()[:24]
     return Chunk(
-        chunk_id=digest, review_id=review.review_id, index=index, text=text, start=start, end=end
+        chunk_id=digest,
+        review_id=review.review_id,
+        index=index,
+        text=text,
+        start=start,
+        end=end,
+        sentences=tuple((s.start - start, s.end - start) for s in group),
     )
 
 
@@ -168,6 +174,7 @@ def _unique_ids(chunks: list[Chunk]) -> list[Chunk]:
                 chunk.text,
                 chunk.start,
                 chunk.end,
+                chunk.sentences,
             )
         unique.append(chunk)
     return unique

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from index.chunking import DEFAULT_CHUNK_CHARS, chunk_review
+from index.chunking import DEFAULT_CHUNK_CHARS, chunk_review, split_sentences
 from index.decoding import DEFAULT_MAX_FILE_BYTES
 from index.embedding import ReviewEmbedder
 from index.errors import EmptySourceError, IndexLockedError
@@ -24,6 +24,7 @@ from index.files import ReviewFiles, is_under, path_text, scan_review_files
 from index.loading import DEFAULT_MAX_RECORDS, load_reviews, one_line
 from index.metadata import parse_review
 from index.records import Chunk, FileLoad, LoadFailure, LoadNote, Review, SourceRecord
+from index.sentence_store import SentenceStore, sentence_spans
 from index.store import Metadata, ReviewStore, chunk_metadata, review_from_metadata
 from index.works import assign_works
 
@@ -36,6 +37,8 @@ Progress = Callable[[str, int, int], None]
 EMBEDDING = "embedding"
 # Reviews longer than this report their sentence splitting (seconds per 100,000 characters).
 LONG_REVIEW_CHARS = 100_000
+# Recorded with each run; an index without it gets its chunks' sentences stored once.
+SENTENCES_VERSION = 1
 
 
 @dataclass
@@ -50,6 +53,7 @@ class IndexReport:
     failed: list[LoadFailure] = field(default_factory=list)
     notes: list[LoadNote] = field(default_factory=list)
     chunks_embedded: int = 0
+    sentences_embedded: int = 0
     chunks_deleted: int = 0
     chunks_total: int = 0
     seconds: float = 0.0
@@ -190,8 +194,14 @@ def index_reviews(
     for review_id in report.removed:
         to_delete.extend(sorted(stored[review_id]))
 
-    _embed_and_store(
-        to_embed, store=store, embedder=embedder, progress=progress, batch_size=embed_batch
+    sentences = SentenceStore(store)
+    report.sentences_embedded = _embed_and_store(
+        to_embed,
+        store=store,
+        sentences=sentences,
+        embedder=embedder,
+        progress=progress,
+        batch_size=embed_batch,
     )
     report.chunks_embedded = len(to_embed)
     ids = sorted(to_update)
@@ -199,15 +209,28 @@ def index_reviews(
     store.update_metadatas(ids, [to_update[i] for i in ids])
     log.info("deleting %d chunks", len(to_delete))
     store.delete(to_delete)
+    sentences.delete_chunks(to_delete)
     report.chunks_deleted = len(to_delete)
+    filled = False
+    if store.exists() and store.state.get("last_sentences") != SENTENCES_VERSION:
+        report.sentences_embedded += _fill_in_sentences(
+            store,
+            sentences,
+            skip={chunk.chunk_id for chunk, _ in to_embed},
+            embedder=embedder,
+            progress=progress,
+            batch_size=embed_batch,
+        )
+        filled = True
     report.seconds = round(time.monotonic() - started, 3)
-    if report.changed or to_update or rebuild or not store.state.get("generation"):
+    if report.changed or to_update or rebuild or filled or not store.state.get("generation"):
         store.mark_indexed(
             {
                 "added": len(report.added),
                 "updated": len(report.updated),
                 "removed": len(report.removed),
                 "failed": len(report.failed),
+                "sentences": SENTENCES_VERSION,
             }
         )
     return report
@@ -358,19 +381,89 @@ def _embed_and_store(
     items: Sequence[tuple[Chunk, Metadata]],
     *,
     store: ReviewStore,
+    sentences: SentenceStore,
     embedder: ReviewEmbedder,
     progress: Progress | None,
     batch_size: int,
-) -> None:
+) -> int:
+    """Embed and store the chunks and each of their sentences; returns the sentences stored.
+
+    A batch's sentences are stored before its chunks: a stored chunk has its sentences.
+    """
     total = len(items)
+    stored_sentences = 0
     for start in range(0, total, batch_size):
         batch = items[start : start + batch_size]
         chunks = [chunk for chunk, _ in batch]
+        stored_sentences += _store_sentences(batch, sentences, embedder, batch_size)
         vectors = embedder.embed_documents([c.text for c in chunks])
         store.upsert(chunks, vectors, [metadata for _, metadata in batch])
         log.info("stored %d of %d new chunks", min(start + batch_size, total), total)
         if progress:
             progress(EMBEDDING, min(start + batch_size, total), total)
+    return stored_sentences
+
+
+def _store_sentences(
+    batch: Sequence[tuple[Chunk, Metadata]],
+    sentences: SentenceStore,
+    embedder: ReviewEmbedder,
+    batch_size: int,
+) -> int:
+    """Embed and store the sentences of the chunks; returns how many.
+
+    Sentences of like length are embedded together: a batch is padded to its longest.
+    """
+    spans = [
+        (span, metadata)
+        for chunk, metadata in batch
+        for span in sentence_spans(chunk.chunk_id, chunk.text, _offsets(chunk, metadata))
+    ]
+    by_length = sorted(spans, key=lambda item: len(item[0][3]))
+    for first in range(0, len(by_length), batch_size):
+        part = by_length[first : first + batch_size]
+        vectors = embedder.embed_documents([span[3] for span, _ in part])
+        sentences.add([span for span, _ in part], vectors, [metadata for _, metadata in part])
+    return len(spans)
+
+
+def _offsets(chunk: Chunk, metadata: Metadata) -> tuple[tuple[int, int], ...]:
+    """Where the chunk's sentences are; split afresh for a chunk that does not say."""
+    if chunk.sentences:
+        return chunk.sentences
+    language = str(metadata.get("language", "de"))
+    return tuple((s.start, s.end) for s in split_sentences(chunk.text, language=language))
+
+
+def _fill_in_sentences(
+    store: ReviewStore,
+    sentences: SentenceStore,
+    *,
+    skip: set[str],
+    embedder: ReviewEmbedder,
+    progress: Progress | None,
+    batch_size: int,
+) -> int:
+    """Give the chunks of an index made before sentences were stored their sentences."""
+    have = sentences.stored_chunk_ids()
+    missing = [c for c in store.chunks() if c.chunk_id not in have and c.chunk_id not in skip]
+    if not missing:
+        return 0
+    log.info("storing the sentences of %d chunks indexed before sentences were", len(missing))
+    items = [
+        (
+            Chunk(c.chunk_id, c.review_id, int(c.metadata.get("chunk_index", 0)), c.text, 0, 0),
+            c.metadata,
+        )
+        for c in missing
+    ]
+    count = 0
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
+        count += _store_sentences(batch, sentences, embedder, batch_size)
+        if progress:
+            progress(EMBEDDING, min(start + batch_size, len(items)), len(items))
+    return count
 
 
 def _stored_position(review_id: str, chunk_id: str, metadata: Metadata) -> Chunk:

@@ -111,6 +111,22 @@ class KeywordIndex:
             if s > 0
         ]
 
+    @property
+    def documents(self) -> int:
+        return len(self.chunk_ids)
+
+    def document_frequency(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many chunks hold each stemmed term (0 for a term the corpus lacks)."""
+        vocabulary = self._retriever.vocab_dict
+        if not self.chunk_ids or not vocabulary:
+            return {}
+        pointers = self._retriever.scores["indptr"]
+        found = {}
+        for term in terms:
+            column = vocabulary.get(term)
+            found[term] = 0 if column is None else int(pointers[column + 1] - pointers[column])
+        return found
+
     def position(self, chunk_id: str) -> int | None:
         return self._position.get(chunk_id)
 

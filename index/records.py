@@ -142,3 +142,6 @@ class Chunk:
     text: str
     start: int
     end: int
+    # Where each sentence of ``text`` starts and ends (offsets into ``text``); empty when
+    # the chunk was not split here (a stored chunk carried over without its text).
+    sentences: tuple[tuple[int, int], ...] = ()

@@ -148,15 +148,18 @@ class HybridSearch:
         work_ids: Sequence[str] | None = None,
         keywords: str | None = None,
         candidates: int = 40,
+        vector: Sequence[float] | None = None,
     ) -> list[Hit]:
         """The ``k`` best chunks for ``question``, optionally only from ``work_ids``.
 
         ``keywords`` replaces the question for BM25 (e.g. with synonyms added). Every
-        hit is a chunk of one snapshot, as that snapshot holds it.
+        hit is a chunk of one snapshot, as that snapshot holds it. ``vector`` is the
+        question's embedding when the caller has it already.
         """
         snapshot = self.snapshot()
         where = {"work_id": {"$in": list(work_ids)}} if work_ids else None
-        vector = self._embedder.embed_query(question)
+        if vector is None:
+            vector = self._embedder.embed_query(question)
         dense = [
             replace(snapshot.chunks[c.chunk_id], score=c.score)
             for c in self._store.query(vector, k=candidates, where=where)

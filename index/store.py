@@ -116,6 +116,14 @@ class ReviewStore:
         self._missing_logged = False
 
     @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def embedder_name(self) -> str:
+        return self._embedder_name
+
+    @property
     def client(self) -> ClientAPI:
         """The Chroma client the store uses now (it changes when the store reopens)."""
         return self._client
@@ -197,9 +205,13 @@ class ReviewStore:
         return self.lease().active()
 
     def drop(self) -> None:
-        """Delete the whole collection, whichever embedder built it (for a rebuild)."""
-        if any(c.name == self._name for c in self._client.list_collections()):
-            self._client.delete_collection(self._name)
+        """Delete the whole collection and its sentences, whichever embedder built them."""
+        from index.sentence_store import sentence_collection_name
+
+        names = {self._name, sentence_collection_name(self._name)}
+        for collection in self._client.list_collections():
+            if collection.name in names:
+                self._client.delete_collection(collection.name)
         self._collection = None
 
     @property

@@ -80,7 +80,9 @@ def test_changed_review_replaces_its_old_text(service: ReviewService, seeds_copy
     report = service.index([seeds_copy])
 
     assert report.updated == [WICK]
-    assert 0 < service.embedder.texts_embedded < 5, "only the changed passage is embedded"
+    assert report.chunks_embedded == 1, "only the changed passage is embedded"
+    assert service.embedder.texts_embedded == 1 + report.sentences_embedded
+    assert 0 < report.sentences_embedded < 10, "and the sentences of that passage"
     texts = [c.text for c in service.store.chunks() if c.review_id == WICK]
     assert any("Überraschungsgast" in t for t in texts)
     assert not any("Keanu Reeves als Gast " in t for t in texts)

@@ -1,0 +1,272 @@
+"""Ranks the sentences of the retrieved passages by a fitted model, and says when none answers.
+
+The model is a logistic regression over :data:`bot.engine.features.FEATURES`, fitted on the
+dev questions of the gold sets and SubjQA by ``scripts/fit_ranker.py`` and shipped as
+``bot/data/ranker.json`` (feature scaling, weights, the answer threshold chosen on dev to
+maximise answerability accuracy, and the figures it was chosen with). Applying it is numpy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.answers import Passage
+from bot.engine.features import (
+    FEATURES,
+    QUESTION_FEATURES,
+    Rarity,
+    SentenceSpan,
+    question_features,
+    sentence_features,
+    unknown_share,
+)
+from bot.questions import Question
+from bot.sentences import Candidate, candidates, naming_words
+from index.keyword import tokenize
+from index.lexicon import Lexicon
+from index.metadata import find_header_fields
+from index.sentence_store import StoredSentence
+from index.works import normalize
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "ranker.json"
+
+# (chunk ids) -> the stored sentences of each; (texts) -> their vectors, passage role.
+SentenceLookup = Callable[[Sequence[str]], Mapping[str, list[StoredSentence]]]
+EmbedPassages = Callable[[list[str]], list[list[float]]]
+
+
+@dataclass(frozen=True)
+class RankerModel:
+    """A fitted logistic regression over the sentence features."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    embedder: str
+    # Whether the reviews answer at all, from the question's features (None: the best
+    # sentence's probability against ``threshold``).
+    abstention: RankerModel | None = None
+    # The names of the columns the rows it is applied to have.
+    names: tuple[str, ...] = FEATURES
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, names: Sequence[str] = FEATURES) -> RankerModel:
+        abstention = data.get("abstention")
+        return cls(
+            features=tuple(data["features"]),
+            mean=tuple(data["mean"]),
+            scale=tuple(data["scale"]),
+            weights=tuple(data["weights"]),
+            bias=float(data["bias"]),
+            threshold=float(data["threshold"]),
+            embedder=str(data.get("embedder", "")),
+            abstention=cls.from_dict(abstention, names=QUESTION_FEATURES) if abstention else None,
+            names=tuple(names),
+        )
+
+    def probabilities(self, rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        import numpy as np
+
+        if rows.shape[0] == 0:
+            return np.zeros(0)
+        columns = [self.names.index(name) for name in self.features]
+        scaled = (rows[:, columns] - np.array(self.mean)) / np.array(self.scale)
+        result: npt.NDArray[np.float64] = 1.0 / (
+            1.0 + np.exp(-(scaled @ np.array(self.weights) + self.bias))
+        )
+        return result
+
+
+@lru_cache(maxsize=1)
+def load_model(path: Path = MODEL_PATH) -> RankerModel | None:
+    """The shipped model, or None before one has been fitted."""
+    try:
+        return RankerModel.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+
+
+class SentenceRanker:
+    """Ranks sentences for one question: its vector, the stored sentence vectors, the corpus."""
+
+    def __init__(
+        self,
+        question_vector: Sequence[float],
+        *,
+        sentences: SentenceLookup,
+        embed_passages: EmbedPassages,
+        rarity: Rarity,
+        model: RankerModel | None,
+        lexicon: Lexicon | None = None,
+        embed_query: Callable[[str], list[float]] | None = None,
+    ) -> None:
+        import numpy as np
+
+        self.question_vector = np.asarray(question_vector, dtype=np.float32)
+        self._sentences = sentences
+        self._embed_passages = embed_passages
+        self._rarity = rarity
+        self.model = model
+        self._lexicon = lexicon
+        self._embed_query = embed_query
+        # Set by :meth:`rank`: whether its sentences answer the question.
+        self.answers = False
+
+    @property
+    def threshold(self) -> float:
+        return self.model.threshold if self.model else 0.5
+
+    def spans(self, passages: Sequence[Passage]) -> list[SentenceSpan]:
+        """Every sentence of the passages (each chunk once, at its best rank), in order."""
+        import numpy as np
+
+        first: dict[str, tuple[int, Passage]] = {}
+        for rank, passage in enumerate(passages):
+            first.setdefault(passage.chunk_id, (rank, passage))
+        stored = dict(self._sentences(list(first)))
+        missing = [chunk_id for chunk_id in first if chunk_id not in stored]
+        if missing:
+            stored.update(self._split_and_embed([first[c][1] for c in missing]))
+        spans = []
+        for chunk_id, (rank, passage) in first.items():
+            for sentence in stored.get(chunk_id, []):
+                if passage.text[sentence.start : sentence.end].strip():
+                    spans.append(
+                        SentenceSpan(
+                            passage,
+                            rank,
+                            sentence.start,
+                            sentence.end,
+                            np.asarray(sentence.vector, dtype=np.float32),
+                        )
+                    )
+        return spans
+
+    def _split_and_embed(self, passages: Sequence[Passage]) -> dict[str, list[StoredSentence]]:
+        """Sentences of chunks stored without theirs (an index from before, a killed run)."""
+        import numpy as np
+
+        from index.chunking import split_sentences
+
+        pieces = [
+            (p.chunk_id, s.start, s.end)
+            for p in passages
+            for s in split_sentences(p.text, language=p.language)
+            if p.text[s.start : s.end].strip()
+        ]
+        texts = {p.chunk_id: p.text for p in passages}
+        vectors = self._embed_passages([texts[c][a:b].strip() for c, a, b in pieces])
+        found: dict[str, list[StoredSentence]] = {}
+        for (chunk_id, start, end), vector in zip(pieces, vectors, strict=True):
+            found.setdefault(chunk_id, []).append(
+                StoredSentence(chunk_id, start, end, np.asarray(vector, dtype=np.float32))
+            )
+        return found
+
+    def features(
+        self, question: Question, passages: Sequence[Passage]
+    ) -> tuple[list[SentenceSpan], npt.NDArray[np.float64]]:
+        spans = self.spans(passages)
+        overlap = None
+        if self.model is None or "overlap" in self.model.features:
+            overlap = {
+                (c.passage.review_id, c.quote): c.score
+                for c in candidates(question, passages, self._lexicon)
+            }
+        rows = sentence_features(
+            question,
+            self.question_vector,
+            spans,
+            self._rarity,
+            content_vector=self._content_vector(question),
+            lexicon=self._lexicon,
+            overlap=overlap,
+        )
+        return spans, rows
+
+    def _answers(
+        self, question: Question, rows: npt.NDArray[np.float64], scores: npt.NDArray[np.float64]
+    ) -> bool:
+        """Whether the sentences answer the question at all."""
+        if not len(scores) or self.model is None:
+            return False
+        abstention = self.model.abstention
+        if abstention is None:
+            return bool(scores.max() >= self.model.threshold)
+        row = question_features(
+            rows,
+            scores,
+            unknown=unknown_share(question, self._rarity, self._lexicon),
+            names_work=bool(question.works),
+        )
+        return bool(abstention.probabilities(row[None, :])[0] >= abstention.threshold)
+
+    def _content_vector(self, question: Question) -> npt.NDArray[np.float32] | None:
+        """The question's vector without the words naming its works, when it has some."""
+        import numpy as np
+
+        naming = naming_words(question)
+        words = question.text.split()
+        kept = [w for w in words if normalize(w) not in naming]
+        if self._embed_query is None or len(kept) == len(words) or not kept:
+            return None
+        return np.asarray(self._embed_query(" ".join(kept)), dtype=np.float32)
+
+    def rank(self, question: Question, passages: Sequence[Passage]) -> list[Candidate]:
+        """Every sentence of the passages as a Candidate scored by the model, best first."""
+        import numpy as np
+
+        spans, rows = self.features(question, passages)
+        if self.model is None:
+            scores = rows[:, FEATURES.index("dense")] if len(spans) else np.zeros(0)
+        else:
+            scores = self.model.probabilities(rows)
+        self.answers = self._answers(question, rows, scores)
+        found = []
+        seen: set[tuple[str, str]] = set()
+        for span, score in zip(spans, scores, strict=True):
+            quote = span.text
+            if len(quote) < 3 or (span.passage.review_id, quote) in seen:
+                continue
+            seen.add((span.passage.review_id, quote))
+            asked, shown = _asked_field(question, quote)
+            found.append(
+                Candidate(
+                    span.passage,
+                    quote,
+                    float(score),
+                    asked,
+                    shown,
+                    focus=_focus(question, quote, span.passage.language),
+                )
+            )
+        found.sort(key=lambda c: c.score, reverse=True)
+        return found
+
+
+def _asked_field(question: Question, quote: str) -> tuple[bool, str | None]:
+    """Whether the sentence is the header field asked for, and how to show it."""
+    for header in find_header_fields(quote):
+        if question.aspect and header.attribute == question.aspect:
+            value = header.value
+            key = quote[: quote.rfind(value)].strip(" :|_") if value in quote else ""
+            return True, f"{key}: {value}" if key else None
+    return False, None
+
+
+def _focus(question: Question, quote: str, language: str) -> frozenset[str]:
+    """The sentence's stems that the question has, to show the part of a long one they are in."""
+    asked = set(tokenize(question.text, language=language))
+    return frozenset(t for t in tokenize(quote, language=language) if t in asked)

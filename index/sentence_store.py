@@ -1,0 +1,167 @@
+"""The vector of every sentence of every stored chunk, in a collection beside the chunks'.
+
+The answerer ranks sentences by how near they are to the question; embedding them once,
+when their chunk is indexed, keeps that work out of every question. A chunk's sentences
+are written before the chunk and deleted after it, so a stored chunk has its sentences
+even when a run is killed in between.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from index.store import Metadata, ReviewStore
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+log = logging.getLogger(__name__)
+
+# Chunk ids per request: Chroma's `$in` filters and deletes stay well below its limits.
+_BATCH = 500
+
+
+@dataclass(frozen=True)
+class StoredSentence:
+    """One sentence of a stored chunk: its place in the chunk's text, and its vector."""
+
+    chunk_id: str
+    start: int
+    end: int
+    vector: npt.NDArray[np.float32]
+
+
+def sentence_collection_name(collection: str) -> str:
+    return f"{collection}-sentences"
+
+
+def sentence_id(chunk_id: str, start: int) -> str:
+    return f"{chunk_id}#{start}"
+
+
+class SentenceStore:
+    """Sentence vectors of the chunks of one :class:`ReviewStore`."""
+
+    def __init__(self, store: ReviewStore) -> None:
+        self._store = store
+        self._name = sentence_collection_name(store.name)
+        self._client: ClientAPI | None = None
+        self._collection: Collection | None = None
+
+    def _open(self) -> Collection:
+        client = self._store.client  # changes when the store reopens
+        if self._collection is None or client is not self._client:
+            self._collection = client.get_or_create_collection(
+                self._name,
+                embedding_function=None,
+                metadata={"embedder": self._store.embedder_name},
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+            self._client = client
+        return self._collection
+
+    def add(
+        self,
+        spans: Sequence[tuple[str, int, int, str]],
+        vectors: Sequence[Sequence[float]],
+        metadatas: Sequence[Metadata],
+    ) -> None:
+        """Store sentences given as (chunk id, start, end, text), with their vectors and the
+        metadata of their chunk's review (``work_id`` and ``review_id`` are kept)."""
+        if not spans:
+            return
+        ids, records = [], []
+        for (chunk_id, start, end, text), metadata in zip(spans, metadatas, strict=True):
+            ids.append(sentence_id(chunk_id, start))
+            record: Metadata = {
+                "chunk_id": chunk_id,
+                "start": start,
+                "end": end,
+                "chars": len(text),
+            }
+            for key in ("review_id", "work_id", "language"):
+                if key in metadata:
+                    record[key] = metadata[key]
+            records.append(record)
+        documents = [text for _, _, _, text in spans]
+        self._open().upsert(
+            ids=ids,
+            embeddings=[list(v) for v in vectors],  # type: ignore[arg-type]
+            documents=documents,
+            metadatas=records,  # type: ignore[arg-type]
+        )
+
+    def delete_chunks(self, chunk_ids: Sequence[str]) -> None:
+        """Forget the sentences of these chunks."""
+        for start in range(0, len(chunk_ids), _BATCH):
+            where: Any = {"chunk_id": {"$in": list(chunk_ids[start : start + _BATCH])}}
+            self._open().delete(where=where)
+
+    def of_chunks(self, chunk_ids: Sequence[str]) -> dict[str, list[StoredSentence]]:
+        """The stored sentences of each chunk, in order; chunks without any are left out."""
+        import numpy as np
+
+        found: dict[str, list[StoredSentence]] = {}
+        wanted = list(dict.fromkeys(chunk_ids))
+        for start in range(0, len(wanted), _BATCH):
+            batch = wanted[start : start + _BATCH]
+            where: Any = {"chunk_id": {"$in": batch}} if len(batch) > 1 else {"chunk_id": batch[0]}
+            page = self._open().get(where=where, include=["embeddings", "metadatas"])
+            embeddings = page.get("embeddings")
+            if embeddings is None:
+                continue
+            for metadata, vector in zip(page["metadatas"] or [], embeddings, strict=True):
+                if metadata is None:
+                    continue
+                chunk_id = str(metadata["chunk_id"])
+                found.setdefault(chunk_id, []).append(
+                    StoredSentence(
+                        chunk_id,
+                        int(metadata["start"]),  # type: ignore[arg-type]
+                        int(metadata["end"]),  # type: ignore[arg-type]
+                        np.asarray(vector, dtype=np.float32),
+                    )
+                )
+        for sentences in found.values():
+            sentences.sort(key=lambda s: s.start)
+        return found
+
+    def stored_chunk_ids(self) -> set[str]:
+        """Every chunk id that has sentences stored (for filling in an older index once)."""
+        ids: set[str] = set()
+        collection = self._open()
+        offset = 0
+        while True:
+            page = collection.get(include=["metadatas"], limit=5000, offset=offset)
+            ids.update(str(m["chunk_id"]) for m in page["metadatas"] or [] if m)
+            if len(page["ids"]) < 5000:
+                return ids
+            offset += 5000
+
+
+def sentence_spans(
+    chunk_id: str, text: str, offsets: Sequence[tuple[int, int]]
+) -> list[tuple[str, int, int, str]]:
+    """The chunk's sentences as (chunk id, start, end, text), blank ones left out."""
+    spans = []
+    for start, end in offsets:
+        sentence = text[start:end].strip()
+        if sentence:
+            spans.append((chunk_id, start, end, sentence))
+    return spans
+
+
+def embed_sentences(
+    spans: Sequence[tuple[str, int, int, str]], *, embed: Any, batch_size: int
+) -> list[list[float]]:
+    """Vectors of the sentences, ``batch_size`` at a time (passage role)."""
+    vectors: list[list[float]] = []
+    for start in range(0, len(spans), batch_size):
+        vectors.extend(embed([text for _, _, _, text in spans[start : start + batch_size]]))
+    return vectors

