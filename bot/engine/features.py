@@ -248,6 +248,7 @@ QUESTION_FEATURES = (
     "second",
     "best_content",
     "best_lexical",
+    "best_overlap",
     "unknown_words",
     "names_work",
 )
@@ -273,6 +274,7 @@ def question_features(
             ordered[1] if len(ordered) > 1 else 0.0,
             rows[:, FEATURES.index("content")].max() if len(rows) else 0.0,
             lexical.max() if len(rows) else 0.0,
+            rows[:, FEATURES.index("overlap")].max() if len(rows) else 0.0,
             unknown,
             float(names_work),
         ]

@@ -76,6 +76,11 @@ class RankerModel:
             names=tuple(names),
         )
 
+    def needs_overlap(self) -> bool:
+        """Whether the model weighs the shared-words score (it takes a while to compute)."""
+        abstention = self.abstention.features if self.abstention else ()
+        return "overlap" in self.features or "best_overlap" in abstention
+
     def probabilities(self, rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         import numpy as np
 
@@ -180,7 +185,7 @@ class SentenceRanker:
     ) -> tuple[list[SentenceSpan], npt.NDArray[np.float64]]:
         spans = self.spans(passages)
         overlap = None
-        if self.model is None or "overlap" in self.model.features:
+        if self.model is None or self.model.needs_overlap():
             overlap = {
                 (c.passage.review_id, c.quote): c.score
                 for c in candidates(question, passages, self._lexicon)
