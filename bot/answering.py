@@ -167,22 +167,25 @@ def compose_offline(
     screen = screen or SentenceScreen(None)
     chosen: list[Candidate] = []
     groups = [w.work_id for w in works] if question.ambiguous else [""]
+    if ranker is not None:
+        # Whether the reviews answer is decided once, over the passages of every work.
+        ranked_all = ranker.rank(question, passages)
+        field = asks_field(question, term_groups(question))
     for work_id in groups:
         pool = [p for p in passages if not work_id or p.work_id == work_id]
         if ranker is not None:
-            ranked = ranker.rank(question, pool)
-            floor = 0.0
+            ranked = [c for c in ranked_all if not work_id or c.passage.work_id == work_id]
+            if field:
+                # The asked field first ("Regie: Len Wiseman"), stated by a header line.
+                ranked.sort(key=lambda c: c.asked, reverse=True)
+            answered = ranker.answers or (field and any(c.asked for c in ranked))
+            # Sentences beside the best one need not reach the threshold themselves.
+            supported = _quotable(ranked, screen) if answered else []
         else:
             found = candidates(question, pool, lexicon)
             # The asked field first ("Regie: Len Wiseman"), then at most one sentence beside it.
             ranked = sorted(found, key=lambda c: (c.asked, c.score), reverse=True)
-            floor = MIN_SUPPORT
-        if ranker is not None:
-            # The best sentence decides whether the reviews answer; those beside it in
-            # the answer need not reach the threshold themselves.
-            supported = _quotable(ranked, screen) if ranker.answers else []
-        else:
-            supported = _quotable([c for c in ranked if c.score >= floor], screen)
+            supported = _quotable([c for c in ranked if c.score >= MIN_SUPPORT], screen)
         if supported:
             best = supported[0].score
             supported = [c for c in supported if c.asked or c.score >= RELATIVE_SUPPORT * best]
@@ -300,9 +303,16 @@ def _character_key(name: str) -> str:
 
 
 def not_found(question: Question) -> Answer:
-    """The reviews say nothing on it; or, for a question in a language other than German or
-    English, which languages the bot reads."""
+    """The reviews say nothing on it, or the film it names is not indexed; or, for a question
+    in a language other than German or English, which languages the bot reads."""
     text = NOT_FOUND.get(question.language, NOT_FOUND["en"])
+    if question.unknown_title:
+        title = question.unknown_title
+        text = (
+            f"Zu „{title}“ gibt es hier keine Rezension."
+            if question.language == "de"
+            else f"There is no review of “{title}” here."
+        )
     return Answer(
         question=question.text,
         answer=LANGUAGES_UNDERSTOOD if question.foreign else text,

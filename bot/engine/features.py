@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from bot.answers import Passage
@@ -22,7 +23,7 @@ from bot.questions import Question
 from bot.sentences import expected_answer, naming_words
 from index.keyword import tokenize
 from index.lexicon import Lexicon
-from index.metadata import find_header_fields
+from index.metadata import HeaderField, find_header_fields
 
 if TYPE_CHECKING:
     import numpy as np
@@ -121,7 +122,7 @@ def sentence_features(
         translated.append(
             _translated_share(translations.get(span.passage.language, []), text, span)
         )
-        asked.append(float(_states_asked_field(question, text)))
+        asked.append(float(_states_asked_field(question, span)))
         shaped.append(float(bool(shape and shape.search(text))))
     lexical = np.array(exact) + 0.5 * np.array(parts) + 0.7 * np.array(translated)
     lexical_neighbour = _neighbour_max(spans, lexical)
@@ -237,10 +238,20 @@ def _shared(weights: Mapping[str, float], text: str, span: SentenceSpan) -> tupl
     return exact / total, part / total
 
 
-def _states_asked_field(question: Question, text: str) -> bool:
+def _states_asked_field(question: Question, span: SentenceSpan) -> bool:
+    """Whether the sentence is a header line stating the field the question asks for."""
     return bool(question.aspect) and any(
-        field.attribute == question.aspect for field in find_header_fields(text)
+        field.attribute == question.aspect
+        and field.start >= span.start
+        and field.end <= span.end
+        for field in header_fields_of(span.passage.text)
     )
+
+
+@lru_cache(maxsize=1024)
+def header_fields_of(text: str) -> tuple[HeaderField, ...]:
+    """The header lines of a passage ("Regie: Len Wiseman"), kept for the next question."""
+    return tuple(find_header_fields(text))
 
 
 QUESTION_FEATURES = (

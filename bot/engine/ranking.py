@@ -21,6 +21,7 @@ from bot.engine.features import (
     QUESTION_FEATURES,
     Rarity,
     SentenceSpan,
+    header_fields_of,
     question_features,
     sentence_features,
     unknown_share,
@@ -29,7 +30,6 @@ from bot.questions import Question
 from bot.sentences import Candidate, candidates, naming_words
 from index.keyword import tokenize
 from index.lexicon import Lexicon
-from index.metadata import find_header_fields
 from index.sentence_store import StoredSentence
 from index.works import normalize
 
@@ -246,7 +246,7 @@ class SentenceRanker:
             if len(quote) < 3 or (span.passage.review_id, quote) in seen:
                 continue
             seen.add((span.passage.review_id, quote))
-            asked, shown = _asked_field(question, quote)
+            asked, shown = _asked_field(question, span)
             found.append(
                 Candidate(
                     span.passage,
@@ -261,10 +261,15 @@ class SentenceRanker:
         return found
 
 
-def _asked_field(question: Question, quote: str) -> tuple[bool, str | None]:
+def _asked_field(question: Question, span: SentenceSpan) -> tuple[bool, str | None]:
     """Whether the sentence is the header field asked for, and how to show it."""
-    for header in find_header_fields(quote):
-        if question.aspect and header.attribute == question.aspect:
+    if not question.aspect:
+        return False, None
+    for header in header_fields_of(span.passage.text):
+        if header.start >= span.start and header.end <= span.end:
+            if header.attribute != question.aspect:
+                return False, None
+            quote = span.passage.text[header.start : header.end]
             value = header.value
             key = quote[: quote.rfind(value)].strip(" :|_") if value in quote else ""
             return True, f"{key}: {value}" if key else None
