@@ -165,6 +165,9 @@ def compose_offline(
     ``screen`` holds back (instructions to a model, links, contact data) are never quoted.
     """
     screen = screen or SentenceScreen(None)
+    if question.foreign and ranker is not None:
+        # The ranker was fitted on German and English questions only.
+        return not_found(question)
     chosen: list[Candidate] = []
     groups = [w.work_id for w in works] if question.ambiguous else [""]
     if ranker is not None:
@@ -343,7 +346,10 @@ def _quotable(ranked: Sequence[Candidate], screen: SentenceScreen) -> list[Candi
 
     An answer quotes at most three per work; screening every sentence would take long.
     """
-    screen.reasons(c.quote for c in ranked[:SCREENED])
+    screen.reasons(
+        (c.quote for c in ranked[:SCREENED]),
+        vectors={c.quote: c.vector for c in ranked[:SCREENED] if c.vector is not None},
+    )
     kept: list[Candidate] = []
     for candidate in ranked:
         if screen.allows(candidate.quote):

@@ -71,6 +71,7 @@ class Asked:
     labels: np.ndarray
     unknown: float
     names_work: bool
+    cross_language: float
 
 
 def _normalized(text: str) -> str:
@@ -92,9 +93,9 @@ def _service(data_dir: Path, paths: list[Path], threads: int) -> Any:
     return service
 
 
-def _rows_for(service: Any, read: Any) -> tuple[list[Any], np.ndarray, float]:
+def _rows_for(service: Any, read: Any) -> tuple[list[Any], np.ndarray, float, float]:
     from bot.answering import SENTENCE_POOL, retrieve
-    from bot.engine.features import Rarity, unknown_share
+    from bot.engine.features import Rarity, cross_language, unknown_share
     from bot.engine.ranking import SentenceRanker
 
     view = service.view()
@@ -112,7 +113,7 @@ def _rows_for(service: Any, read: Any) -> tuple[list[Any], np.ndarray, float]:
     )
     spans, rows = ranker.features(read, pool)
     rarity = Rarity(keyword.document_frequency, keyword.documents)
-    return spans, rows, unknown_share(read, rarity, service.lexicon)
+    return spans, rows, unknown_share(read, rarity, service.lexicon), cross_language(read, spans)
 
 
 def gold_questions(name: str, service: Any) -> list[Asked]:
@@ -130,7 +131,7 @@ def gold_questions(name: str, service: Any) -> list[Asked]:
         )
         if answer_from_metadata(read, view.reviews) is not None:
             continue
-        spans, rows, unknown = _rows_for(service, read)
+        spans, rows, unknown, cross = _rows_for(service, read)
         facts = [*item.key_facts, *item.any_facts]
         labels = np.array(
             [
@@ -144,7 +145,15 @@ def gold_questions(name: str, service: Any) -> list[Asked]:
         )
         asked.append(
             Asked(
-                name, item.id, item.split, item.answerable, rows, labels, unknown, bool(read.works)
+                name,
+                item.id,
+                item.split,
+                item.answerable,
+                rows,
+                labels,
+                unknown,
+                bool(read.works),
+                cross,
             )
         )
     return asked
@@ -159,7 +168,7 @@ def subjqa_questions(service: Any, pairs: list[dict[str, Any]]) -> list[Asked]:
     for pair in pairs:
         read = read_question(pair["question"], view.reviews)
         read.works, read.ambiguous, read.unknown_title = [works[pair["review_id"]]], False, None
-        spans, rows, unknown = _rows_for(service, read)
+        spans, rows, unknown, cross = _rows_for(service, read)
         gold = [_normalized(a["text"]) for a in pair["answers"] if a["text"].strip()]
         labels = []
         for span in spans:
@@ -180,6 +189,7 @@ def subjqa_questions(service: Any, pairs: list[dict[str, Any]]) -> list[Asked]:
                 np.array(labels),
                 unknown,
                 True,
+                cross,
             )
         )
     return asked
@@ -246,7 +256,11 @@ def question_rows(asked: list[Asked], sentences: dict[str, Any]) -> np.ndarray:
     return np.stack(
         [
             question_features(
-                a.rows, model.probabilities(a.rows), unknown=a.unknown, names_work=a.names_work
+                a.rows,
+                model.probabilities(a.rows),
+                unknown=a.unknown,
+                names_work=a.names_work,
+                cross_language=a.cross_language,
             )
             for a in asked
         ]

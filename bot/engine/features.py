@@ -241,9 +241,7 @@ def _shared(weights: Mapping[str, float], text: str, span: SentenceSpan) -> tupl
 def _states_asked_field(question: Question, span: SentenceSpan) -> bool:
     """Whether the sentence is a header line stating the field the question asks for."""
     return bool(question.aspect) and any(
-        field.attribute == question.aspect
-        and field.start >= span.start
-        and field.end <= span.end
+        field.attribute == question.aspect and field.start >= span.start and field.end <= span.end
         for field in header_fields_of(span.passage.text)
     )
 
@@ -261,6 +259,7 @@ QUESTION_FEATURES = (
     "best_lexical",
     "best_overlap",
     "unknown_words",
+    "unknown_same_language",
     "names_work",
 )
 
@@ -271,10 +270,12 @@ def question_features(
     *,
     unknown: float,
     names_work: bool,
+    cross_language: float,
 ) -> npt.NDArray[np.float64]:
     """One row of :data:`QUESTION_FEATURES`: how well the best sentences answer, how much of
     the question the corpus has no words for (:func:`unknown_share`), whether it names a
-    work."""
+    work. ``cross_language`` is the share of the sentences in another language than the
+    question's: a word of an English question is no evidence of a gap in German reviews."""
     import numpy as np
 
     ordered = np.sort(scores)[::-1] if len(scores) else np.zeros(1)
@@ -287,6 +288,7 @@ def question_features(
             lexical.max() if len(rows) else 0.0,
             rows[:, FEATURES.index("overlap")].max() if len(rows) else 0.0,
             unknown,
+            unknown * (1.0 - cross_language),
             float(names_work),
         ]
     )
@@ -312,3 +314,10 @@ def unknown_share(question: Question, rarity: Rarity, lexicon: Lexicon | None) -
         frequency = rarity.document_frequency(sorted(stems))
         unknown += not any(frequency.values())
     return unknown / len(content)
+
+
+def cross_language(question: Question, spans: Sequence[SentenceSpan]) -> float:
+    """The share of the sentences written in another language than the question."""
+    if not spans:
+        return 0.0
+    return sum(s.passage.language != question.language for s in spans) / len(spans)

@@ -21,6 +21,7 @@ from bot.engine.features import (
     QUESTION_FEATURES,
     Rarity,
     SentenceSpan,
+    cross_language,
     header_fields_of,
     question_features,
     sentence_features,
@@ -128,6 +129,7 @@ class SentenceRanker:
         self._embed_query = embed_query
         # Set by :meth:`rank`: whether its sentences answer the question.
         self.answers = False
+        self._cross_language = 0.0
 
     @property
     def threshold(self) -> float:
@@ -215,6 +217,7 @@ class SentenceRanker:
             scores,
             unknown=unknown_share(question, self._rarity, self._lexicon),
             names_work=bool(question.works),
+            cross_language=self._cross_language,
         )
         return bool(abstention.probabilities(row[None, :])[0] >= abstention.threshold)
 
@@ -234,6 +237,7 @@ class SentenceRanker:
         import numpy as np
 
         spans, rows = self.features(question, passages)
+        self._cross_language = cross_language(question, spans)
         if self.model is None:
             scores = rows[:, FEATURES.index("dense")] if len(spans) else np.zeros(0)
         else:
@@ -255,6 +259,7 @@ class SentenceRanker:
                     asked,
                     shown,
                     focus=_focus(question, quote, span.passage.language),
+                    vector=span.vector,  # type: ignore[arg-type]
                 )
             )
         found.sort(key=lambda c: c.score, reverse=True)
