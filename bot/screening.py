@@ -41,7 +41,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,8 +188,16 @@ class SentenceScreen:
         """Why ``sentence`` must not be quoted ("instruction", "link", …), or None."""
         return self.reasons([sentence])[sentence]
 
-    def reasons(self, sentences: Iterable[str]) -> dict[str, str | None]:
-        """:meth:`reason` for many sentences, embedding those not yet judged in one batch."""
+    def reasons(
+        self,
+        sentences: Iterable[str],
+        *,
+        vectors: Mapping[str, Sequence[float]] | None = None,
+    ) -> dict[str, str | None]:
+        """:meth:`reason` for many sentences, embedding those not yet judged in one batch.
+
+        ``vectors`` holds sentences' vectors from the index, which need no embedding.
+        """
         wanted = list(dict.fromkeys(sentences))
         unknown = [s for s in wanted if s not in self._verdicts]
         for sentence in unknown:
@@ -199,11 +207,17 @@ class SentenceScreen:
         pending = [s for s in unknown if s not in self._verdicts]
         if pending:
             assert self.probe is not None
-            for sentence, margin in zip(pending, self.margins(pending), strict=True):
+            margins = self.margins(pending, vectors=vectors)
+            for sentence, margin in zip(pending, margins, strict=True):
                 self._remember(sentence, "instruction" if margin >= self.probe.threshold else None)
         return {s: self._verdicts[s] for s in wanted}
 
-    def margins(self, sentences: Sequence[str]) -> list[float]:
+    def margins(
+        self,
+        sentences: Sequence[str],
+        *,
+        vectors: Mapping[str, Sequence[float]] | None = None,
+    ) -> list[float]:
         """The probe's highest margin over each sentence's clauses, for measuring.
 
         Minus infinity when the screen does not judge meaning.
@@ -211,13 +225,21 @@ class SentenceScreen:
         if self.embedder is None or self.probe is None:
             return [float("-inf") for _ in sentences]
         groups = [pieces(s) for s in sentences]
-        flat = list(dict.fromkeys(p for group in groups for p in group))
-        if not flat:
-            return []
-        scored = dict(
-            zip(flat, self.probe.margins(unit(self.embedder.embed_documents(flat))), strict=True)
-        )
-        return [max(float(scored[p]) for p in group) for group in groups]
+        known = {
+            " ".join(sentence.split()): vector
+            for sentence, vector in (vectors or {}).items()
+            if vector is not None
+        }
+        flat = list(dict.fromkeys(p for group in groups for p in group if p not in known))
+        scored: dict[str, float] = {}
+        if flat:
+            margins = self.probe.margins(unit(self.embedder.embed_documents(flat)))
+            scored.update(zip(flat, map(float, margins), strict=True))
+        wanted = [p for group in groups for p in group if p in known and p not in scored]
+        if wanted:
+            margins = self.probe.margins(unit([known[p] for p in wanted]))
+            scored.update(zip(wanted, map(float, margins), strict=True))
+        return [max(scored[p] for p in group) for group in groups]
 
     def _remember(self, sentence: str, verdict: str | None) -> None:
         if len(self._verdicts) >= CACHE_SIZE:

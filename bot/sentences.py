@@ -52,6 +52,8 @@ class Candidate:
     matched: tuple[str, ...] = ()
     # The sentence's own stems that matched, for showing the part of a long one they are in.
     focus: frozenset[str] = frozenset()
+    # Its vector from the index, when it has one (the screen then needs no embedding).
+    vector: Sequence[float] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Fit the sentence ranker (``bot/data/ranker.json``) on dev questions; report dev and test.
 
-Run from the repo root: ``.venv/bin/python scripts/fit_ranker.py [--work DIR] [--dry-run]``.
+Run from the repo root, after ``.venv/bin/pip install -e '.[fit]'`` (scikit-learn):
+``.venv/bin/python scripts/fit_ranker.py [--work DIR] [--rows FILE] [--dry-run]``.
 
 Four corpora are indexed (into ``--work``, reused when it already holds them): the seed
 reviews (``../shared/data/seeds``), ``examples/reviews``, the DVD gold set's 114 Amazon.de
