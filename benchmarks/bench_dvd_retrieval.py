@@ -126,8 +126,8 @@ def scores(ranks: list[int | None]) -> dict[str, float]:
 
 def rankers(service: Any) -> dict[str, Ranker]:
     """Hybrid search, its two halves on their own, and the answerer's retrieval."""
-    from bot.answering import retrieve
-    from bot.questions import read_question
+    from bot.engine.reading import read_question
+    from bot.engine.retrieval import retrieve
 
     search = service.search
     reviews = service.catalog()

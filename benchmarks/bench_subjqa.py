@@ -83,7 +83,7 @@ def run(
 ) -> tuple[list[Outcome], dict[str, float]]:
     """Index the pairs' reviews, then ask each question within its work as the bot does
     (``ReviewService.answer_offline``: retrieval, the fitted sentence ranker, no LLM)."""
-    from bot.questions import read_question
+    from bot.engine.reading import read_question
     from bot.service import ReviewService
     from bot.settings import Settings
 

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from bot.conversation import Turn
-    from bot.questions import Question
+    from bot.engine.reading import Question
     from bot.settings import Settings
     from index.records import Work
 

@@ -10,19 +10,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.answering import (
-    SENTENCE_POOL,
-    answer_from_metadata,
-    compose_offline,
-    leading_passages,
-    retrieve,
-)
 from bot.answers import Answer, Passage
 from bot.conversation import Conversation
+from bot.engine.composing import compose_offline
 from bot.engine.features import Rarity
+from bot.engine.metadata_answers import answer_from_metadata
 from bot.engine.ranking import SentenceRanker, load_model
+from bot.engine.reading import Question, read_question
+from bot.engine.retrieval import SENTENCE_POOL, leading_passages, retrieve
 from bot.question_input import clean_question
-from bot.questions import Question, read_question
 from bot.screening import SentenceScreen
 from bot.settings import Settings
 from index.catalog import WorkSummary, summarize_works

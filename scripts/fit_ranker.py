@@ -95,9 +95,9 @@ def _service(data_dir: Path, paths: list[Path], threads: int) -> Any:
 
 
 def _rows_for(service: Any, read: Any) -> tuple[list[Any], np.ndarray, float, float]:
-    from bot.answering import SENTENCE_POOL, retrieve
     from bot.engine.features import Rarity, cross_language, unknown_share
     from bot.engine.ranking import SentenceRanker
+    from bot.engine.retrieval import SENTENCE_POOL, retrieve
 
     view = service.view()
     vector = service.embedder.embed_query(read.text)
@@ -118,9 +118,9 @@ def _rows_for(service: Any, read: Any) -> tuple[list[Any], np.ndarray, float, fl
 
 
 def gold_questions(name: str, service: Any) -> list[Asked]:
-    from bot.answering import answer_from_metadata
+    from bot.engine.metadata_answers import answer_from_metadata
+    from bot.engine.reading import read_question
     from bot.evaluation import contains_fact, load_gold
-    from bot.questions import read_question
 
     asked = []
     view = service.view()
@@ -161,7 +161,7 @@ def gold_questions(name: str, service: Any) -> list[Asked]:
 
 
 def subjqa_questions(service: Any, pairs: list[dict[str, Any]]) -> list[Asked]:
-    from bot.questions import read_question
+    from bot.engine.reading import read_question
 
     view = service.view()
     works = {r.review_id.rsplit("#", 1)[1]: r.work for r in view.reviews if r.work}

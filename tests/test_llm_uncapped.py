@@ -15,8 +15,8 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 
 from bot.answers import NOT_FOUND, Answer, Passage, Source
+from bot.engine.reading import Question
 from bot.llm import LlmAnswerer, final_answer
-from bot.questions import Question
 from index.records import Work
 
 BALLERINA = Work("ballerina-2023-lee-chung-hyun", "Ballerina", 2023, "Lee Chung-hyun")

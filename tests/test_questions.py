@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.questions import read_question, title_index
+from bot.engine.reading import read_question, title_index
 from index.lexicon import Lexicon
 from index.records import Review, Work
 from index.titles import TitleIndex

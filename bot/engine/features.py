@@ -19,8 +19,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from bot.answers import Passage
-from bot.questions import Question
-from bot.sentences import expected_answer, naming_words
+from bot.engine.overlap import expected_answer, naming_words
+from bot.engine.reading import Question
 from index.keyword import tokenize
 from index.lexicon import Lexicon
 from index.metadata import HeaderField, find_header_fields

@@ -27,8 +27,8 @@ from bot.engine.features import (
     sentence_features,
     unknown_share,
 )
-from bot.questions import Question
-from bot.sentences import Candidate, candidates, naming_words
+from bot.engine.overlap import Candidate, candidates, naming_words
+from bot.engine.reading import Question
 from index.keyword import tokenize
 from index.lexicon import Lexicon
 from index.sentence_store import StoredSentence

@@ -1,33 +1,27 @@
-"""Answers a question from the reviews: metadata facts exactly, passages by quoting them."""
+"""The offline answer: the sentences that answer a question, quoted and numbered."""
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
-from statistics import mean
 
 from bot.answers import LANGUAGES_UNDERSTOOD, NOT_FOUND, Answer, Passage, Source
-from bot.engine.ranking import SentenceRanker
-from bot.questions import GENERIC_WORDS, SYNONYMS, Question
-from bot.screening import SentenceScreen
-from bot.sentences import (
+from bot.engine.overlap import (
     HEADER_BONUS,
     MIN_SUPPORT,
     NUMERIC_QUESTION,
     Candidate,
     asks_field,
     candidates,
-    naming_words,
     sentences_of,
     term_groups,
 )
-from index.catalog import summarize_works
+from bot.engine.ranking import SentenceRanker
+from bot.engine.reading import Question
+from bot.screening import SentenceScreen
 from index.keyword import tokenize
 from index.lexicon import Lexicon
-from index.metadata import find_header_fields
-from index.records import Review, Work
-from index.search import Hit, HybridSearch
+from index.records import Work
 from index.works import normalize
 
 MAX_SENTENCES_PER_WORK = 3
@@ -35,8 +29,6 @@ MAX_SENTENCES_PER_WORK = 3
 RELATIVE_SUPPORT = 0.5
 # Shorter than this, a further quote is left out rather than cut to nothing.
 MIN_EXCERPT = 100
-# Chunks per work whose sentences are weighed for an offline answer.
-SENTENCE_POOL = 40
 # The best candidates per work screened in one batch for sentences that must not be quoted.
 SCREENED = 5
 
@@ -45,107 +37,6 @@ _FIELD_LABELS = {
     "director": ("Regie", "Director"),
     "year": ("Jahr", "Year"),
 }
-
-
-def passages_from_hits(hits: Sequence[Hit], *, start: int = 1) -> list[Passage]:
-    """Number the hits and label each with its work."""
-    passages = []
-    for offset, hit in enumerate(hits):
-        meta = hit.chunk.metadata
-        work = Work(
-            work_id=str(meta.get("work_id", "")),
-            title=str(meta.get("work_title") or meta.get("title") or "?"),
-            year=_int(meta.get("work_year")),
-            director=_str(meta.get("work_director")),
-        )
-        passages.append(
-            Passage(
-                n=start + offset,
-                chunk_id=hit.chunk.chunk_id,
-                review_id=hit.review_id,
-                work_id=work.work_id,
-                work=work.label(),
-                text=hit.chunk.text,
-                language=str(meta.get("language", "de")),
-                author=_str(meta.get("author")),
-                source=_str(meta.get("source")),
-                title=work.title,
-                year=work.year,
-                director=work.director,
-                score=round(hit.score, 4),
-            )
-        )
-    return passages
-
-
-def retrieve(
-    question: Question,
-    search: HybridSearch,
-    *,
-    k: int,
-    vector: Sequence[float] | None = None,
-) -> tuple[list[Passage], list[Work]]:
-    """Passages for the question: per work when it names several, else over its works.
-
-    ``vector`` is the question's embedding when the caller has it already."""
-    works = question.works
-    if question.ambiguous:
-        passages: list[Passage] = []
-        for work in works:
-            hits = search.search(
-                question.text,
-                language=question.language,
-                k=k,
-                work_ids=[work.work_id],
-                keywords=expanded_keywords(question) or None,
-                vector=vector,
-            )
-            passages.extend(passages_from_hits(hits, start=len(passages) + 1))
-            if question.aspect:
-                passages.extend(_header_passages(question, search, [work], start=len(passages) + 1))
-        return passages, works
-    work_ids = [w.work_id for w in works] or None
-    hits = search.search(
-        question.text,
-        language=question.language,
-        k=k,
-        work_ids=work_ids,
-        keywords=expanded_keywords(question) or None,
-        vector=vector,
-    )
-    passages = passages_from_hits(hits)
-    if question.aspect and works:
-        passages.extend(_header_passages(question, search, works, start=len(passages) + 1))
-    return passages, works
-
-
-def leading_passages(
-    passages: Sequence[Passage], *, k: int, quoted: Sequence[Source]
-) -> list[Passage]:
-    """The ``k`` best passages of each work, and any passage a quote of the answer is from."""
-    quotes = [s.quote for s in quoted if s.quote]
-    seen: Counter[str] = Counter()
-    leading = []
-    for passage in passages:
-        seen[passage.work_id] += 1
-        if seen[passage.work_id] <= k or any(q in passage.text for q in quotes):
-            leading.append(passage)
-    return leading
-
-
-def _header_passages(
-    question: Question, search: HybridSearch, works: Sequence[Work], *, start: int
-) -> list[Passage]:
-    """Chunks of the works' reviews whose header states the asked field (``Regie: …``)."""
-    ids = {w.work_id for w in works}
-    found = [
-        Hit(chunk, 0.0, 0.0, 0.0)
-        for chunk in search.chunks().values()
-        if chunk.metadata.get("work_id") in ids
-        and any(f.attribute == question.aspect for f in find_header_fields(chunk.text))
-    ]
-    found.sort(key=lambda h: (h.review_id, int(h.chunk.metadata.get("chunk_index", 0))))
-    return passages_from_hits(found, start=start)
 
 
 def compose_offline(
@@ -326,21 +217,6 @@ def not_found(question: Question) -> Answer:
     )
 
 
-def expanded_keywords(question: Question) -> str:
-    """The question's content words with cross-language synonyms, for keyword matching.
-
-    Words that only name the work (its title, its year) are left out: every passage
-    of the work has them.
-    """
-    words = [w for w in re.findall(r"\w+", question.text.lower()) if w not in GENERIC_WORDS]
-    naming = naming_words(question)
-    words = [w for w in words if w not in naming]
-    expanded = list(words)
-    for word in words:
-        expanded.extend(SYNONYMS.get(word, ()))
-    return " ".join(expanded)
-
-
 def _quotable(ranked: Sequence[Candidate], screen: SentenceScreen) -> list[Candidate]:
     """The best ``SCREENED`` candidates that ``screen`` does not hold back, best first.
 
@@ -449,145 +325,3 @@ def _excerpt(candidate: Candidate, limit: int) -> str:
 def _clip(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
-
-
-# -- answers from metadata ----------------------------------------------------------------
-
-
-def answer_from_metadata(question: Question, reviews: Sequence[Review]) -> Answer | None:
-    """Counts, averages, best/worst and lists, computed exactly; None if not such a question."""
-    if question.intent is None:
-        return None
-    scope = _scope(question, reviews)
-    lang = question.language
-    de = lang == "de"
-    subject = _subject(question)
-    if question.intent == "list":
-        summaries = summarize_works(scope)
-        labels = [f"{s.work.label()} – {len(s.reviews)}" for s in summaries]
-        head = f"{len(summaries)} Werke" if de else f"{len(summaries)} works"
-        text = head + ":\n" + "\n".join(f"• {label}" for label in labels)
-        return _metadata_answer(question, text, scope)
-    if question.intent == "count":
-        n = len(scope)
-        if question.author and not question.works:
-            text = (
-                f"{question.author} hat {n} Rezension{'en' * (n != 1)} geschrieben."
-                if de
-                else f"{question.author} wrote {n} review{'s' * (n != 1)}."
-            )
-        elif de:
-            text = f"{subject}: {n} Rezension{'en' * (n != 1)}."
-        else:
-            text = f"{subject}: {n} review{'s' * (n != 1)}."
-        if question.ambiguous or (not question.works and not question.author):
-            text += "\n" + "\n".join(
-                f"• {s.work.label()}: {len(s.reviews)}" for s in summarize_works(scope)
-            )
-        return _metadata_answer(question, text, scope)
-    rated = [r for r in scope if r.rating]
-    if not rated:
-        text = (
-            f"{subject}: keine der Rezensionen enthält eine Bewertung."
-            if de
-            else f"{subject}: none of the reviews gives a rating."
-        )
-        return _metadata_answer(question, text, scope)
-    if question.intent == "ratings":
-        if not question.works and not question.author:
-            return None  # "Wie bewertet der Kritiker die Musik?" asks the text, not the stars
-        listed = "; ".join(
-            f"{r.work.label() if r.work else r.review_id}"
-            f"{f' ({r.author})' if r.author else ''}: {r.rating.display()}"
-            for r in rated
-            if r.rating
-        )
-        text = f"{'Bewertungen' if de else 'Ratings'}: {listed}."
-        return _metadata_answer(question, text, rated)
-    if question.intent == "average":
-        average = mean(r.rating.normalized for r in rated if r.rating)
-        ratings = ", ".join(r.rating.display() for r in rated if r.rating)
-        text = (
-            f"{subject}: Durchschnittsbewertung {average:.0%} "
-            f"({len(rated)} bewertete Rezension{'en' * (len(rated) != 1)}: {ratings})."
-            if de
-            else f"{subject}: average rating {average:.0%} "
-            f"({len(rated)} rated review{'s' * (len(rated) != 1)}: {ratings})."
-        )
-        return _metadata_answer(question, text, rated)
-    pick = max if question.intent == "best" else min
-    extreme = pick(r.rating.normalized for r in rated if r.rating)
-    winners = [r for r in rated if r.rating and r.rating.normalized == extreme]
-    described = "; ".join(
-        f"{r.work.label() if r.work else r.review_id}: {r.rating.display()} ({extreme:.0%})"
-        for r in winners
-        if r.rating
-    )
-    word = {
-        "best": ("Am besten bewertet", "Best rated"),
-        "worst": ("Am schlechtesten bewertet", "Worst rated"),
-    }[question.intent]
-    text = f"{word[0] if de else word[1]}: {described}."
-    return _metadata_answer(question, text, winners)
-
-
-def _scope(question: Question, reviews: Sequence[Review]) -> list[Review]:
-    scope = list(reviews)
-    if question.works:
-        ids = {w.work_id for w in question.works}
-        scope = [r for r in scope if r.work and r.work.work_id in ids]
-    if question.author:
-        scope = [r for r in scope if r.author == question.author]
-    return scope
-
-
-def _subject(question: Question) -> str:
-    if question.works and not question.ambiguous:
-        return ", ".join(w.label() for w in question.works)
-    if question.works:
-        return (
-            f"„{question.works[0].title}“"
-            if question.language == "de"
-            else (f"“{question.works[0].title}”")
-        )
-    if question.author:
-        return question.author
-    return "Alle Rezensionen" if question.language == "de" else "All reviews"
-
-
-def _metadata_answer(
-    question: Question, text: str, reviews: Sequence[Review], *, status: str = "answered"
-) -> Answer:
-    sources = [
-        Source(
-            n=i,
-            review_id=r.review_id,
-            work=r.work.label() if r.work else r.review_id,
-            title=r.work.title if r.work else r.title,
-            year=r.work.year if r.work else r.year,
-            director=r.work.director if r.work else r.director,
-            author=r.author,
-            source=r.source,
-            quote=r.rating.raw if r.rating and r.rating.raw in r.text else "",
-            score=1.0,
-        )
-        for i, r in enumerate(reviews, start=1)
-    ]
-    return Answer(
-        question=question.text,
-        answer=text,
-        status="answered" if status == "answered" else "not_found",
-        language=question.language,
-        works=list(dict.fromkeys(s.work for s in sources)),
-        sources=sources,
-        kind="metadata",
-        work_ids=list(dict.fromkeys(r.work.work_id for r in reviews if r.work)),
-    )
-
-
-def _int(value: object) -> int | None:
-    return int(value) if isinstance(value, int | float) and value else None
-
-
-def _str(value: object) -> str | None:
-    return str(value) if value else None

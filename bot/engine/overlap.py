@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.answers import Passage
-from bot.questions import ASPECTS, GENERIC_WORDS, SYNONYMS, Question
+from bot.engine.reading import ASPECTS, GENERIC_WORDS, SYNONYMS, Question
 from index.chunking import Sentence, split_sentences
 from index.keyword import tokenize
 from index.lexicon import Lexicon

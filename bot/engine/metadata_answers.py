@@ -1,0 +1,150 @@
+"""Counts, averages, best and worst ratings and lists of works, exact from the metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from statistics import mean
+
+from bot.answers import Answer, Source
+from bot.engine.reading import Question
+from index.catalog import summarize_works
+from index.records import Review
+
+
+def answer_from_metadata(question: Question, reviews: Sequence[Review]) -> Answer | None:
+    """Counts, averages, best/worst and lists, computed exactly; None if not such a question."""
+    if question.intent is None:
+        return None
+    scope = _scope(question, reviews)
+    lang = question.language
+    de = lang == "de"
+    subject = _subject(question)
+    if question.intent == "list":
+        summaries = summarize_works(scope)
+        labels = [f"{s.work.label()} – {len(s.reviews)}" for s in summaries]
+        head = f"{len(summaries)} Werke" if de else f"{len(summaries)} works"
+        text = head + ":\n" + "\n".join(f"• {label}" for label in labels)
+        return _metadata_answer(question, text, scope)
+    if question.intent == "count":
+        n = len(scope)
+        if question.author and not question.works:
+            text = (
+                f"{question.author} hat {n} Rezension{'en' * (n != 1)} geschrieben."
+                if de
+                else f"{question.author} wrote {n} review{'s' * (n != 1)}."
+            )
+        elif de:
+            text = f"{subject}: {n} Rezension{'en' * (n != 1)}."
+        else:
+            text = f"{subject}: {n} review{'s' * (n != 1)}."
+        if question.ambiguous or (not question.works and not question.author):
+            text += "\n" + "\n".join(
+                f"• {s.work.label()}: {len(s.reviews)}" for s in summarize_works(scope)
+            )
+        return _metadata_answer(question, text, scope)
+    rated = [r for r in scope if r.rating]
+    if not rated:
+        text = (
+            f"{subject}: keine der Rezensionen enthält eine Bewertung."
+            if de
+            else f"{subject}: none of the reviews gives a rating."
+        )
+        return _metadata_answer(question, text, scope)
+    if question.intent == "ratings":
+        if not question.works and not question.author:
+            return None  # "Wie bewertet der Kritiker die Musik?" asks the text, not the stars
+        listed = "; ".join(
+            f"{r.work.label() if r.work else r.review_id}"
+            f"{f' ({r.author})' if r.author else ''}: {r.rating.display()}"
+            for r in rated
+            if r.rating
+        )
+        text = f"{'Bewertungen' if de else 'Ratings'}: {listed}."
+        return _metadata_answer(question, text, rated)
+    if question.intent == "average":
+        average = mean(r.rating.normalized for r in rated if r.rating)
+        ratings = ", ".join(r.rating.display() for r in rated if r.rating)
+        text = (
+            f"{subject}: Durchschnittsbewertung {average:.0%} "
+            f"({len(rated)} bewertete Rezension{'en' * (len(rated) != 1)}: {ratings})."
+            if de
+            else f"{subject}: average rating {average:.0%} "
+            f"({len(rated)} rated review{'s' * (len(rated) != 1)}: {ratings})."
+        )
+        return _metadata_answer(question, text, rated)
+    pick = max if question.intent == "best" else min
+    extreme = pick(r.rating.normalized for r in rated if r.rating)
+    winners = [r for r in rated if r.rating and r.rating.normalized == extreme]
+    described = "; ".join(
+        f"{r.work.label() if r.work else r.review_id}: {r.rating.display()} ({extreme:.0%})"
+        for r in winners
+        if r.rating
+    )
+    word = {
+        "best": ("Am besten bewertet", "Best rated"),
+        "worst": ("Am schlechtesten bewertet", "Worst rated"),
+    }[question.intent]
+    text = f"{word[0] if de else word[1]}: {described}."
+    return _metadata_answer(question, text, winners)
+
+
+def _scope(question: Question, reviews: Sequence[Review]) -> list[Review]:
+    scope = list(reviews)
+    if question.works:
+        ids = {w.work_id for w in question.works}
+        scope = [r for r in scope if r.work and r.work.work_id in ids]
+    if question.author:
+        scope = [r for r in scope if r.author == question.author]
+    return scope
+
+
+def _subject(question: Question) -> str:
+    if question.works and not question.ambiguous:
+        return ", ".join(w.label() for w in question.works)
+    if question.works:
+        return (
+            f"„{question.works[0].title}“"
+            if question.language == "de"
+            else (f"“{question.works[0].title}”")
+        )
+    if question.author:
+        return question.author
+    return "Alle Rezensionen" if question.language == "de" else "All reviews"
+
+
+def _metadata_answer(
+    question: Question, text: str, reviews: Sequence[Review], *, status: str = "answered"
+) -> Answer:
+    sources = [
+        Source(
+            n=i,
+            review_id=r.review_id,
+            work=r.work.label() if r.work else r.review_id,
+            title=r.work.title if r.work else r.title,
+            year=r.work.year if r.work else r.year,
+            director=r.work.director if r.work else r.director,
+            author=r.author,
+            source=r.source,
+            quote=r.rating.raw if r.rating and r.rating.raw in r.text else "",
+            score=1.0,
+        )
+        for i, r in enumerate(reviews, start=1)
+    ]
+    return Answer(
+        question=question.text,
+        answer=text,
+        status="answered" if status == "answered" else "not_found",
+        language=question.language,
+        works=list(dict.fromkeys(s.work for s in sources)),
+        sources=sources,
+        kind="metadata",
+        work_ids=list(dict.fromkeys(r.work.work_id for r in reviews if r.work)),
+    )
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) and value else None
+
+
+def _str(value: object) -> str | None:
+    return str(value) if value else None
