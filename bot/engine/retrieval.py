@@ -10,7 +10,7 @@ from bot.answers import Passage, Source
 from bot.engine.overlap import (
     naming_words,
 )
-from bot.engine.reading import GENERIC_WORDS, SYNONYMS, Question
+from bot.engine.reading import GENERIC_WORDS, Question
 from index.metadata import find_header_fields
 from index.records import Work
 from index.search import Hit, HybridSearch
@@ -121,18 +121,17 @@ def _header_passages(
 
 
 def expanded_keywords(question: Question) -> str:
-    """The question's content words with cross-language synonyms, for keyword matching.
+    """The question's content words, for keyword matching.
 
     Words that only name the work (its title, its year) are left out: every passage
-    of the work has them.
+    of the work has them. (A table of cross-language synonyms used to be added here; on
+    the dev questions it changed nothing or cost, so across languages the dense search
+    and the ranker's dictionary feature do that work.)
     """
     words = [w for w in re.findall(r"\w+", question.text.lower()) if w not in GENERIC_WORDS]
     naming = naming_words(question)
     words = [w for w in words if w not in naming]
-    expanded = list(words)
-    for word in words:
-        expanded.extend(SYNONYMS.get(word, ()))
-    return " ".join(expanded)
+    return " ".join(words)
 
 
 def _int(value: object) -> int | None:
