@@ -15,7 +15,7 @@ from bot.conversation import Conversation
 from bot.engine.composing import compose_offline
 from bot.engine.features import Rarity
 from bot.engine.metadata_answers import answer_from_metadata
-from bot.engine.ranking import SentenceRanker, load_model
+from bot.engine.ranking import RankerModel, SentenceRanker, load_model
 from bot.engine.reading import Question, read_question
 from bot.engine.retrieval import SENTENCE_POOL, leading_passages, retrieve
 from bot.question_input import clean_question
@@ -182,20 +182,30 @@ class ReviewService:
         return SentenceStore(self.store)
 
     def sentence_ranker(
-        self, question_vector: Sequence[float], snapshot: SearchSnapshot
+        self,
+        question_vector: Sequence[float],
+        snapshot: SearchSnapshot,
+        *,
+        model: RankerModel | None = None,
+        fitted: bool = True,
     ) -> SentenceRanker | None:
-        """The fitted sentence ranker for one question; None under an embedder it was not
-        fitted with (the answer then rests on shared words)."""
-        model = load_model()
-        if model is None or model.embedder != self.embedder.name:
-            return None
+        """The sentence ranker for one question, with ``model`` or the shipped one.
+
+        None under an embedder the shipped model was not fitted with (the answer then rests
+        on shared words). ``fitted=False`` gives a ranker without a model, which only
+        measures (for fitting one).
+        """
+        if fitted:
+            model = model or load_model()
+            if model is None or model.embedder != self.embedder.name:
+                return None
         keyword = snapshot.keyword
         return SentenceRanker(
             question_vector,
             sentences=self.sentences.of_chunks,
             embed_passages=self.embedder.embed_documents,
             rarity=Rarity(keyword.document_frequency, keyword.documents),
-            model=model,
+            model=model if fitted else None,
             lexicon=self.lexicon,
             embed_query=self.embedder.embed_query,
         )

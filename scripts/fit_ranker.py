@@ -38,26 +38,6 @@ SHARED = REPO.parent / "shared" / "data"
 GOLD = REPO / "tests" / "gold"
 MODEL = REPO / "bot" / "data" / "ranker.json"
 sys.path.insert(0, str(REPO))
-# The features the shipped model uses (bot/engine/features.py computes more, to compare).
-MODEL_FEATURES = (
-    "dense",
-    "dense_gap",
-    "dense_rank",
-    "dense_neighbour",
-    "content",
-    "content_gap",
-    "content_rank",
-    "content_neighbour",
-    "lexical",
-    "lexical_part",
-    "lexical_gap",
-    "lexical_neighbour",
-    "translated",
-    "passage_rank",
-    "asked_field",
-    "answer_shape",
-    "length",
-)
 
 
 @dataclass
@@ -96,22 +76,13 @@ def _service(data_dir: Path, paths: list[Path], threads: int) -> Any:
 
 def _rows_for(service: Any, read: Any) -> tuple[list[Any], np.ndarray, float, float]:
     from bot.engine.features import Rarity, cross_language, unknown_share
-    from bot.engine.ranking import SentenceRanker
     from bot.engine.retrieval import SENTENCE_POOL, retrieve
 
     view = service.view()
     vector = service.embedder.embed_query(read.text)
     pool, _ = retrieve(read, view.search, k=SENTENCE_POOL, vector=vector)
     keyword = view.snapshot.keyword
-    ranker = SentenceRanker(
-        vector,
-        sentences=service.sentences.of_chunks,
-        embed_passages=service.embedder.embed_documents,
-        rarity=Rarity(keyword.document_frequency, keyword.documents),
-        model=None,
-        lexicon=service.lexicon,
-        embed_query=service.embedder.embed_query,
-    )
+    ranker = service.sentence_ranker(vector, view.snapshot, fitted=False)
     spans, rows = ranker.features(read, pool)
     rarity = Rarity(keyword.document_frequency, keyword.documents)
     return spans, rows, unknown_share(read, rarity, service.lexicon), cross_language(read, spans)
@@ -328,7 +299,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--dry-run", action="store_true", help="print, do not write the model")
     parser.add_argument(
-        "--features", default=",".join(MODEL_FEATURES), help="comma-separated feature names"
+        "--features", default=",".join(FEATURES), help="comma-separated feature names"
     )
     parser.add_argument("--rows", type=Path, help="keep the collected rows in this file")
     args = parser.parse_args()
