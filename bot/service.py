@@ -15,7 +15,7 @@ from bot.conversation import Conversation
 from bot.engine.composing import compose_offline
 from bot.engine.features import Rarity
 from bot.engine.metadata_answers import answer_from_metadata
-from bot.engine.ranking import RankerModel, SentenceRanker, load_model
+from bot.engine.ranking import RankerModel, SentenceRanker, load_model, passages_by_rank
 from bot.engine.reading import Question, read_question
 from bot.engine.retrieval import SENTENCE_POOL, leading_passages, retrieve
 from bot.question_input import clean_question
@@ -264,6 +264,7 @@ class ReviewService:
         vector = self.embedder.embed_query(read.text)
         top_k = k or self.settings.top_k
         pool, works = retrieve(read, view.search, k=max(top_k, SENTENCE_POOL), vector=vector)
+        ranker = self.sentence_ranker(vector, view.snapshot)
         answer = compose_offline(
             read,
             pool,
@@ -271,8 +272,11 @@ class ReviewService:
             max_chars=self.settings.answer_chars,
             lexicon=self.lexicon,
             screen=self.screen,
-            ranker=self.sentence_ranker(vector, view.snapshot),
+            ranker=ranker,
         )
+        if ranker is not None and ranker.ranked:
+            # An LLM reads the passages of the best-ranked sentences first, answered or not.
+            pool = passages_by_rank(pool, ranker.ranked)
         return answer, pool, works
 
     def works(self) -> list[WorkSummary]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,8 +127,9 @@ class SentenceRanker:
         self.model = model
         self._lexicon = lexicon
         self._embed_query = embed_query
-        # Set by :meth:`rank`: whether its sentences answer the question.
+        # Set by :meth:`rank`: whether its sentences answer the question, and its ranking.
         self.answers = False
+        self.ranked: list[Candidate] = []
         self._cross_language = 0.0
 
     @property
@@ -263,6 +264,7 @@ class SentenceRanker:
                 )
             )
         found.sort(key=lambda c: c.score, reverse=True)
+        self.ranked = found
         return found
 
 
@@ -285,3 +287,12 @@ def _focus(question: Question, quote: str, language: str) -> frozenset[str]:
     """The sentence's stems that the question has, to show the part of a long one they are in."""
     asked = set(tokenize(question.text, language=language))
     return frozenset(t for t in tokenize(quote, language=language) if t in asked)
+
+
+def passages_by_rank(passages: Sequence[Passage], ranked: Sequence[Candidate]) -> list[Passage]:
+    """The passages, those holding the best-ranked sentences first, numbered in that order."""
+    order = {
+        chunk_id: i for i, chunk_id in enumerate(dict.fromkeys(c.passage.chunk_id for c in ranked))
+    }
+    ordered = sorted(passages, key=lambda p: order.get(p.chunk_id, len(order)))
+    return [replace(p, n=i) for i, p in enumerate(ordered, start=1)]
