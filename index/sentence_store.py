@@ -9,6 +9,7 @@ even when a run is killed in between.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,9 @@ class SentenceStore:
         self._name = sentence_collection_name(store.name)
         self._client: ClientAPI | None = None
         self._collection: Collection | None = None
+        # Chroma's embedded bindings crashed the process when several threads read the
+        # sentences while the store was reopened under them: reads go one at a time.
+        self._lock = threading.Lock()
 
     def _open(self) -> Collection:
         client = self._store.client  # changes when the store reopens
@@ -63,6 +67,19 @@ class SentenceStore:
                 metadata={"embedder": self._store.embedder_name},
                 configuration={"hnsw": {"space": "cosine"}},
             )
+            self._client = client
+        return self._collection
+
+    def _readable(self) -> Collection | None:
+        """The collection if it exists (a reader never creates it)."""
+        from chromadb.errors import NotFoundError
+
+        client = self._store.client
+        if self._collection is None or client is not self._client:
+            try:
+                self._collection = client.get_collection(self._name, embedding_function=None)
+            except (NotFoundError, ValueError):
+                return None
             self._client = client
         return self._collection
 
@@ -104,15 +121,29 @@ class SentenceStore:
             self._open().delete(where=where)
 
     def of_chunks(self, chunk_ids: Sequence[str]) -> dict[str, list[StoredSentence]]:
-        """The stored sentences of each chunk, in order; chunks without any are left out."""
+        """The stored sentences of each chunk, in order; chunks without any are left out
+        (as are all when the store cannot be read now: the caller embeds them itself)."""
+        from chromadb.errors import ChromaError
+
+        with self._lock:
+            try:
+                return self._read(chunk_ids)
+            except ChromaError as error:
+                log.warning("sentence vectors unreadable now (%s); embedding them instead", error)
+                return {}
+
+    def _read(self, chunk_ids: Sequence[str]) -> dict[str, list[StoredSentence]]:
         import numpy as np
 
         found: dict[str, list[StoredSentence]] = {}
         wanted = list(dict.fromkeys(chunk_ids))
+        collection = self._readable()
+        if collection is None:
+            return found
         for start in range(0, len(wanted), _BATCH):
             batch = wanted[start : start + _BATCH]
             where: Any = {"chunk_id": {"$in": batch}} if len(batch) > 1 else {"chunk_id": batch[0]}
-            page = self._open().get(where=where, include=["embeddings", "metadatas"])
+            page = collection.get(where=where, include=["embeddings", "metadatas"])
             embeddings = page.get("embeddings")
             if embeddings is None:
                 continue
