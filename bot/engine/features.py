@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from bot.answers import Passage
-from bot.engine.overlap import expected_answer, naming_words
+from bot.engine.overlap import expected_answer, naming_words, terms_of
 from bot.engine.reading import Question
 from index.keyword import tokenize
 from index.lexicon import Lexicon
@@ -200,7 +200,7 @@ def _translated_share(
     total = sum(weight for _, weight in groups)
     if not total:
         return 0.0
-    stems = set(tokenize(text, language=span.passage.language))
+    stems = terms_of(text, span.passage.language)
     return sum(weight for group, weight in groups if group & stems) / total
 
 
@@ -223,7 +223,7 @@ def _shared(weights: Mapping[str, float], text: str, span: SentenceSpan) -> tupl
     total = sum(weights.values())
     if not total:
         return 0.0, 0.0
-    stems = set(tokenize(text, language=span.passage.language))
+    stems = terms_of(text, span.passage.language)
     exact = sum(w for stem, w in weights.items() if stem in stems)
     part = sum(
         w

@@ -181,7 +181,7 @@ def candidates(
             header = headers.get((sentence.start, sentence.end))
             asked = bool(header and question.aspect and header.attribute == question.aspect)
             asked = asked and plain
-            terms = set(_terms_of(quote, passage.language))
+            terms = set(terms_of(quote, passage.language))
             shown = _header_as_field(quote, header.value) if header else None
             sentences.append((passage, rank, quote, terms, asked, shown))
     frequency: Counter[str] = Counter(t for *_, terms, _, _ in sentences for t in terms)
@@ -295,7 +295,8 @@ def sentences_of(text: str, language: str) -> tuple[Sentence, ...]:
 
 
 @lru_cache(maxsize=65536)
-def _terms_of(sentence: str, language: str) -> frozenset[str]:
+def terms_of(sentence: str, language: str) -> frozenset[str]:
+    """The sentence's stems; kept, since the same sentences are weighed for many questions."""
     return frozenset(tokenize(sentence, language=language))
 
 

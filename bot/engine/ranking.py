@@ -27,7 +27,7 @@ from bot.engine.features import (
     sentence_features,
     unknown_share,
 )
-from bot.engine.overlap import Candidate, candidates, naming_words
+from bot.engine.overlap import Candidate, candidates, naming_words, terms_of
 from bot.engine.reading import Question
 from index.keyword import tokenize
 from index.lexicon import Lexicon
@@ -286,7 +286,7 @@ def _asked_field(question: Question, span: SentenceSpan) -> tuple[bool, str | No
 def _focus(question: Question, quote: str, language: str) -> frozenset[str]:
     """The sentence's stems that the question has, to show the part of a long one they are in."""
     asked = set(tokenize(question.text, language=language))
-    return frozenset(t for t in tokenize(quote, language=language) if t in asked)
+    return frozenset(t for t in terms_of(quote, language) if t in asked)
 
 
 def passages_by_rank(passages: Sequence[Passage], ranked: Sequence[Candidate]) -> list[Passage]:
