@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 Status = Literal["answered", "not_found"]
+Polarity = Literal["positive", "negative", "mixed"]
 
 NOT_FOUND = {
     "de": "In den Rezensionen steht dazu nichts.",
@@ -40,6 +41,45 @@ class Source:
     quote: str
     score: float
     fact: str | None = None
+    # For opinion answers: what the quoted sentence (or its review) says, and on what basis.
+    polarity: Polarity | None = None
+
+
+@dataclass(frozen=True)
+class WorkOpinion:
+    """How the reviews of one work come out, counted exactly.
+
+    A review with a rating counts by its rating; one without counts by the polarity of its
+    text (``from_text``). ``average_rating`` is on a 0..1 scale over the ``rated`` reviews.
+    """
+
+    work_id: str
+    work: str
+    positive: int
+    negative: int
+    mixed: int
+    from_rating: int
+    from_text: int
+    rated: int
+    average_rating: float | None
+
+    @property
+    def reviews(self) -> int:
+        return self.positive + self.negative + self.mixed
+
+    @property
+    def majority(self) -> Polarity | None:
+        """The polarity most reviews have; ``mixed`` on a tie between positive and negative."""
+        if not self.reviews:
+            return None
+        counts: dict[Polarity, int] = {
+            "positive": self.positive,
+            "negative": self.negative,
+            "mixed": self.mixed,
+        }
+        top = max(counts.values())
+        leaders = [p for p, n in counts.items() if n == top]
+        return leaders[0] if len(leaders) == 1 else "mixed"
 
 
 @dataclass(frozen=True)
@@ -86,6 +126,10 @@ class Answer:
     kind: str = "passages"
     note: str | None = None
     work_ids: list[str] = field(default_factory=list)
+    # Opinion answers (kind "verdict", "aspect", "comparison", "extreme"): per work, ordered
+    # best liked first for comparisons; the aspect asked about, as the answer names it.
+    opinions: list[WorkOpinion] = field(default_factory=list)
+    aspect: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)

@@ -130,6 +130,9 @@ class Review:
     has_header: bool = False
     work: Work | None = None
     attached_by: Attachment | None = None
+    # The probability that the review's text is positive, from the polarity model at index
+    # time; None for a review indexed before polarities were stored.
+    polarity: float | None = None
 
 
 @dataclass(frozen=True)
