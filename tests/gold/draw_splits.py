@@ -2,7 +2,8 @@
 
 Usage: python tests/gold/draw_splits.py FILE.jsonl [...]
 
-The draw (see README.md): within each (kind, language) stratum, the questions that have no
+The draw (see README.md): within each (kind, language) stratum, or (kind, corpus, language) for
+a set whose questions name their corpus, the questions that have no
 split yet are taken in the order of the SHA-256 of their id; each goes to the split that has
 fewer questions of the stratum so far, a tie to ``test`` when that hash is even, else ``dev``.
 A question that already has a split keeps it, so adding questions never moves one that was
@@ -25,15 +26,23 @@ def id_hash(question_id: str) -> int:
     return int(hashlib.sha256(question_id.encode("utf-8")).hexdigest(), 16)
 
 
+def stratum_of(q: dict[str, Any]) -> tuple[str, ...]:
+    """The questions a split is balanced within: same kind and language, and same corpus
+    where a set spans several."""
+    if "corpus" in q:
+        return (q["kind"], q["corpus"], q["language"])
+    return (q["kind"], q["language"])
+
+
 def draw(questions: list[dict[str, Any]]) -> int:
     """Set ``split`` on the questions that lack one; returns how many were drawn."""
-    counts: Counter[tuple[str, str, str]] = Counter()
+    counts: Counter[tuple[str, ...]] = Counter()
     for q in questions:
         if q.get("split") in SPLITS:
-            counts[(q["kind"], q["language"], q["split"])] += 1
+            counts[(*stratum_of(q), q["split"])] += 1
     undrawn = sorted((q for q in questions if "split" not in q), key=lambda q: id_hash(q["id"]))
     for q in undrawn:
-        stratum = (q["kind"], q["language"])
+        stratum = stratum_of(q)
         dev, test = counts[(*stratum, "dev")], counts[(*stratum, "test")]
         if dev != test:
             split = "dev" if dev < test else "test"
