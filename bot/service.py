@@ -15,6 +15,7 @@ from bot.conversation import Conversation
 from bot.engine.composing import compose_offline
 from bot.engine.features import Rarity
 from bot.engine.metadata_answers import answer_from_metadata
+from bot.engine.opinions import OpinionReader, answer_opinion
 from bot.engine.ranking import RankerModel, SentenceRanker, load_model, passages_by_rank
 from bot.engine.reading import Question, read_question
 from bot.engine.retrieval import SENTENCE_POOL, leading_passages, retrieve
@@ -25,6 +26,7 @@ from index.catalog import WorkSummary, summarize_works
 from index.embedding import ReviewEmbedder, create_embedder, embedder_name
 from index.indexing import IndexReport, Progress, index_lock, index_reviews
 from index.lexicon import Lexicon
+from index.polarity import head_for
 from index.records import Review, Work
 from index.search import HybridSearch, SearchSnapshot, work_vocabulary
 from index.sentence_store import SentenceStore
@@ -242,6 +244,9 @@ class ReviewService:
             # The reply keeps the language the user asked in, whatever the rewrite did.
             read.language = read_question(question, reviews, titles=view.titles).language
         answer = answer_from_metadata(read, reviews)
+        if answer is None and read.opinion:
+            # Opinions are counted from ratings and stored polarities, never written by an LLM.
+            answer = self.answer_opinion(read, view=view)
         if answer is None:
             top_k = k or self.settings.top_k
             answer, pool, works = self.answer_offline(read, view=view, k=top_k)
@@ -278,6 +283,27 @@ class ReviewService:
             # An LLM reads the passages of the best-ranked sentences first, answered or not.
             pool = passages_by_rank(pool, ranker.ranked)
         return answer, pool, works
+
+    def opinion_reader(self, view: CatalogView | None = None) -> OpinionReader:
+        """Reads the opinions of works' reviews from one generation of the index."""
+        view = view or self.view()
+        return OpinionReader(
+            reviews=view.reviews,
+            chunks=view.snapshot.chunks,
+            sentences=self.sentences.of_chunks,
+            head=head_for(self.embedder.name),
+            embed_passages=self.embedder.embed_documents,
+            screen=self.screen,
+        )
+
+    def answer_opinion(self, read: Question, *, view: CatalogView | None = None) -> Answer:
+        """A verdict, comparison or extreme review, counted exactly and quoted.
+
+        An aspect question ("Wie ist die Musik in X?") goes to the aspect answer.
+        """
+        view = view or self.view()
+        catalogue = list({r.work.work_id: r.work for r in view.reviews if r.work}.values())
+        return answer_opinion(read, self.opinion_reader(view), catalogue)
 
     def works(self) -> list[WorkSummary]:
         return summarize_works(self.reviews())

@@ -198,6 +198,10 @@ class Question:
     # The language or script the question is written in when it is neither German nor
     # English ("fr", "ru", "cyrillic", "cjk"); word matching cannot read it.
     foreign: str | None = None
+    # What an opinion question asks ("verdict", "comparison", "extreme"), and for "extreme"
+    # which end ("positive" or "negative").
+    opinion: str | None = None
+    extreme: str | None = None
 
 
 def read_question(
@@ -228,9 +232,15 @@ def read_question(
     works = _named_works(text, reviews, titles)
     if len(works) > 1 and vocabulary:
         works, question.deciding = _narrow_by_vocabulary(text, works, vocabulary)
+    question.opinion, question.extreme = opinion_asked(text, question.intent, works=works)
+    if question.opinion:
+        question.intent = None
     # In a chat, a question about the text that names no film goes on about the last one;
-    # a count or a list only when it says so ("und wie viele Rezensionen gibt es dazu?").
-    continues = question.intent is None or _FOLLOW_UP.search(text)
+    # a count, a list or a ranking of all films only when it says so ("und wie viele
+    # Rezensionen gibt es dazu?").
+    continues = (question.intent is None and question.opinion != "comparison") or (
+        _FOLLOW_UP.search(text)
+    )
     if not works and previous_works and not question.author and continues:
         works, question.inherited = list(previous_works), True
     question.works = works
@@ -241,6 +251,8 @@ def read_question(
             question.intent = None  # no count or rating of a work that is not indexed
     shared = {normalize(w.title) for w in works}
     question.ambiguous = len(works) > 1 and len(shared) == 1
+    if question.unknown_title:
+        question.opinion = question.extreme = None  # no opinion of a work that is not indexed
     return question
 
 
@@ -514,3 +526,113 @@ def _names(padded_text: str, name: str) -> bool:
     # "Wiseman" alone names Len Wiseman; short or common parts do not.
     parts = key.split()
     return len(parts) > 1 and len(parts[-1]) >= 5 and f" {parts[-1]} " in padded_text
+
+
+# Opinion questions are read by the shape of the judgement they ask for, not by film words:
+# a verdict ("Lohnt sich X?"), a comparison or ranking of works (a comparative or superlative
+# with a verb or noun of judging), or the most positive or negative review (a superlative of
+# a polarity word, or of a review as the thing asked for). The word lists below are German and
+# English evaluative vocabulary as people ask about reviews (DE/EN dictionaries' senses of
+# "worth", "recommend", "receive", "like"), not words of any film.
+_POSITIVE = r"positiv\w*|favou?rabl\w*|wohlwollend\w*|begeistert\w*|enthusiastic\w*|glowing"
+_NEGATIVE = (
+    r"negativ\w*|kritisch\w*|critical|harsh\w*|scathing|vernichtend\w*|unfavou?rabl\w*|"
+    r"ablehnend\w*|schlecht\w*|worst|worse|hated?|verriss\w*|least"
+)
+_POLARITY_WORD = re.compile(rf"\b(?:{_POSITIVE}|{_NEGATIVE})\b", re.I)
+_NEGATIVE_WORD = re.compile(rf"\b(?:{_NEGATIVE})\b", re.I)
+# German adjectives are written in lower case, nouns are not ("Meister" is no superlative);
+# English "-est" words that are not superlatives are left out.
+_SUPERLATIVE = re.compile(
+    r"\b(?:most|least|best|worst|am\s+\w+sten|"
+    r"(?!(?:inter|for|hon|cont|requ|sugg|mod|prot|dig|arr|harv|inv|manif|unr|te)est\b)"
+    r"\w{2,}(?:iest|[^aeiou\W]est))\b|"
+    r"(?-i:\b(?!(?:erste|nächste|letzte)[nrs]?\b)(?![a-zäöü]*sste[nrs]?\b)"
+    r"[a-zäöüß]{2,}ste[nrs]?\b)",
+    re.I,
+)
+_COMPARATIVE = re.compile(
+    r"\b(?:better|worse|more|less|besser|schlechter|lieber|mehr|weniger|beliebter|"
+    r"positiver|negativer|\w+er\s+(?:than|als))\b",
+    re.I,
+)
+_WHICH = re.compile(r"\b(?:which|what|welche[mnrs]?|wer)\b", re.I)
+# Someone judging, or a judgement: critics, reviews, liking, reception.
+_JUDGING = re.compile(
+    r"\b(?:critics?|reviewers?|reviews?|kritik\w*|rezens\w*|besprechung\w*|"
+    r"likes?|liked|lov(?:e|ed|es)|hated?|prefer\w*|popular|received|reception|acclaim\w*|"
+    r"mögen|mag|mochten?|gefällt|gefallen|gefiel|beliebt\w*|gelobt\w*|lob\w*|"
+    r"kommt|kommen|kam|ankommt|ankommen|abschneidet|schneidet|verriss\w*|"
+    r"rated?|bewertet|recommend\w*|empf(?:ehlen|iehlt|ohlen)\w*)\b",
+    re.I,
+)
+# The thing a "which" question asks for is a review ("Which review ...", "Welcher Kritiker").
+_REVIEW_ASKED = re.compile(
+    r"\b(?:which|what|welche[mnrs]?|die|the)\s+(?:\w+\s+)?(?:reviews?|critics?|reviewers?|"
+    r"kritik(?:en)?|kritiker\w*|rezension(?:en)?|rezensent\w*|besprechung\w*)\b",
+    re.I,
+)
+_WORK_ASKED = re.compile(
+    r"\b(?:which|what|welche[mnrs]?)\s+(?:\w+\s+)?(?:films?|movies?|works?|werke?|titel)\b",
+    re.I,
+)
+_VERDICT = re.compile(
+    r"\b(?:lohnt|lohnen|lohnenswert\w*|sehenswert\w*|empfehlenswert\w*|worth|"
+    r"recommend\w*|empf(?:ehlen|iehlt|ohlen)\w*)\b|"
+    r"\b(?:should|would)\s+(?:i|you|we)\s+(?:\w+\s+)?(?:watch|see)\b|"
+    r"\bsoll(?:te)?\s+(?:ich|man)\b.*\b(?:sehen|schauen|ansehen|anschauen|gucken)\b|"
+    r"\b(?:wie|how)\b.*\b(?:an|received|ankommt|aufgenommen|abgeschnitten)\s*[?.!]?\s*$|"
+    r"\bwie\s+(?:gefällt|gefiel|gefallen|finden|fanden|findet|fand)\b|"
+    r"\bhow\s+(?:do|did|does|have|has)\b.*\b(?:like|liked|find|found|rate|judge|feel)\b|"
+    r"\b(?:did|do|does)\s+(?:the\s+)?(?:critics?|reviewers?|reviews?)\s+(?:\w+\s+)?"
+    r"(?:like|love|hate|recommend|praise)\w*\b|"
+    r"\b(?:mochten|mögen|loben|lobten)\s+(?:die\s+)?(?:kritiker|rezensent)\w*\b|"
+    r"\b(?:was|what)\s+(?:\w+\s+){0,2}(?:sagen|sagt|halten|hält|meinen|meint|denken|schreiben|"
+    r"say|says|said|think|thinks|thought|write)\b.*\b(?:critics?|reviewers?|reviews?|"
+    r"kritik\w*|rezens\w*|besprechung\w*)\b|"
+    r"\b(?:what|how)\s+(?:do|did|does)\s+(?:the\s+)?(?:critics?|reviewers?|reviews?)\s+"
+    r"(?:say|think|write|feel|rate)\b|"
+    r"\b(?:was|what)\s+(?:sagen|sagt|halten|hält|meinen|denken|say|think)\s+(?:die|the)\s+"
+    r"(?:critics?|reviewers?|reviews?|kritik\w*|rezens\w*)\b|"
+    r"^\s*(?:ist|is|war|was)\b.*\b(?:gut|good|schlecht|bad|great|any good|toll|stark|"
+    r"gelungen|sehenswert)\s*[?.!]?\s*$",
+    re.I,
+)
+
+
+def opinion_asked(
+    text: str, intent: str | None, *, works: Sequence[Work] = ()
+) -> tuple[str | None, str | None]:
+    """Which opinion a question asks for: ``("verdict" | "comparison" | "extreme", end)``.
+
+    ``end`` is ``"positive"`` or ``"negative"`` for an extreme, else None. A question the
+    metadata answers (a count, an average, the best-rated) stays with it, except a count of
+    positive or negative reviews, which a verdict answers with exact counts.
+    """
+    polar = _POLARITY_WORD.search(text)
+    if intent is not None and not (intent == "count" and polar):
+        return None, None
+    superlative = _SUPERLATIVE.search(text)
+    comparative = _COMPARATIVE.search(text)
+    judging = _JUDGING.search(text)
+    end = "negative" if _NEGATIVE_WORD.search(text) else "positive"
+    several = len(works) > 1
+    if superlative and _REVIEW_ASKED.search(text) and not _WORK_ASKED.search(text):
+        # "Which review is the most negative?", "Welche Kritik lobt X am meisten?"
+        return "extreme", end
+    if superlative and polar and not _WORK_ASKED.search(text):
+        return "extreme", end  # "the most negative of them", "am positivsten"
+    than = re.search(r"\b(?:than|als)\b", text, re.I)
+    if (
+        (superlative or comparative)
+        and (judging or polar)
+        and (_WHICH.search(text) or several or than)
+    ):
+        return "comparison", None
+    if comparative and several and than:
+        return "comparison", None  # "Is X better than Y?"
+    if (superlative or comparative) and several and _WHICH.search(text):
+        return "comparison", None  # "Which Ballerina is better?"
+    if _VERDICT.search(text) or (polar and judging) or intent == "count":
+        return "verdict", None
+    return None, None

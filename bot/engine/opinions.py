@@ -1,0 +1,508 @@
+"""Opinion answers: how a work's reviews come out, which is liked best, the most negative review.
+
+Every number is counted from the reviews: a review with a rating counts by its rating
+(normalised: at least 0.7 positive, at most 0.45 negative, else mixed — 1–2 of 5 stars
+negative, 3 mixed, 4–5 positive), one without by the polarity of its text (stored at index
+time, or computed from the stored sentence vectors of that work's reviews only). Each review
+is quoted by its verdict sentence: the sentence whose polarity agrees with the review's and
+is most decided, preferring the review's closing sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from statistics import mean
+from typing import Literal
+
+import numpy as np
+
+from bot.answers import Answer, Polarity, Source, WorkOpinion
+from bot.engine.overlap import sentences_of
+from bot.engine.reading import Question
+from bot.screening import SentenceScreen
+from index.linear_head import unit
+from index.polarity import PolarityHead
+from index.records import Review, Work
+from index.sentence_store import StoredSentence
+from index.store import StoredChunk
+
+POSITIVE_RATING = 0.7
+NEGATIVE_RATING = 0.45
+# A verdict sentence is a sentence of prose: not a header line, a caption or a question.
+MIN_VERDICT_CHARS = 40
+MAX_VERDICT_CHARS = 400
+# How much being at the end of a review counts against being decided (measured on DVD dev
+# reviews, see scripts/measure_verdicts.py's figures in the docstring of CLOSING_WEIGHT).
+CLOSING_WEIGHT = 0.15
+# Works shown in a ranking of all works, and reviews quoted per work in a comparison.
+RANKED_WORKS = 5
+QUOTES_PER_WORK = 2
+# Without stored polarities, reviews whose text polarity is computed for one question at most
+# (a ranking over a large older index counts only rated reviews beyond this).
+MAX_COMPUTED_REVIEWS = 200
+
+Basis = Literal["rating", "text"]
+SentencesOf = Callable[[Sequence[str]], Mapping[str, list[StoredSentence]]]
+EmbedPassages = Callable[[list[str]], list[list[float]]]
+
+_LABELS: dict[str, dict[Polarity, str]] = {
+    "de": {"positive": "positiv", "negative": "negativ", "mixed": "gemischt"},
+    "en": {"positive": "positive", "negative": "negative", "mixed": "mixed"},
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A review's verdict sentence and the probability that it is positive."""
+
+    quote: str
+    probability: float | None
+
+
+@dataclass
+class ReviewOpinion:
+    """One review's polarity, what it rests on, and its verdict sentence."""
+
+    review: Review
+    polarity: Polarity | None
+    basis: Basis | None
+    text_probability: float | None
+    verdict: Verdict | None = None
+
+    @property
+    def strength(self) -> float:
+        """How positive the review is, 0..1: its rating, else its text's probability."""
+        if self.review.rating is not None:
+            return self.review.rating.normalized
+        return self.text_probability if self.text_probability is not None else 0.5
+
+
+@dataclass
+class WorkReviews:
+    """A work and the opinions of its reviews, counted."""
+
+    work: Work
+    reviews: list[ReviewOpinion] = field(default_factory=list)
+
+    def opinion(self) -> WorkOpinion:
+        counted = [r for r in self.reviews if r.polarity is not None]
+        ratings = [r.review.rating.normalized for r in self.reviews if r.review.rating]
+        return WorkOpinion(
+            work_id=self.work.work_id,
+            work=self.work.label(),
+            positive=sum(r.polarity == "positive" for r in counted),
+            negative=sum(r.polarity == "negative" for r in counted),
+            mixed=sum(r.polarity == "mixed" for r in counted),
+            from_rating=sum(r.basis == "rating" for r in counted),
+            from_text=sum(r.basis == "text" for r in counted),
+            rated=len(ratings),
+            average_rating=round(mean(ratings), 4) if ratings else None,
+        )
+
+
+def rating_polarity(normalized: float) -> Polarity:
+    """A rating's polarity on the 0..1 scale (1–2 of 5 negative, 3 mixed, 4–5 positive)."""
+    if normalized >= POSITIVE_RATING:
+        return "positive"
+    if normalized <= NEGATIVE_RATING:
+        return "negative"
+    return "mixed"
+
+
+def ranking_key(opinion: WorkOpinion) -> tuple[float, float, int]:
+    """Best liked first: share of positive reviews, then average rating, then reviews."""
+    share = opinion.positive / opinion.reviews if opinion.reviews else 0.0
+    average = opinion.average_rating if opinion.average_rating is not None else -1.0
+    return (-share, -average, -opinion.reviews)
+
+
+class OpinionReader:
+    """Reads the opinions of works' reviews from one generation of the index.
+
+    ``chunks`` are the generation's stored chunks, ``sentences`` gives the stored sentences
+    of chunks (with vectors), ``head`` the polarity head (None under an embedder it was not
+    fitted for: then only ratings count), ``embed_passages`` embeds sentences of a chunk
+    stored without them.
+    """
+
+    def __init__(
+        self,
+        *,
+        reviews: Sequence[Review],
+        chunks: Mapping[str, StoredChunk],
+        sentences: SentencesOf,
+        head: PolarityHead | None,
+        embed_passages: EmbedPassages | None = None,
+        screen: SentenceScreen | None = None,
+    ) -> None:
+        self._reviews = reviews
+        self._chunks = chunks
+        self._sentences = sentences
+        self._head = head
+        self._embed = embed_passages
+        self._screen = screen or SentenceScreen(None)
+
+    def works(self, works: Sequence[Work], *, quotes: bool = True) -> list[WorkReviews]:
+        """The reviews of each work with their polarity (and verdict sentence if ``quotes``)."""
+        wanted = {w.work_id for w in works}
+        by_work: dict[str, list[Review]] = {w.work_id: [] for w in works}
+        for review in self._reviews:
+            if review.work is not None and review.work.work_id in wanted:
+                by_work[review.work.work_id].append(review)
+        unrated = [
+            r
+            for reviews in by_work.values()
+            for r in reviews
+            if r.rating is None and r.polarity is None
+        ]
+        # Text polarities missing from an older index are computed from the sentence vectors
+        # of these reviews only, and not for more than MAX_COMPUTED_REVIEWS at once.
+        computable = quotes or len(unrated) <= MAX_COMPUTED_REVIEWS
+        result = []
+        for work in works:
+            reviews = by_work[work.work_id]
+            reading = reviews if quotes else [r for r in reviews if r in unrated and computable]
+            read = self._read_sentences(reading) if reading else {}
+            opinions = [self._review_opinion(r, read.get(r.review_id)) for r in reviews]
+            if quotes:
+                for opinion in opinions:
+                    opinion.verdict = self._verdict(opinion, read.get(opinion.review.review_id, []))
+            result.append(WorkReviews(work, opinions))
+        return result
+
+    def quote(self, opinions: Sequence[ReviewOpinion]) -> None:
+        """Find the verdict sentence of these reviews (read without quotes)."""
+        read = self._read_sentences([o.review for o in opinions])
+        for opinion in opinions:
+            opinion.verdict = self._verdict(opinion, read.get(opinion.review.review_id, []))
+
+    def _review_opinion(
+        self, review: Review, sentences: list[tuple[str, float | None, bool]] | None
+    ) -> ReviewOpinion:
+        probability = review.polarity
+        if probability is None and self._head is not None and sentences:
+            probability = self._text_probability(sentences)
+        if review.rating is not None:
+            polarity: Polarity | None = rating_polarity(review.rating.normalized)
+            basis: Basis | None = "rating"
+        elif probability is not None and self._head is not None:
+            polarity, basis = self._head.label(probability), "text"
+        else:
+            polarity, basis = None, None
+        return ReviewOpinion(review, polarity, basis, probability)
+
+    def _text_probability(self, sentences: list[tuple[str, float | None, bool]]) -> float | None:
+        values = [p for _, p, _ in sentences if p is not None]
+        if not values or self._head is None:
+            return None
+        return self._head.of_review(values)
+
+    def _verdict(
+        self, opinion: ReviewOpinion, sentences: list[tuple[str, float | None, bool]]
+    ) -> Verdict | None:
+        """The sentence that agrees with the review and is most decided, closing ones first."""
+        if not sentences:
+            return None
+        last = len(sentences) - 1
+        best: tuple[float, Verdict] | None = None
+        for i, (quote, probability, prose) in enumerate(sentences):
+            if not prose or not self._screen.allows(quote):
+                continue
+            closing = i / last if last else 1.0
+            if probability is None or opinion.polarity is None:
+                score = closing
+            else:
+                side = _side(probability, self._head)
+                agrees = side == opinion.polarity or (
+                    opinion.polarity == "mixed" and side is not None
+                )
+                decided = abs(probability - 0.5) * 2
+                if opinion.polarity == "mixed":
+                    decided = 1 - decided  # a mixed review is quoted where it weighs both
+                score = (decided if agrees else decided - 1.0) + CLOSING_WEIGHT * closing
+            if best is None or score > best[0]:
+                best = (score, Verdict(quote, probability))
+        return best[1] if best else None
+
+    def _read_sentences(
+        self, reviews: Sequence[Review]
+    ) -> dict[str, list[tuple[str, float | None, bool]]]:
+        """Per review, its sentences in order as (quote, P(positive), is prose)."""
+        ids = {r.review_id for r in reviews}
+        chunks = sorted(
+            (c for c in self._chunks.values() if c.review_id in ids),
+            key=lambda c: (c.review_id, int(str(c.metadata.get("chunk_index", 0)))),
+        )
+        stored = self._sentences([c.chunk_id for c in chunks]) if chunks else {}
+        rows: list[tuple[str, str, np.ndarray | None, float | None]] = []
+        for chunk in chunks:
+            found = stored.get(chunk.chunk_id)
+            if found:
+                for s in found:
+                    quote = chunk.text[s.start : s.end].strip()
+                    rows.append((chunk.review_id, quote, s.vector, getattr(s, "polarity", None)))
+            else:
+                language = str(chunk.metadata.get("language", "de"))
+                for span in sentences_of(chunk.text, language):
+                    quote = chunk.text[span.start : span.end].strip()
+                    rows.append((chunk.review_id, quote, None, None))
+        probabilities = self._probabilities(rows)
+        read: dict[str, list[tuple[str, float | None, bool]]] = {}
+        for (review_id, quote, _, _), probability in zip(rows, probabilities, strict=True):
+            if quote:
+                read.setdefault(review_id, []).append((quote, probability, _is_prose(quote)))
+        return read
+
+    def _probabilities(
+        self, rows: Sequence[tuple[str, str, np.ndarray | None, float | None]]
+    ) -> list[float | None]:
+        """Stored sentence polarities, else computed from stored (or new) vectors."""
+        if self._head is None:
+            return [None] * len(rows)
+        result: list[float | None] = [p for _, _, _, p in rows]
+        missing = [i for i, (_, _, _, p) in enumerate(rows) if p is None]
+        with_vectors = [i for i in missing if rows[i][2] is not None]
+        without = [i for i in missing if rows[i][2] is None and rows[i][1]]
+        vectors: list[object] = [rows[i][2] for i in with_vectors]
+        if without and self._embed is not None:
+            vectors += self._embed([rows[i][1] for i in without])
+            with_vectors += without
+        if with_vectors:
+            matrix = unit(np.asarray(vectors, dtype=np.float64))
+            for i, p in zip(with_vectors, self._head.polarity(matrix), strict=True):
+                result[i] = p
+        return result
+
+
+def _side(probability: float, head: PolarityHead | None) -> Polarity | None:
+    if head is None:
+        return None
+    return head.label(probability)
+
+
+_HEADER = re.compile(r"^[\w ./-]{0,30}:\s|^\W|©|\|")
+
+
+def _is_prose(quote: str) -> bool:
+    """A sentence worth quoting as a verdict: long enough, not a header, caption or question."""
+    text = " ".join(quote.split())
+    if not MIN_VERDICT_CHARS <= len(text) <= MAX_VERDICT_CHARS or text.endswith("?"):
+        return False
+    return not _HEADER.search(text) or text.count(" ") > 12
+
+
+# --- answers ---------------------------------------------------------------------------
+
+
+def answer_opinion(question: Question, reader: OpinionReader, catalogue: Sequence[Work]) -> Answer:
+    """The verdict, comparison or extreme the question asks for, counted exactly and quoted."""
+    works = list(question.works) or list(catalogue)
+    if question.opinion == "extreme":
+        read = reader.works(works, quotes=False)
+        return _extreme(question, read, reader, all_works=not question.works)
+    if question.opinion == "comparison" or not question.works:
+        if not question.works:
+            ranked = _ranked(reader.works(works, quotes=False))[:RANKED_WORKS]
+            quoted = reader.works([w.work for w in ranked])
+            return _comparison(question, quoted, all_works=True)
+        return _comparison(question, reader.works(works), all_works=False)
+    return _verdict(question, reader.works(works))
+
+
+def _ranked(works: Sequence[WorkReviews]) -> list[WorkReviews]:
+    return sorted((w for w in works if w.opinion().reviews), key=lambda w: ranking_key(w.opinion()))
+
+
+class _Sources:
+    """Numbers the reviews an answer quotes, once each."""
+
+    def __init__(self) -> None:
+        self.sources: list[Source] = []
+
+    def cite(self, opinion: ReviewOpinion) -> int:
+        review = opinion.review
+        for source in self.sources:
+            if source.review_id == review.review_id:
+                return source.n
+        work = review.work
+        source = Source(
+            n=len(self.sources) + 1,
+            review_id=review.review_id,
+            work=work.label() if work else review.review_id,
+            title=work.title if work else review.title,
+            year=work.year if work else review.year,
+            director=work.director if work else review.director,
+            author=review.author,
+            source=review.source,
+            quote=opinion.verdict.quote if opinion.verdict else "",
+            score=round(opinion.strength, 3),
+            polarity=opinion.polarity,
+        )
+        self.sources.append(source)
+        return source.n
+
+
+def _counts_line(opinion: WorkOpinion, language: str) -> str:
+    """ "Ballerina (2023, Lee Chung-hyun): 2 von 3 Rezensionen positiv, 1 gemischt (Ø 3,5/5
+    aus 1 Wertung)" """
+    de = language == "de"
+    labels = _LABELS["de" if de else "en"]
+    n = opinion.reviews
+    noun = ("Rezension" if n == 1 else "Rezensionen") if de else ("review" if n == 1 else "reviews")
+    parts = [
+        f"{opinion.positive} {'von' if de else 'of'} {n} {noun} {labels['positive']}",
+    ]
+    if opinion.mixed:
+        parts.append(f"{opinion.mixed} {labels['mixed']}")
+    if opinion.negative:
+        parts.append(f"{opinion.negative} {labels['negative']}")
+    line = f"{opinion.work}: " + ", ".join(parts)
+    if opinion.average_rating is not None:
+        shown = _average(opinion.average_rating, de)
+        rated = opinion.rated
+        line += (
+            f" (Ø {shown} aus {rated} Wertung{'en' * (rated != 1)})"
+            if de
+            else f" (average {shown} from {rated} rating{'s' * (rated != 1)})"
+        )
+    return line
+
+
+def _average(normalized: float, de: bool) -> str:
+    value = f"{normalized * 5:.1f}".rstrip("0").rstrip(".")
+    return f"{value.replace('.', ',') if de else value}/5"
+
+
+def _basis_line(reviews: Sequence[ReviewOpinion], sources: _Sources, language: str) -> str:
+    """Which reviews count by their text, and which could not be counted."""
+    de = language == "de"
+    by_text = [sources.cite(r) for r in reviews if r.basis == "text"]
+    uncounted = [sources.cite(r) for r in reviews if r.polarity is None]
+    lines = []
+    if by_text:
+        refs = ", ".join(f"[{n}]" for n in by_text)
+        lines.append(
+            f"Ohne Wertung, nach dem Text gezählt: {refs}."
+            if de
+            else f"No rating, counted by their text: {refs}."
+        )
+    if uncounted:
+        refs = ", ".join(f"[{n}]" for n in uncounted)
+        lines.append(
+            f"Nicht gezählt (keine Wertung, Text nicht lesbar): {refs}."
+            if de
+            else f"Not counted (no rating, text not readable): {refs}."
+        )
+    return " ".join(lines)
+
+
+def _quote_lines(
+    reviews: Sequence[ReviewOpinion], sources: _Sources, language: str, *, limit: int | None = None
+) -> list[str]:
+    labels = _LABELS["de" if language == "de" else "en"]
+    ordered = sorted(reviews, key=lambda r: -r.strength)
+    lines = []
+    for opinion in ordered[:limit]:
+        if opinion.verdict is None:
+            continue
+        n = sources.cite(opinion)
+        label = labels[opinion.polarity] if opinion.polarity else "?"
+        rating = f", {opinion.review.rating.display()}" if opinion.review.rating else ""
+        quote = " ".join(opinion.verdict.quote.split())
+        lines.append(f"  [{n}] {label}{rating}: „{quote}“")
+    return lines
+
+
+def _verdict(question: Question, works: Sequence[WorkReviews]) -> Answer:
+    sources = _Sources()
+    lines: list[str] = []
+    for work in works:
+        lines.append(_counts_line(work.opinion(), question.language))
+        lines.extend(_quote_lines(work.reviews, sources, question.language))
+    basis = _basis_line([r for w in works for r in w.reviews], sources, question.language)
+    if basis:
+        lines.append(basis)
+    return _answer(question, "verdict", lines, sources, [w.opinion() for w in works])
+
+
+def _comparison(question: Question, works: Sequence[WorkReviews], *, all_works: bool) -> Answer:
+    de = question.language == "de"
+    ranked = _ranked(works)
+    sources = _Sources()
+    if not ranked:
+        lines = ["Keine der Rezensionen ist gezählt." if de else "No review could be counted."]
+        return _answer(question, "comparison", lines, sources, [])
+    best = ranked[0].opinion()
+    tied = len(ranked) > 1 and ranking_key(ranked[1].opinion()) == ranking_key(best)
+    if tied:
+        head = "Gleichauf: " if de else "Level: "
+        head += " / ".join(w.work.label() for w in ranked[:2])
+    elif all_works:
+        head = f"Am besten kommt {best.work} an." if de else f"Best liked: {best.work}."
+    else:
+        head = f"Besser kommt {best.work} an." if de else f"Better liked: {best.work}."
+    lines = [head]
+    for place, work in enumerate(ranked, start=1):
+        prefix = f"{place}. " if len(ranked) > 1 else ""
+        lines.append(prefix + _counts_line(work.opinion(), question.language))
+        lines.extend(_quote_lines(work.reviews, sources, question.language, limit=QUOTES_PER_WORK))
+    basis = _basis_line([r for w in ranked for r in w.reviews], sources, question.language)
+    if basis:
+        lines.append(basis)
+    return _answer(question, "comparison", lines, sources, [w.opinion() for w in ranked])
+
+
+def _extreme(
+    question: Question, works: Sequence[WorkReviews], reader: OpinionReader, *, all_works: bool
+) -> Answer:
+    de = question.language == "de"
+    negative = question.extreme == "negative"
+    counted = [r for w in works for r in w.reviews if r.polarity is not None]
+    sources = _Sources()
+    if not counted:
+        lines = ["Keine der Rezensionen ist gezählt." if de else "No review could be counted."]
+        return _answer(question, "extreme", lines, sources, [])
+
+    def key(r: ReviewOpinion) -> tuple[float, float]:
+        text = r.text_probability if r.text_probability is not None else 0.5
+        return (r.strength, text)
+
+    pick = min(counted, key=key) if negative else max(counted, key=key)
+    reader.quote([pick])
+    scope = "" if all_works else f" {'zu' if de else 'of'} {works[0].work.label()}"
+    if len(works) > 1 and not all_works:
+        scope = f" {'zu' if de else 'of'} " + " / ".join(w.work.label() for w in works)
+    if de:
+        head = f"Die {'negativste' if negative else 'positivste'} Rezension{scope}:"
+    else:
+        head = f"The most {'negative' if negative else 'positive'} review{scope}:"
+    work_label = pick.review.work.label() if pick.review.work else pick.review.review_id
+    lines = [head, f"{work_label}" + (f" — {pick.review.author}" if pick.review.author else "")]
+    lines.extend(_quote_lines([pick], sources, question.language))
+    if pick.basis == "text":
+        lines.append(_basis_line([pick], sources, question.language))
+    opinions = [w.opinion() for w in works if pick in w.reviews]
+    return _answer(question, "extreme", lines, sources, opinions)
+
+
+def _answer(
+    question: Question,
+    kind: str,
+    lines: Sequence[str],
+    sources: _Sources,
+    opinions: Sequence[WorkOpinion],
+) -> Answer:
+    cited = sources.sources
+    return Answer(
+        question=question.text,
+        answer="\n".join(lines),
+        status="answered",
+        language=question.language,
+        works=[o.work for o in opinions] or list(dict.fromkeys(s.work for s in cited)),
+        sources=cited,
+        kind=kind,
+        work_ids=[o.work_id for o in opinions],
+        opinions=list(opinions),
+    )
