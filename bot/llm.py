@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-import string
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,15 +25,14 @@ from typing import TYPE_CHECKING
 import httpx
 import openai
 from langchain_core.messages import BaseMessage
-from langchain_core.prompts import ChatPromptTemplate
 from pydantic import SecretStr
 
+from bot import citations
 from bot.answers import NOT_FOUND, Answer, Passage, Source
+from bot.citations import CITATION, SENTENCE_END, ShownPassage
+from bot.prompts import ANSWER_VARIABLES, CONDENSE_VARIABLES, PROMPTS_DIR, load_prompt
 from bot.screening import SentenceScreen, contact_data
-from index.chunking import split_sentences
 from index.errors import ConfigurationError, ReviewbotError
-from index.keyword import tokenize
-from index.works import normalize
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -46,11 +44,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
-ANSWER_VARIABLES = frozenset({"question", "passages", "language"})
-CONDENSE_VARIABLES = frozenset({"history", "question"})
-# Variables a prompt may use besides its required ones.
-OPTIONAL_VARIABLES = frozenset({"not_found"})
+__all__ = [
+    "ANSWER_VARIABLES",
+    "CONDENSE_VARIABLES",
+    "PROMPTS_DIR",
+    "LlmAnswerer",
+    "LlmUnavailableError",
+    "describe_error",
+    "final_answer",
+    "load_prompt",
+    "make_chat_model",
+]
 
 # A 0.5B model on one CPU thread reads ~40 prompt tokens a second: few, short passages.
 MAX_PASSAGES = 3
@@ -64,71 +68,9 @@ LANGUAGE_NAMES = {"de": "German (Deutsch)", "en": "English"}
 # Errors that mean the endpoint is down, slow, refusing or misconfigured.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (openai.OpenAIError, httpx.HTTPError)
 
-_CITATION = re.compile(r"\[\s*(?:passage\s*|quelle\s*)?(\d+(?:\s*[,;]\s*\d+)*)\s*\]", re.I)
-_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
-_NUMBER = re.compile(r"\d+")
-_WORD = re.compile(r"\w+")
-
 
 class LlmUnavailableError(ReviewbotError):
     """The LLM endpoint could not be reached or refused the request."""
-
-
-# -- prompts -------------------------------------------------------------------------------
-
-
-def load_prompt(
-    path: Path, *, required: Iterable[str], optional: Iterable[str] = OPTIONAL_VARIABLES
-) -> ChatPromptTemplate:
-    """Read a prompt file (``## system`` and ``## user`` sections) into a chat template.
-
-    Raises ConfigurationError naming the file when a section or a required variable is
-    missing, or when the file uses a variable nobody fills in.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigurationError(f"prompt file {path} cannot be read: {error}") from None
-    text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
-    sections = _sections(text)
-    missing_sections = [name for name in ("system", "user") if not sections.get(name)]
-    if missing_sections:
-        raise ConfigurationError(f"prompt file {path} has no '## {missing_sections[0]}' section")
-    try:
-        found = {
-            field
-            for body in sections.values()
-            for _, field, _, _ in string.Formatter().parse(body)
-            if field is not None
-        }
-    except ValueError as error:  # a lone "{" or "}"
-        raise ConfigurationError(f"prompt file {path} is not a valid template: {error}") from None
-    required = set(required)
-    if missing := sorted(required - found):
-        raise ConfigurationError(
-            f"prompt file {path} lacks the variable(s) {', '.join('{' + m + '}' for m in missing)}"
-        )
-    if unknown := sorted(found - required - set(optional)):
-        raise ConfigurationError(
-            f"prompt file {path} uses unknown variable(s) "
-            f"{', '.join('{' + u + '}' for u in unknown)}"
-        )
-    return ChatPromptTemplate.from_messages(
-        [("system", sections["system"]), ("human", sections["user"])]
-    )
-
-
-def _sections(text: str) -> dict[str, str]:
-    sections: dict[str, str] = {}
-    name: str | None = None
-    for line in text.splitlines():
-        heading = re.fullmatch(r"##\s*(\w+)\s*", line)
-        if heading:
-            name = heading.group(1).lower()
-            sections[name] = ""
-        elif name is not None:
-            sections[name] += line + "\n"
-    return {key: value.strip() for key, value in sections.items()}
 
 
 def make_chat_model(settings: Settings) -> BaseChatModel:
@@ -154,23 +96,9 @@ def make_chat_model(settings: Settings) -> BaseChatModel:
 
 
 @dataclass(frozen=True)
-class _Shown:
-    """A passage as the model saw it: renumbered and clipped to its relevant sentences."""
-
-    n: int
-    passage: Passage
-    excerpt: str
-    # A 0.5B model answers "who plays X" with the director named in the label: name the
-    # director only when it tells works apart or is asked for.
-    with_director: bool = True
-    # Sentences of the passage the screen held back: not shown, never quoted.
-    held_back: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
 class _Request:
     question: Question
-    shown: list[_Shown]
+    shown: list[ShownPassage]
     works: list[Work]
     offline: Answer
     messages: list[BaseMessage]
@@ -230,14 +158,16 @@ class LlmAnswerer:
         text = ""
         released = 0  # text up to here was shown
         blocked = False
+        cut = False  # the model stopped at its length limit
         try:
             for chunk in self.chat_model.stream(request.messages):
+                cut = cut or chunk.response_metadata.get("finish_reason") == "length"
                 if not chunk.text:
                     continue
                 text += chunk.text
                 # Whole sentences are shown once the screen has seen them, so text a review
                 # smuggled in (a link, an instruction) does not flash up before the checks.
-                end = _last_sentence_end(text, released)
+                end = citations.last_sentence_end(text, released)
                 if not blocked and end > released:
                     blocked = not self._presentable(text[released:end])
                     if not blocked:
@@ -247,13 +177,15 @@ class LlmAnswerer:
             log.info("LLM request failed", exc_info=True)
             yield _with_note(offline, f"LLM unavailable: {describe_error(error)}")
             return
-        if not blocked and text[released:].strip() and self._presentable(text[released:]):
-            yield text[released:]
-        yield self._check(text, request)
+        unfinished = citations.unfinished_tail(text, cut=cut)
+        rest = text[released : len(text.rstrip()) - len(unfinished)]
+        if not blocked and rest.strip() and self._presentable(rest):
+            yield rest
+        yield self._check(text, request, cut=cut)
 
     def _presentable(self, text: str) -> bool:
         """Whether streamed text may be shown: no link or contact data, no instruction."""
-        said = [_CITATION.sub(" ", s).strip() for s in _SENTENCE_END.split(text)]
+        said = [citations.without_citations(s).strip() for s in SENTENCE_END.split(text)]
         return contact_data(text) is None and not any(
             self.screen.reasons(s for s in said if s).values()
         )
@@ -304,7 +236,7 @@ class LlmAnswerer:
 
     def _select(
         self, question: Question, passages: Sequence[Passage], offline: Answer
-    ) -> list[_Shown]:
+    ) -> list[ShownPassage]:
         """Up to ``max_passages`` passages: those the offline answer quotes first, and at
         least one per work when the question is ambiguous; each clipped around its best
         sentences."""
@@ -323,7 +255,7 @@ class LlmAnswerer:
             if passage not in chosen:
                 chosen.append(passage)
         chosen = chosen[: max(self.max_passages, len(question.works) if question.ambiguous else 0)]
-        terms = _terms(question.text)
+        terms = citations.content_terms(question.text)
         with_director = question.ambiguous or question.aspect == "director"
         held = self._held_back(chosen)
         shown = [
@@ -331,13 +263,16 @@ class LlmAnswerer:
             for p in chosen
         ]
         return [
-            _Shown(i, p, excerpt, with_director, held[p.chunk_id])
+            ShownPassage(i, p, excerpt, with_director, held[p.chunk_id])
             for i, (p, excerpt) in enumerate(((p, e) for p, e in shown if e), start=1)
         ]
 
     def _held_back(self, passages: Sequence[Passage]) -> dict[str, frozenset[str]]:
         """Per passage, the sentences the screen holds back (all judged in one batch)."""
-        sentences = {p.chunk_id: [p.text[a:b].strip() for a, b in _sentences(p)] for p in passages}
+        sentences = {
+            p.chunk_id: [p.text[a:b].strip() for a, b in citations.passage_spans(p)]
+            for p in passages
+        }
         verdicts = self.screen.reasons(s for group in sentences.values() for s in group)
         return {
             chunk_id: frozenset(s for s in group if verdicts[s])
@@ -349,68 +284,67 @@ class LlmAnswerer:
         instruction, or repeats a sentence of the reviews that was held back."""
         if shape := contact_data(text):
             return f"LLM answer contained a {shape}"
-        said = [_CITATION.sub(" ", s).strip() for s in _SENTENCE_END.split(text)]
+        said = [citations.without_citations(s).strip() for s in citations.sentences(text)]
         said = [s for s in said if s]
         if any(self.screen.reasons(said).values()):
             return "LLM answer addressed the reader instead of answering"
         held = [s for shown in request.shown for s in shown.held_back]
-        if any(_repeats(sentence, held) for sentence in said):
+        if any(citations.repeats(sentence, held) for sentence in said):
             return "LLM answer repeated review text addressed to a model"
         return None
 
-    def _check(self, generated: str, request: _Request) -> Answer:
+    def _check(self, generated: str, request: _Request, *, cut: bool = False) -> Answer:
         """Turn the model's text into an Answer whose citations and quotes are verified."""
         offline, question = request.offline, request.question
-        text = generated.strip()
         by_n = {s.n: s for s in request.shown}
-        not_found = [NOT_FOUND[lang] for lang in NOT_FOUND]
+        notes: list[str] = []
+        text = generated.strip()
+        if unfinished := citations.unfinished_tail(text, cut=cut):
+            text = text[: len(text) - len(unfinished)].strip()
+            if not text:
+                return _fallback(offline, "LLM answer was cut off mid-sentence")
+            notes.append("LLM answer was cut off; its unfinished last sentence is left out")
         if not text:
             return _fallback(offline, "LLM returned an empty answer")
         if refusal := self._refusal(text, request):
             return _fallback(offline, refusal)
-        said = _without_not_found(text, not_found)
-        if said != text and not _cited(said, by_n):
+        not_found = [NOT_FOUND[lang] for lang in NOT_FOUND]
+        said = citations.without_not_found(text, not_found)
+        if said != text and not citations.cites_any(said, by_n):
             # The model says the passages hold no answer, and cites nothing else it says.
             if any(s.fact for s in offline.sources):
                 # A header line or metadata field states what was asked: the model missed it.
                 return _fallback(offline, "LLM found no answer, but the reviews state the field")
             return _not_found(question, offline)
         text = said
-        invented = _unsupported_numbers(text, request)
-        if invented:
+        known = [question.text]
+        known += [t for s in request.shown for t in (s.passage.text, s.passage.work)]
+        if invented := citations.unsupported_numbers(text, sources=known):
             return _fallback(
                 offline, f"LLM answer stated numbers not in the reviews ({', '.join(invented)})"
             )
-        if not _cited(text, by_n):
-            text = _add_citations(text, request)
-        text = _citations_after_sentences(text)
-        text, misattributed = _without_misattributed_claims(text, request)
-        # Renumber cited passages 1..k in order of first citation; drop unknown numbers.
-        order: dict[int, int] = {}
-        for match in _CITATION.finditer(text):
-            for n in _numbers(match.group(1)):
-                if n in by_n and n not in order:
-                    order[n] = len(order) + 1
+        if not citations.cites_any(text, by_n):
+            text = citations.add_citations(text, request.shown, question=question.text)
+        text = citations.citations_after_sentences(text)
+        titles = _titles(request)
+        text, misquoted = citations.without_misquoting_sentences(text, request.shown, titles=titles)
+        if misquoted:
+            notes.append("LLM answer quoted words that are not in the reviews; left out")
+        text, misattributed = citations.without_misattributed_claims(text, request.shown, titles)
+        text, order = citations.renumber_citations(text, by_n)
         if not order:
+            if misquoted:
+                return _fallback(offline, "LLM answer quoted words that are not in the reviews")
             if misattributed:
                 return _fallback(offline, "LLM answer cited passages of other works")
             return _fallback(offline, "LLM answer had no valid citation")
-
-        def renumber(match: re.Match[str]) -> str:
-            kept = [order[n] for n in _numbers(match.group(1)) if n in order]
-            return "".join(f"[{n}]" for n in dict.fromkeys(kept))
-
-        text = _CITATION.sub(renumber, text)
-        text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text).strip()
-        claims = _claims(text)
-        sources = [
-            _source(
-                new_n,
-                by_n[old_n].passage,
-                _best_quote(by_n[old_n], claims.get(new_n, ""), offline),
-            )
-            for old_n, new_n in order.items()
-        ]
+        claims = citations.claims_by_citation(text)
+        sources = []
+        for old_n, new_n in order.items():
+            shown = by_n[old_n]
+            preferred = {s.quote for s in offline.sources if s.review_id == shown.passage.review_id}
+            quote = citations.best_quote(shown, claims.get(new_n, ""), preferred=preferred)
+            sources.append(_source(new_n, shown.passage, quote))
         text, sources = _cover_works(text, sources, question, offline)
         return Answer(
             question=offline.question,
@@ -426,22 +360,11 @@ class LlmAnswerer:
                     + [w.work_id for w in question.works if w.label() in {s.work for s in sources}]
                 )
             ),
+            note="; ".join(notes) or None,
         )
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def _without_not_found(text: str, not_found: Sequence[str]) -> str:
-    """``text`` without the sentences that say the passages hold no answer, in any case and
-    with any citation a model puts on them ("… in den Rezensionen steht dazu nichts [1].")."""
-    phrases = [phrase.rstrip(".").casefold() for phrase in not_found]
-    kept = [
-        sentence
-        for sentence in _SENTENCE_END.split(text)
-        if not any(phrase in sentence.casefold() for phrase in phrases)
-    ]
-    return text if len(kept) == len(_SENTENCE_END.split(text)) else " ".join(kept).strip()
 
 
 def final_answer(items: Iterable[str | Answer]) -> Answer:
@@ -494,7 +417,7 @@ def _not_found(question: Question, offline: Answer) -> Answer:
     )
 
 
-def _label(shown: _Shown) -> str:
+def _label(shown: ShownPassage) -> str:
     """``[n] text`` then, on its own line, the work (title, year, director) and the review."""
     passage = shown.passage
     work = passage.title or passage.work
@@ -505,39 +428,6 @@ def _label(shown: _Shown) -> str:
     review = ", ".join(r for r in (passage.author, passage.source) if r)
     by = f"; review by {review}" if review else ""
     return f"[{shown.n}] {shown.excerpt}\n(from a review of {work}{by})"
-
-
-def _terms(text: str) -> set[str]:
-    """Content words of ``text`` in both languages' stemming, and its raw lower-case words."""
-    words = {w.lower() for w in _WORD.findall(text) if len(w) > 2}
-    for language, other in (("de", "en"), ("en", "de")):
-        words.update(tokenize(text, language=language, also_stop=other))
-    return words
-
-
-def _sentences(passage: Passage, held_back: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
-    """The passage's sentence spans, without those held back."""
-    spans = [(s.start, s.end) for s in split_sentences(passage.text, language=passage.language)]
-    spans = [(a, b) for a, b in spans if passage.text[a:b].strip()] or [(0, len(passage.text))]
-    return [(a, b) for a, b in spans if passage.text[a:b].strip() not in held_back]
-
-
-def _last_sentence_end(text: str, start: int) -> int:
-    """Where the last complete sentence after ``start`` ends (``start`` if none does)."""
-    ends = [m.end() for m in _SENTENCE_END.finditer(text, start)]
-    return ends[-1] if ends else start
-
-
-def _repeats(sentence: str, held_back: Sequence[str]) -> bool:
-    """Whether ``sentence`` is mostly the words of one held-back sentence."""
-    said = _terms(sentence)
-    return len(said) >= 3 and any(
-        len(said & _terms(held)) >= max(3, 0.6 * len(said)) for held in held_back
-    )
-
-
-def _overlap(sentence: str, terms: set[str]) -> int:
-    return len(_terms(sentence) & terms)
 
 
 def _excerpt(
@@ -553,11 +443,12 @@ def _excerpt(
     text = passage.text
     if len(text) <= limit and not held_back:
         return " ".join(text.split())
-    spans = _sentences(passage, held_back)
+    spans = citations.passage_spans(passage, held_back)
     if not spans:
         return ""
     scores = [
-        _overlap(text[a:b], terms) + (5 if any(q and text[a:b].strip() in q for q in quoted) else 0)
+        citations.overlap(text[a:b], terms)
+        + (5 if any(q and text[a:b].strip() in q for q in quoted) else 0)
         for a, b in spans
     ]
     best = max(range(len(spans)), key=lambda i: (scores[i], -i))
@@ -583,87 +474,6 @@ def _excerpt(
     return excerpt if len(excerpt) <= limit + 40 else excerpt[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def _numbers(group: str) -> list[int]:
-    return [int(n) for n in re.findall(r"\d+", group)]
-
-
-def _cited(text: str, by_n: dict[int, _Shown]) -> bool:
-    return any(n in by_n for match in _CITATION.finditer(text) for n in _numbers(match.group(1)))
-
-
-def _unsupported_numbers(text: str, request: _Request) -> list[str]:
-    """Numbers the answer states that occur neither in the passages nor in the question."""
-    stated = {int(n) for n in _NUMBER.findall(_CITATION.sub(" ", text))}
-    known = {int(n) for n in _NUMBER.findall(request.question.text)}
-    for shown in request.shown:
-        known.update(int(n) for n in _NUMBER.findall(shown.passage.text))
-        known.update(int(n) for n in _NUMBER.findall(shown.passage.work))
-    return [str(n) for n in sorted(stated - known)]
-
-
-def _add_citations(text: str, request: _Request) -> str:
-    """Cite, after each sentence, the shown passage that states its new words.
-
-    A sentence is only cited when at least two of its words that are not in the
-    question (a name, a title) occur in one sentence of that passage; the quote shown
-    for it is that passage's sentence, so the repair stays verifiable.
-    """
-    asked = _terms(request.question.text)
-    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
-    cited: list[str] = []
-    for sentence in sentences:
-        new = _terms(sentence) - asked
-        best, best_overlap = 0, 1
-        for shown in request.shown:
-            spans = _sentences(shown.passage, shown.held_back)
-            overlap = max((_overlap(shown.passage.text[a:b], new) for a, b in spans), default=0)
-            if overlap > best_overlap:
-                best, best_overlap = shown.n, overlap
-        body, end = re.fullmatch(r"(.*?)([.!?…:]*)", sentence.strip(), flags=re.S).groups()  # type: ignore[union-attr]
-        cited.append(f"{body} [{best}]{end}" if best else sentence.strip())
-    return " ".join(cited)
-
-
-def _citations_after_sentences(text: str) -> str:
-    """Move citations the model put at the start of a sentence to its end."""
-    lines = []
-    for line in text.split("\n"):
-        lead = re.match(r"^(\s*(?:[-•*]\s*)?)((?:\[[^\]]*\]\s*)+)(\S.*)$", line)
-        if lead and _CITATION.match(lead.group(2).strip()):
-            body = lead.group(3)
-            first = re.search(r"[.!?](?=\s|$)", body)
-            cut = first.start() if first else len(body.rstrip())
-            cites = lead.group(2).strip()
-            line = f"{lead.group(1)}{body[:cut]} {cites}{body[cut:]}"
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def _without_misattributed_claims(text: str, request: _Request) -> tuple[str, bool]:
-    """``text`` without the sentences that name a work and cite only passages of other
-    works, and whether any was dropped. Sentences naming no known work are kept."""
-    titles = _titles(request)
-    by_n = {s.n: s.passage.work_id for s in request.shown}
-    # Separators sit at odd indexes: a dropped sentence takes the one after it along.
-    parts = re.split(f"({_SENTENCE_END.pattern})", text)
-    kept: list[str] = []
-    dropped = False
-    for i in range(0, len(parts), 2):
-        sentence = parts[i]
-        cited = {
-            by_n[n]
-            for match in _CITATION.finditer(sentence)
-            for n in _numbers(match.group(1))
-            if n in by_n
-        }
-        named = _named_works(_CITATION.sub(" ", sentence), titles)
-        if cited and named and not cited & named:
-            dropped = True
-            continue
-        kept.append(sentence + (parts[i + 1] if i + 1 < len(parts) else ""))
-    return ("".join(kept).strip(), True) if dropped else (text, False)
-
-
 def _titles(request: _Request) -> dict[str, set[str]]:
     """Every title of the question's works and of the shown passages' works, with the ids
     of the works that carry it (several works may share a title)."""
@@ -675,55 +485,6 @@ def _titles(request: _Request) -> dict[str, set[str]]:
         if title and title.strip():
             titles.setdefault(title.strip(), set()).add(work_id)
     return titles
-
-
-def _named_works(sentence: str, titles: dict[str, set[str]]) -> set[str]:
-    """The ids of the works whose title ``sentence`` names."""
-    words = f" {normalize(sentence)} "
-    named: set[str] = set()
-    for title, work_ids in titles.items():
-        key = normalize(title)
-        if not key:
-            continue
-        if len(key) < 4:  # "Up", "Her": only the title as written, not the common word
-            found = re.search(rf"(?<!\w){re.escape(title)}(?!\w)", sentence) is not None
-        else:
-            found = f" {key} " in words
-        if found:
-            named |= work_ids
-    return named
-
-
-def _claims(text: str) -> dict[int, str]:
-    """For each citation number, the generated sentences that cite it."""
-    claims: dict[int, str] = {}
-    for sentence in _SENTENCE_END.split(text):
-        for match in _CITATION.finditer(sentence):
-            for n in _numbers(match.group(1)):
-                claims[n] = f"{claims.get(n, '')} {_CITATION.sub(' ', sentence)}".strip()
-    return claims
-
-
-def _best_quote(shown: _Shown, claim: str, offline: Answer) -> str:
-    """The shown passage's sentence that best overlaps ``claim``; verbatim from the passage,
-    never one held back."""
-    passage = shown.passage
-    spans = _sentences(passage, shown.held_back)
-    if not spans:
-        return ""
-    terms = _terms(claim)
-    offline_quotes = {s.quote for s in offline.sources if s.review_id == passage.review_id}
-
-    def score(span: tuple[int, int]) -> tuple[int, int, int]:
-        sentence = passage.text[span[0] : span[1]]
-        return (
-            _overlap(sentence, terms),
-            int(sentence.strip() in offline_quotes),
-            -span[0],
-        )
-
-    start, end = max(spans, key=score)
-    return passage.text[start:end].strip()
 
 
 def _source(n: int, passage: Passage, quote: str) -> Source:
@@ -764,7 +525,7 @@ def _cover_works(
 def _history(turns: Sequence[Turn]) -> str:
     lines: list[str] = []
     for turn in turns:
-        answer = " ".join(_CITATION.sub("", turn.answer.answer).split())
+        answer = " ".join(CITATION.sub("", turn.answer.answer).split())
         if len(answer) > HISTORY_ANSWER_CHARS:
             answer = answer[:HISTORY_ANSWER_CHARS].rsplit(" ", 1)[0] + " …"
         lines.append(f"User: {turn.question}\nBot: {answer}")
@@ -776,6 +537,6 @@ def _standalone(reply: str, question: str) -> str:
     line = next((ln.strip() for ln in reply.strip().splitlines() if ln.strip()), "")
     line = re.sub(r"^(?:standalone question|eigenständige frage)\s*:\s*", "", line, flags=re.I)
     line = line.strip().strip('"„“”')
-    if not line or len(line) > max(300, 3 * len(question)) or _CITATION.search(line):
+    if not line or len(line) > max(300, 3 * len(question)) or CITATION.search(line):
         return question
     return line
