@@ -218,3 +218,53 @@ def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
     dictionary.write_text(DING_LINES, encoding="utf-8")
     lexicon = Lexicon.load(dictionary, cache_dir=tmp_path / "cache")
     assert "tower" in lexicon.translate("Türme", source="de", target="en")
+
+
+@pytest.mark.parametrize(
+    ("question", "opinion"),
+    [
+        ("Is the Netflix Ballerina worth watching?", "verdict"),
+        ("Lohnt sich Ballerina?", "verdict"),
+        ("Wie kommt Crank an?", "verdict"),
+        ("Was sagen die Kritiken zu Crank?", "verdict"),
+        ("How did critics like Crank?", "verdict"),
+        ("Ist Crank gut?", "verdict"),
+        ("Did the critics like Stargate?", "verdict"),
+        ("Sollte ich mir Crank ansehen?", "verdict"),
+        ("Wie viele Rezensionen zu Crank sind positiv?", "verdict"),
+        ("Welcher Ballerina kommt bei den Kritikern besser an?", "comparison"),
+        ("Which film do the critics like most?", "comparison"),
+        ("Welchen Film mögen die Kritiker am meisten?", "comparison"),
+        ("Is Crank better than Stargate?", "comparison"),
+        ("Which Ballerina is better?", "comparison"),
+        ("Which review is the most negative?", "extreme"),
+        ("What is the most negative review of Crank?", "extreme"),
+        ("Welche Rezension ist am positivsten?", "extreme"),
+        ("Welche Kritik ist die negativste?", "extreme"),
+        # Not opinions: facts, fields and what the metadata answers.
+        ("Welche Schlacht in Die zwei Türme ist die beste?", None),
+        ("Wer hat bei Ballerina Regie geführt?", None),
+        ("Welcher Film ist am besten bewertet?", None),
+        ("Wie viele Rezensionen gibt es zu Crank?", None),
+        ("Welcher Kritiker nennt den Film ein Monster?", None),
+        ("How does Stargate end?", None),
+        ("Who is the villain in Crank?", None),
+    ],
+)
+def test_opinion_questions_are_told_by_their_wording(
+    question: str, opinion: str | None, reviews: list[Review], titles: TitleIndex
+) -> None:
+    read = read_question(question, reviews, titles=titles)
+    assert read.opinion == opinion
+    if opinion == "extreme":
+        assert read.extreme == ("negative" if "negativ" in question else "positive")
+
+
+def test_an_opinion_question_keeps_the_metadata_intents_apart(
+    reviews: list[Review], titles: TitleIndex
+) -> None:
+    assert read_question("Welcher Film ist am besten bewertet?", reviews, titles=titles).intent == (
+        "best"
+    )
+    counted = read_question("Wie viele Rezensionen zu Crank sind positiv?", reviews, titles=titles)
+    assert counted.intent is None  # the verdict counts positive reviews, not all of them

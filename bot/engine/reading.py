@@ -230,9 +230,11 @@ def read_question(
         question.intent = None  # "What is the FSK age rating?" asks a field, not the stars
     question.author = _author(text, reviews)
     works = _named_works(text, reviews, titles)
-    if len(works) > 1 and vocabulary:
-        works, question.deciding = _narrow_by_vocabulary(text, works, vocabulary)
     question.opinion, question.extreme = opinion_asked(text, question.intent, works=works)
+    # A comparison of works that share a title compares them all ("Is the Netflix Ballerina
+    # better than the John Wick one?").
+    if len(works) > 1 and vocabulary and question.opinion != "comparison":
+        works, question.deciding = _narrow_by_vocabulary(text, works, vocabulary)
     if question.opinion:
         question.intent = None
     # In a chat, a question about the text that names no film goes on about the last one;

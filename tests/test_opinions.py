@@ -1,0 +1,127 @@
+"""Opinion questions over the seed reviews: verdicts, comparisons and extreme reviews are
+answered with exact counts and quotes from the right reviews, whatever the wording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.answers import Answer
+from bot.service import ReviewService
+from bot.settings import Settings
+from tests.conftest import SEEDS, RememberingEmbedder
+
+# Which seed reviews are about which "Ballerina" (tests/gold/seeds.jsonl's expected ids).
+NETFLIX = {"seeds/000_20005b48146ddf91.txt", "seeds/001_404a93345931fd65.txt"}
+JOHN_WICK = {"seeds/002_8bc465d4c9f8ae35.txt"}
+RATED = "seeds/001_404a93345931fd65.txt"  # "Bewertung: 3.5 von 5."
+
+
+@pytest.fixture(scope="module")
+def seeds(indexed_data: Path, embedder: RememberingEmbedder) -> ReviewService:
+    settings = Settings(_env_file=None, data_dir=indexed_data, reviews_dir=SEEDS)  # type: ignore[call-arg]
+    return ReviewService(settings, embedder=embedder)
+
+
+def _review_text(review_id: str) -> str:
+    return " ".join((SEEDS.parent / review_id).read_text(encoding="utf-8").split())
+
+
+def _quotes_are_verbatim(answer: Answer) -> None:
+    for source in answer.sources:
+        assert source.quote, source
+        assert " ".join(source.quote.split()) in _review_text(source.review_id)
+        assert source.polarity in ("positive", "negative", "mixed")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Is the Netflix Ballerina worth watching?",
+        "Lohnt sich die Netflix-Ballerina?",
+        "Wie kommt der südkoreanische Netflix-Film Ballerina bei den Kritikern an?",
+        "Was sagen die Kritiken zur Netflix-Ballerina?",
+        "How did critics like the Korean Netflix film Ballerina?",
+        "Should I watch Ballerina from 2023?",
+        "Ist Ballerina von Lee Chung-hyun gut?",
+    ],
+)
+def test_a_verdict_counts_and_quotes_the_reviews_of_the_netflix_ballerina(
+    seeds: ReviewService, question: str
+) -> None:
+    answer = seeds.ask(question)
+    assert answer.kind == "verdict", answer.answer
+    [opinion] = answer.opinions
+    assert "2023" in opinion.work
+    # Two reviews: one rated 3.5 of 5 (positive), one without a rating, counted by its text.
+    assert (opinion.reviews, opinion.from_rating, opinion.from_text, opinion.rated) == (2, 1, 1, 1)
+    assert opinion.average_rating == pytest.approx(0.7)
+    assert {s.review_id for s in answer.sources} == NETFLIX
+    rated = next(s for s in answer.sources if s.review_id == RATED)
+    assert rated.polarity == "positive"
+    _quotes_are_verbatim(answer)
+    german = answer.language == "de"
+    assert ("2 Rezensionen" if german else "2 reviews") in answer.answer
+    assert ("Ø 3,5/5 aus 1 Wertung" if german else "average 3.5/5 from 1 rating") in answer.answer
+    assert ("nach dem Text gezählt" if german else "counted by their text") in answer.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Welcher Ballerina kommt bei den Kritikern besser an?",
+        "Which Ballerina do the critics like better?",
+        "Which of the two Ballerina films got the better reviews?",
+        "Welche Ballerina gefällt den Rezensenten am besten?",
+        "Is the Netflix Ballerina better than the John Wick Ballerina?",
+    ],
+)
+def test_a_comparison_names_both_ballerinas_with_their_counts(
+    seeds: ReviewService, question: str
+) -> None:
+    answer = seeds.ask(question)
+    assert answer.kind == "comparison", answer.answer
+    assert len(answer.opinions) == 2
+    by_year = {("2023" in o.work): o for o in answer.opinions}
+    assert (by_year[True].reviews, by_year[True].rated) == (2, 1)
+    assert (by_year[False].reviews, by_year[False].rated) == (1, 0)
+    assert "Lee Chung-hyun" in answer.answer and "Len Wiseman" in answer.answer
+    # Best liked first: by share of positive reviews, then the average rating.
+    first, second = answer.opinions
+    assert first.positive / first.reviews >= second.positive / second.reviews
+    assert {s.review_id for s in answer.sources} == NETFLIX | JOHN_WICK
+    _quotes_are_verbatim(answer)
+
+
+def test_the_most_negative_and_the_most_positive_review_are_quoted(seeds: ReviewService) -> None:
+    negative = seeds.ask("Which review is the most negative?")
+    positive = seeds.ask("Welche Rezension ist am positivsten?")
+    assert negative.kind == positive.kind == "extreme"
+    assert negative.sources[0].review_id != positive.sources[0].review_id
+    assert negative.sources[0].polarity != "positive"
+    assert positive.sources[0].polarity != "negative"
+    _quotes_are_verbatim(negative)
+    _quotes_are_verbatim(positive)
+    of_work = seeds.ask("What is the most negative review of the Netflix Ballerina?")
+    assert of_work.kind == "extreme"
+    assert of_work.sources[0].review_id in NETFLIX
+
+
+def test_a_ranking_of_all_works_counts_every_review(seeds: ReviewService) -> None:
+    answer = seeds.ask("Which film do the critics like most?")
+    assert answer.kind == "comparison"
+    assert sum(o.reviews for o in answer.opinions) == 3
+    assert answer.answer.startswith("Best liked:")
+
+
+def test_a_film_that_is_not_indexed_is_still_refused(seeds: ReviewService) -> None:
+    answer = seeds.ask("Is the film Barbie worth watching?")
+    assert answer.status == "not_found"
+    assert "Barbie" in answer.answer
+
+
+def test_a_fact_question_is_still_answered_from_the_text(seeds: ReviewService) -> None:
+    answer = seeds.ask("Wer hat bei Ballerina Regie geführt?")
+    assert answer.kind == "passages"
+    assert "Lee Chung-hyun" in answer.answer and "Len Wiseman" in answer.answer
