@@ -23,6 +23,7 @@ from index.errors import EmptySourceError, IndexLockedError
 from index.files import ReviewFiles, is_under, path_text, scan_review_files
 from index.loading import DEFAULT_MAX_RECORDS, load_reviews, one_line
 from index.metadata import parse_review
+from index.polarity import PolarityHead, head_for
 from index.records import Chunk, FileLoad, LoadFailure, LoadNote, Review, SourceRecord
 from index.sentence_store import SentenceStore, sentence_spans
 from index.store import Metadata, ReviewStore, chunk_metadata, review_from_metadata
@@ -39,6 +40,9 @@ EMBEDDING = "embedding"
 LONG_REVIEW_CHARS = 100_000
 # Recorded with each run; an index without it gets its chunks' sentences stored once.
 SENTENCES_VERSION = 1
+# Recorded with each run is the polarity head's version; an index made under another (or
+# before polarities were stored) gets its polarities computed afresh from its vectors, once.
+_NO_POLARITY = "none"
 
 
 @dataclass
@@ -163,19 +167,19 @@ def index_reviews(
     regroup = [*loaded.values(), *(r for r in carried.values() if r.title)]
     assign_works(regroup)
 
-    to_embed: list[tuple[Chunk, Metadata]] = []
+    head = head_for(embedder.name)
+    pending: list[_ReviewPlan] = []
     to_update: dict[str, Metadata] = {}
     to_delete: list[str] = []
     for review_id, review in loaded.items():
         before = stored.get(review_id, {})
         chunks = reading.chunks[review_id]
         report.chunks_total += len(chunks)
-        for chunk in chunks:
-            metadata = chunk_metadata(review, chunk, chunk_count=len(chunks))
-            if chunk.chunk_id not in before:
-                to_embed.append((chunk, metadata))
-            elif before[chunk.chunk_id] != metadata:
-                to_update[chunk.chunk_id] = metadata
+        plan = _ReviewPlan(review, chunks, before)
+        if plan.new:
+            pending.append(plan)
+        else:
+            to_update.update(plan.settle(head, {}).changed)
         stale = set(before) - {c.chunk_id for c in chunks}
         to_delete.extend(sorted(stale))
         if not before:
@@ -187,7 +191,12 @@ def index_reviews(
     for review_id, review in carried.items():
         for chunk_id, old in stored[review_id].items():
             position = _stored_position(review_id, chunk_id, old)
-            metadata = chunk_metadata(review, position, chunk_count=len(stored[review_id]))
+            metadata = chunk_metadata(
+                review,
+                position,
+                chunk_count=len(stored[review_id]),
+                polarity=_stored_polarity(old),
+            )
             report.chunks_total += 1
             if metadata != old:
                 to_update[chunk_id] = metadata
@@ -196,14 +205,16 @@ def index_reviews(
 
     sentences = SentenceStore(store)
     report.sentences_embedded = _embed_and_store(
-        to_embed,
+        pending,
         store=store,
         sentences=sentences,
         embedder=embedder,
+        head=head,
+        to_update=to_update,
         progress=progress,
         batch_size=embed_batch,
     )
-    report.chunks_embedded = len(to_embed)
+    report.chunks_embedded = sum(len(plan.new) for plan in pending)
     ids = sorted(to_update)
     log.info("updating the metadata of %d chunks", len(ids))
     store.update_metadatas(ids, [to_update[i] for i in ids])
@@ -216,11 +227,16 @@ def index_reviews(
         report.sentences_embedded += _fill_in_sentences(
             store,
             sentences,
-            skip={chunk.chunk_id for chunk, _ in to_embed},
+            skip={chunk.chunk_id for plan in pending for chunk in plan.new},
+            head=head,
             embedder=embedder,
             progress=progress,
             batch_size=embed_batch,
         )
+        filled = True
+    polarity_version = head.version if head else _NO_POLARITY
+    if stored and head is not None and store.state.get("last_polarity") != polarity_version:
+        _fill_in_polarities(store, sentences, head)
         filled = True
     report.seconds = round(time.monotonic() - started, 3)
     if report.changed or to_update or rebuild or filled or not store.state.get("generation"):
@@ -231,6 +247,7 @@ def index_reviews(
                 "removed": len(report.removed),
                 "failed": len(report.failed),
                 "sentences": SENTENCES_VERSION,
+                "polarity": polarity_version,
             }
         )
     return report
@@ -377,30 +394,118 @@ def _same_file(one: str, other: str) -> bool:
         return False
 
 
+@dataclass
+class _Settled:
+    """A review's chunks with their metadata once its polarity is known."""
+
+    new: list[tuple[Chunk, Metadata]]
+    changed: dict[str, Metadata]
+
+
+class _ReviewPlan:
+    """One read review's chunks: those stored already, with their polarities, and new ones."""
+
+    def __init__(self, review: Review, chunks: list[Chunk], before: Mapping[str, Metadata]):
+        self.review = review
+        self.chunks = chunks
+        self.before = before
+        self.new = [c for c in chunks if c.chunk_id not in before]
+
+    def plain_metadata(self, chunk: Chunk) -> Metadata:
+        """The chunk's metadata before polarities are known (all its sentences need)."""
+        return chunk_metadata(self.review, chunk, chunk_count=len(self.chunks))
+
+    def settle(self, head: PolarityHead | None, fresh: Mapping[str, float | None]) -> _Settled:
+        """Every chunk's metadata, given the polarities of the new chunks (``fresh``): the
+        new chunks to store, and the stored ones whose metadata changed."""
+        polarities = {
+            c.chunk_id: fresh[c.chunk_id]
+            if c.chunk_id in fresh
+            else _stored_polarity(self.before[c.chunk_id])
+            for c in self.chunks
+        }
+        known = [p for p in polarities.values() if p is not None]
+        complete = head is not None and 0 < len(known) == len(self.chunks)
+        lengths = [c.end - c.start for c in self.chunks]
+        self.review.polarity = head.of_review(known, lengths) if complete and head else None
+        settled = _Settled([], {})
+        for chunk in self.chunks:
+            metadata = chunk_metadata(
+                self.review,
+                chunk,
+                chunk_count=len(self.chunks),
+                polarity=polarities[chunk.chunk_id],
+            )
+            if chunk.chunk_id not in self.before:
+                settled.new.append((chunk, metadata))
+            elif self.before[chunk.chunk_id] != metadata:
+                settled.changed[chunk.chunk_id] = metadata
+        return settled
+
+
+def _stored_polarity(metadata: Mapping[str, object]) -> float | None:
+    value = metadata.get("polarity")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _whole_reviews(plans: Sequence[_ReviewPlan], batch_size: int) -> Iterator[list[_ReviewPlan]]:
+    """The plans in groups of about ``batch_size`` new chunks; a review is never split, so
+    its polarity is known when its chunks are stored."""
+    group: list[_ReviewPlan] = []
+    size = 0
+    for plan in plans:
+        group.append(plan)
+        size += len(plan.new)
+        if size >= batch_size:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
 def _embed_and_store(
-    items: Sequence[tuple[Chunk, Metadata]],
+    plans: Sequence[_ReviewPlan],
     *,
     store: ReviewStore,
     sentences: SentenceStore,
     embedder: ReviewEmbedder,
+    head: PolarityHead | None,
+    to_update: dict[str, Metadata],
     progress: Progress | None,
     batch_size: int,
 ) -> int:
-    """Embed and store the chunks and each of their sentences; returns the sentences stored.
+    """Embed and store the new chunks and each of their sentences; returns the sentences
+    stored. Stored chunks of these reviews whose metadata changes (their review's
+    polarity) are added to ``to_update``.
 
     A batch's sentences are stored before its chunks: a stored chunk has its sentences.
     """
-    total = len(items)
+    total = sum(len(plan.new) for plan in plans)
+    done = 0
     stored_sentences = 0
-    for start in range(0, total, batch_size):
-        batch = items[start : start + batch_size]
-        chunks = [chunk for chunk, _ in batch]
-        stored_sentences += _store_sentences(batch, sentences, embedder, batch_size)
-        vectors = embedder.embed_documents([c.text for c in chunks])
-        store.upsert(chunks, vectors, [metadata for _, metadata in batch])
-        log.info("stored %d of %d new chunks", min(start + batch_size, total), total)
+    for group in _whole_reviews(plans, batch_size):
+        items = [(chunk, plan.plain_metadata(chunk)) for plan in group for chunk in plan.new]
+        stored_sentences += _store_sentences(items, sentences, embedder, batch_size, head)
+        chunks = [chunk for chunk, _ in items]
+        vectors: list[list[float]] = []
+        for start in range(0, len(chunks), batch_size):
+            part = chunks[start : start + batch_size]
+            vectors.extend(embedder.embed_documents([c.text for c in part]))
+        polarities = head.polarity(vectors) if head else [None] * len(chunks)
+        fresh = {c.chunk_id: p for c, p in zip(chunks, polarities, strict=True)}
+        vector_of = {c.chunk_id: v for c, v in zip(chunks, vectors, strict=True)}
+        new: list[tuple[Chunk, Metadata]] = []
+        for plan in group:
+            settled = plan.settle(head, fresh)
+            new.extend(settled.new)
+            to_update.update(settled.changed)
+        store.upsert(
+            [c for c, _ in new], [vector_of[c.chunk_id] for c, _ in new], [m for _, m in new]
+        )
+        done += len(chunks)
+        log.info("stored %d of %d new chunks", done, total)
         if progress:
-            progress(EMBEDDING, min(start + batch_size, total), total)
+            progress(EMBEDDING, done, total)
     return stored_sentences
 
 
@@ -409,8 +514,9 @@ def _store_sentences(
     sentences: SentenceStore,
     embedder: ReviewEmbedder,
     batch_size: int,
+    head: PolarityHead | None,
 ) -> int:
-    """Embed and store the sentences of the chunks; returns how many.
+    """Embed and store the sentences of the chunks, with their polarities; returns how many.
 
     Sentences of like length are embedded together: a batch is padded to its longest.
     """
@@ -423,7 +529,10 @@ def _store_sentences(
     for first in range(0, len(by_length), batch_size):
         part = by_length[first : first + batch_size]
         vectors = embedder.embed_documents([span[3] for span, _ in part])
-        sentences.add([span for span, _ in part], vectors, [metadata for _, metadata in part])
+        polarities = head.polarity(vectors) if head else None
+        sentences.add(
+            [span for span, _ in part], vectors, [metadata for _, metadata in part], polarities
+        )
     return len(spans)
 
 
@@ -441,6 +550,7 @@ def _fill_in_sentences(
     *,
     skip: set[str],
     embedder: ReviewEmbedder,
+    head: PolarityHead | None,
     progress: Progress | None,
     batch_size: int,
 ) -> int:
@@ -460,10 +570,45 @@ def _fill_in_sentences(
     count = 0
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]
-        count += _store_sentences(batch, sentences, embedder, batch_size)
+        count += _store_sentences(batch, sentences, embedder, batch_size, head)
         if progress:
             progress(EMBEDDING, min(start + batch_size, len(items)), len(items))
     return count
+
+
+def _fill_in_polarities(store: ReviewStore, sentences: SentenceStore, head: PolarityHead) -> None:
+    """Compute every chunk's, review's and sentence's polarity from the stored vectors: for
+    an index made before polarities were stored, or under another polarity head."""
+    log.info("computing the polarities of the stored chunks and sentences")
+    chunks = list(store.vectors())
+    chunk_p = head.polarity([vector for _, _, vector in chunks])
+    by_review: dict[str, tuple[list[float], list[int]]] = {}
+    for (_, metadata, _), p in zip(chunks, chunk_p, strict=True):
+        polarities, lengths = by_review.setdefault(str(metadata["review_id"]), ([], []))
+        polarities.append(p)
+        lengths.append(int(metadata["end"]) - int(metadata["start"]))
+    review_p = {review_id: head.of_review(*found) for review_id, found in by_review.items()}
+    ids, metadatas = [], []
+    for (chunk_id, metadata, _), p in zip(chunks, chunk_p, strict=True):
+        wanted = {
+            **metadata,
+            "polarity": p,
+            "review_polarity": review_p[str(metadata["review_id"])],
+        }
+        if wanted != metadata:
+            ids.append(chunk_id)
+            metadatas.append(wanted)
+    store.update_metadatas(ids, metadatas)
+    chunks_updated = len(ids)
+    found = list(sentences.vectors())
+    sentence_p = head.polarity([vector for _, _, vector in found])
+    ids, metadatas = [], []
+    for (sentence_id, metadata, _), p in zip(found, sentence_p, strict=True):
+        if metadata.get("polarity") != p:
+            ids.append(sentence_id)
+            metadatas.append({**metadata, "polarity": p})
+    sentences.update_metadatas(ids, metadatas)
+    log.info("polarities: %d chunks and %d sentences updated", chunks_updated, len(ids))
 
 
 def _stored_position(review_id: str, chunk_id: str, metadata: Metadata) -> Chunk:

@@ -90,16 +90,21 @@ class PolarityHead:
         margins = unit(vectors) @ self.weights + self.bias
         return [round(float(p), DIGITS) for p in 1 / (1 + np.exp(-margins))]
 
-    def of_review(self, chunk_polarities: Sequence[float]) -> float:
-        """A review's polarity from the polarities of all its chunks."""
+    def of_review(
+        self, chunk_polarities: Sequence[float], lengths: Sequence[int] | None = None
+    ) -> float:
+        """A review's polarity from the polarities of all its chunks, each weighed by its
+        length in characters when given (a short header chunk says little)."""
         if not chunk_polarities:
             raise ValueError("a review has at least one chunk")
         values = np.asarray(chunk_polarities, dtype=np.float64)
+        weights = np.ones_like(values) if lengths is None else np.asarray(lengths, np.float64)
+        weights = np.maximum(weights, 1.0)
         if self.aggregate == "mean_margin":
             clipped = np.clip(values, _EDGE, 1 - _EDGE)
-            margin = float(np.mean(np.log(clipped / (1 - clipped))))
+            margin = float(np.average(np.log(clipped / (1 - clipped)), weights=weights))
             return round(1 / (1 + float(np.exp(-margin))), DIGITS)
-        return round(float(np.mean(values)), DIGITS)
+        return round(float(np.average(values, weights=weights)), DIGITS)
 
     def label(self, probability: float) -> Polarity:
         """Mixed inside the band measured on dev, else the side of the threshold."""

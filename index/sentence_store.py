@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from index.store import Metadata, ReviewStore
+from index.store import Metadata, ReviewStore, vector_pages
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,12 +30,15 @@ _BATCH = 500
 
 @dataclass(frozen=True)
 class StoredSentence:
-    """One sentence of a stored chunk: its place in the chunk's text, and its vector."""
+    """One sentence of a stored chunk: its place in the chunk's text, its vector, and the
+    probability that it is positive (None when stored before polarities were, or under an
+    embedder without a polarity head)."""
 
     chunk_id: str
     start: int
     end: int
     vector: npt.NDArray[np.float32]
+    polarity: float | None = None
 
 
 def sentence_collection_name(collection: str) -> str:
@@ -88,13 +91,18 @@ class SentenceStore:
         spans: Sequence[tuple[str, int, int, str]],
         vectors: Sequence[Sequence[float]],
         metadatas: Sequence[Metadata],
+        polarities: Sequence[float | None] | None = None,
     ) -> None:
-        """Store sentences given as (chunk id, start, end, text), with their vectors and the
-        metadata of their chunk's review (``work_id`` and ``review_id`` are kept)."""
+        """Store sentences given as (chunk id, start, end, text), with their vectors, the
+        metadata of their chunk's review (``work_id`` and ``review_id`` are kept) and
+        their polarities, if known."""
         if not spans:
             return
+        known = polarities if polarities is not None else [None] * len(spans)
         ids, records = [], []
-        for (chunk_id, start, end, text), metadata in zip(spans, metadatas, strict=True):
+        for (chunk_id, start, end, text), metadata, polarity in zip(
+            spans, metadatas, known, strict=True
+        ):
             ids.append(sentence_id(chunk_id, start))
             record: Metadata = {
                 "chunk_id": chunk_id,
@@ -105,6 +113,8 @@ class SentenceStore:
             for key in ("review_id", "work_id", "language"):
                 if key in metadata:
                     record[key] = metadata[key]
+            if polarity is not None:
+                record["polarity"] = polarity
             records.append(record)
         documents = [text for _, _, _, text in spans]
         self._open().upsert(
@@ -157,11 +167,24 @@ class SentenceStore:
                         int(metadata["start"]),  # type: ignore[arg-type]
                         int(metadata["end"]),  # type: ignore[arg-type]
                         np.asarray(vector, dtype=np.float32),
+                        _polarity(metadata.get("polarity")),
                     )
                 )
         for sentences in found.values():
             sentences.sort(key=lambda s: s.start)
         return found
+
+    def vectors(self) -> Iterator[tuple[str, Metadata, list[float]]]:
+        """Every sentence id with its metadata and vector, a page at a time."""
+        yield from vector_pages(self._open())
+
+    def update_metadatas(self, ids: Sequence[str], metadatas: Sequence[Metadata]) -> None:
+        """Replace the metadata of these sentences."""
+        for start in range(0, len(ids), _BATCH):
+            self._open().update(
+                ids=list(ids[start : start + _BATCH]),
+                metadatas=list(metadatas[start : start + _BATCH]),
+            )
 
     def stored_chunk_ids(self) -> set[str]:
         """Every chunk id that has sentences stored (for filling in an older index once)."""
@@ -174,6 +197,10 @@ class SentenceStore:
             if len(page["ids"]) < 5000:
                 return ids
             offset += 5000
+
+
+def _polarity(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def sentence_spans(

