@@ -153,10 +153,10 @@ def head_seconds(store: ReviewStore) -> float | None:
     head = head_for(store.embedder_name)
     if head is None:
         return None
-    vectors = [v for _, _, v in store.vectors()]
-    vectors += [v for _, _, v in SentenceStore(store).vectors()]
+    pages = [*store.vector_pages(), *SentenceStore(store).vector_pages()]
     before = cpu_seconds()
-    head.polarity(vectors)
+    for page in pages:
+        head.polarity(page.vectors)
     return round(cpu_seconds() - before, 4)
 
 

@@ -580,35 +580,36 @@ def _fill_in_polarities(store: ReviewStore, sentences: SentenceStore, head: Pola
     """Compute every chunk's, review's and sentence's polarity from the stored vectors: for
     an index made before polarities were stored, or under another polarity head."""
     log.info("computing the polarities of the stored chunks and sentences")
-    chunks = list(store.vectors())
-    chunk_p = head.polarity([vector for _, _, vector in chunks])
+    chunks: list[tuple[str, Metadata, float]] = []
+    for page in store.vector_pages():
+        polarities = head.polarity(page.vectors)
+        chunks.extend(zip(page.ids, page.metadatas, polarities, strict=True))
     by_review: dict[str, tuple[list[float], list[int]]] = {}
-    for (_, metadata, _), p in zip(chunks, chunk_p, strict=True):
+    for _, metadata, p in chunks:
         polarities, lengths = by_review.setdefault(str(metadata["review_id"]), ([], []))
         polarities.append(p)
         lengths.append(int(metadata["end"]) - int(metadata["start"]))
     review_p = {review_id: head.of_review(*found) for review_id, found in by_review.items()}
     ids, metadatas = [], []
-    for (chunk_id, metadata, _), p in zip(chunks, chunk_p, strict=True):
-        wanted = {
-            **metadata,
-            "polarity": p,
-            "review_polarity": review_p[str(metadata["review_id"])],
-        }
+    for chunk_id, metadata, p in chunks:
+        review_id = str(metadata["review_id"])
+        wanted = {**metadata, "polarity": p, "review_polarity": review_p[review_id]}
         if wanted != metadata:
             ids.append(chunk_id)
             metadatas.append(wanted)
     store.update_metadatas(ids, metadatas)
-    chunks_updated = len(ids)
-    found = list(sentences.vectors())
-    sentence_p = head.polarity([vector for _, _, vector in found])
-    ids, metadatas = [], []
-    for (sentence_id, metadata, _), p in zip(found, sentence_p, strict=True):
-        if metadata.get("polarity") != p:
-            ids.append(sentence_id)
-            metadatas.append({**metadata, "polarity": p})
-    sentences.update_metadatas(ids, metadatas)
-    log.info("polarities: %d chunks and %d sentences updated", chunks_updated, len(ids))
+    updated = 0
+    for page in sentences.vector_pages():
+        changed = [
+            (sentence_id, {**metadata, "polarity": p})
+            for sentence_id, metadata, p in zip(
+                page.ids, page.metadatas, head.polarity(page.vectors), strict=True
+            )
+            if metadata.get("polarity") != p
+        ]
+        sentences.update_metadatas([i for i, _ in changed], [m for _, m in changed])
+        updated += len(changed)
+    log.info("polarities: %d chunks and %d sentences updated", len(ids), updated)
 
 
 def _stored_position(review_id: str, chunk_id: str, metadata: Metadata) -> Chunk:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from index.store import Metadata, ReviewStore, vector_pages
+from index.store import Metadata, ReviewStore, VectorPage, vector_pages
 
 if TYPE_CHECKING:
     import numpy as np
@@ -174,7 +174,7 @@ class SentenceStore:
             sentences.sort(key=lambda s: s.start)
         return found
 
-    def vectors(self) -> Iterator[tuple[str, Metadata, list[float]]]:
+    def vector_pages(self) -> Iterator[VectorPage]:
         """Every sentence id with its metadata and vector, a page at a time."""
         yield from vector_pages(self._open())
 

@@ -306,7 +306,7 @@ class ReviewStore:
                 return
             offset += _PAGE
 
-    def vectors(self) -> Iterator[tuple[str, Metadata, list[float]]]:
+    def vector_pages(self) -> Iterator[VectorPage]:
         """Every chunk id with its metadata and vector, a page at a time."""
         collection = self._existing()
         if collection is not None:
@@ -382,17 +382,24 @@ class ReviewStore:
             )
 
 
-def vector_pages(collection: Collection) -> Iterator[tuple[str, Metadata, list[float]]]:
+@dataclass(frozen=True)
+class VectorPage:
+    """Records of a collection with their metadata and vectors (one row each)."""
+
+    ids: list[str]
+    metadatas: list[Metadata]
+    vectors: Sequence[Sequence[float]]
+
+
+def vector_pages(collection: Collection) -> Iterator[VectorPage]:
     """Every record of ``collection`` with its metadata and vector, a page at a time."""
     offset = 0
     while True:
         page = collection.get(include=["metadatas", "embeddings"], limit=_PAGE, offset=offset)
         embeddings = page.get("embeddings")
-        vectors = [] if embeddings is None else embeddings
-        for record_id, metadata, vector in zip(
-            page["ids"], page["metadatas"] or [], vectors, strict=True
-        ):
-            yield record_id, dict(metadata or {}), [float(x) for x in vector]  # type: ignore[arg-type]
+        if page["ids"] and embeddings is not None:
+            metadatas = [dict(m or {}) for m in page["metadatas"] or []]
+            yield VectorPage(list(page["ids"]), metadatas, embeddings)  # type: ignore[arg-type]
         if len(page["ids"]) < _PAGE:
             return
         offset += _PAGE
