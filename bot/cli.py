@@ -18,6 +18,7 @@ import click
 
 from bot.answers import Answer
 from bot.conversation import Conversation
+from bot.engine.opinions import summary_line
 from bot.question_input import QuestionError
 from bot.redaction import Redactor
 from bot.service import ReviewService
@@ -259,16 +260,17 @@ def reviews(service: ReviewService, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_service
 def works(service: ReviewService, as_json: bool) -> None:
-    """List the works with their review counts and ratings."""
-    summaries = service.works()
+    """List the works with their review counts, ratings, positive share and consensus line."""
+    summaries = service.work_opinions()
     if as_json:
-        _print_json([s.as_dict() for s in summaries])
+        _print_json([{**s.as_dict(), "opinion": o.as_dict()} for s, o in summaries])
         return
-    for summary in summaries:
+    for summary, opinion in summaries:
         average = summary.average_rating
         rating = f", average rating {average:.0%}" if average is not None else ""
         count = len(summary.reviews)
         _echo(f"{summary.work.label()}: {count} review{'s' * (count != 1)}{rating}")
+        _echo(f"  {summary_line(opinion)}")
 
 
 @cli.command()

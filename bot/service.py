@@ -15,7 +15,12 @@ from bot.conversation import Conversation
 from bot.engine.composing import compose_offline
 from bot.engine.features import Rarity
 from bot.engine.metadata_answers import answer_from_metadata
-from bot.engine.opinions import OpinionReader, answer_opinion
+from bot.engine.opinions import (
+    OpinionReader,
+    WorkSummaryOpinion,
+    answer_opinion,
+    summarize_opinions,
+)
 from bot.engine.ranking import RankerModel, SentenceRanker, load_model, passages_by_rank
 from bot.engine.reading import Question, read_question
 from bot.engine.retrieval import SENTENCE_POOL, leading_passages, retrieve
@@ -307,6 +312,15 @@ class ReviewService:
 
     def works(self) -> list[WorkSummary]:
         return summarize_works(self.reviews())
+
+    def work_opinions(self) -> list[tuple[WorkSummary, WorkSummaryOpinion]]:
+        """Each work with its positive share and consensus line (``works`` and ``/works``)."""
+        if not self.store.count():
+            return []  # nothing indexed yet: no snapshot to read
+        view = self.view()
+        summaries = summarize_works(view.reviews)
+        opinions = summarize_opinions(self.opinion_reader(view), [s.work for s in summaries])
+        return list(zip(summaries, opinions, strict=True))
 
     def stats(self) -> dict[str, Any]:
         """Counts and facts about the index, for `reviewbot stats` and `/stats`."""

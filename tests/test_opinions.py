@@ -10,7 +10,7 @@ import pytest
 from bot.answers import Answer
 from bot.service import ReviewService
 from bot.settings import Settings
-from tests.conftest import SEEDS, RememberingEmbedder
+from tests.conftest import SEEDS, RememberingEmbedder, run_cli
 
 # Which seed reviews are about which "Ballerina" (tests/gold/seeds.jsonl's expected ids).
 NETFLIX = {"seeds/000_20005b48146ddf91.txt", "seeds/001_404a93345931fd65.txt"}
@@ -125,3 +125,22 @@ def test_a_fact_question_is_still_answered_from_the_text(seeds: ReviewService) -
     answer = seeds.ask("Wer hat bei Ballerina Regie geführt?")
     assert answer.kind == "passages"
     assert "Lee Chung-hyun" in answer.answer and "Len Wiseman" in answer.answer
+
+
+def test_works_show_each_works_positive_share_and_a_quoted_consensus(
+    seeds: ReviewService, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listed = run_cli(["works", "--json"], seeds, capsys).json()
+    assert isinstance(listed, list)
+    by_year = {w["year"]: w["opinion"] for w in listed}
+    netflix, john_wick = by_year[2023], by_year[2025]
+    assert (netflix["counted"], netflix["from_rating"], netflix["from_text"]) == (2, 1, 1)
+    assert netflix["positive"] + netflix["negative"] + netflix["mixed"] == 2
+    assert (john_wick["counted"], john_wick["from_text"]) == (1, 1)
+    for opinion, ids in ((netflix, NETFLIX), (john_wick, JOHN_WICK)):
+        consensus = opinion["consensus"]
+        assert consensus["review_id"] in ids
+        assert " ".join(consensus["quote"].split()) in _review_text(consensus["review_id"])
+    plain = run_cli(["works"], seeds, capsys)
+    assert plain.exit_code == 0
+    assert f"{netflix['positive']} of 2 positive · average 3.5/5 (1 rated) · „" in plain.out

@@ -506,3 +506,81 @@ def _answer(
         work_ids=[o.work_id for o in opinions],
         opinions=list(opinions),
     )
+
+
+# --- per-work summaries ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkSummaryOpinion:
+    """A work's positive share and its consensus line, for ``reviewbot works`` and ``/works``.
+
+    The consensus is the verdict sentence of the work's most representative review: the one
+    whose strength (its rating, else its text's probability of being positive) is nearest the
+    mean strength of the work's reviews; a rated review wins a tie.
+    """
+
+    opinion: WorkOpinion
+    consensus: Source | None
+
+    def as_dict(self) -> dict[str, object]:
+        o = self.opinion
+        return {
+            "positive": o.positive,
+            "negative": o.negative,
+            "mixed": o.mixed,
+            "counted": o.reviews,
+            "from_rating": o.from_rating,
+            "from_text": o.from_text,
+            "positive_share": round(o.positive / o.reviews, 4) if o.reviews else None,
+            "consensus": (
+                {
+                    "review_id": self.consensus.review_id,
+                    "quote": self.consensus.quote,
+                    "polarity": self.consensus.polarity,
+                }
+                if self.consensus
+                else None
+            ),
+        }
+
+
+def summarize_opinions(reader: OpinionReader, works: Sequence[Work]) -> list[WorkSummaryOpinion]:
+    """Each work's counts and consensus line, in the order of ``works``."""
+    read = reader.works(works, quotes=False)
+    representatives = [_representative(w) for w in read]
+    reader.quote([r for r in representatives if r is not None])
+    summaries = []
+    for work, representative in zip(read, representatives, strict=True):
+        consensus = None
+        if representative is not None and representative.verdict is not None:
+            sources = _Sources()
+            sources.cite(representative)
+            consensus = sources.sources[0]
+        summaries.append(WorkSummaryOpinion(work.opinion(), consensus))
+    return summaries
+
+
+def _representative(work: WorkReviews) -> ReviewOpinion | None:
+    counted = [r for r in work.reviews if r.polarity is not None]
+    if not counted:
+        return None
+    centre = mean(r.strength for r in counted)
+    return min(counted, key=lambda r: (abs(r.strength - centre), r.basis != "rating"))
+
+
+def summary_line(summary: WorkSummaryOpinion, language: str = "en") -> str:
+    """One work's opinion line: ``3 of 4 positive · average 3.5/5 (2 rated) · “consensus”``."""
+    de = language == "de"
+    o = summary.opinion
+    parts = [f"{o.positive} {'von' if de else 'of'} {o.reviews} {'positiv' if de else 'positive'}"]
+    if o.average_rating is not None:
+        shown = _average(o.average_rating, de)
+        parts.append(
+            f"Ø {shown} ({o.rated} {'bewertet' if de else 'rated'})"
+            if de
+            else f"average {shown} ({o.rated} rated)"
+        )
+    if summary.consensus is not None:
+        parts.append(f"„{' '.join(summary.consensus.quote.split())}“")
+    return " · ".join(parts)
