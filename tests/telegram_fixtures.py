@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import pytest
 from pydantic import SecretStr
 from telegram.ext import Application
 
@@ -26,6 +27,14 @@ from tests.telegram_harness import (
     TelegramTestServer,
     TgUser,
 )
+
+TestFunction = TypeVar("TestFunction", bound=Callable[..., Any])
+
+
+def e2e(test: TestFunction) -> TestFunction:
+    """Marks an async test of the bot against the Bot API test server (the telegram tier)."""
+    marked: TestFunction = pytest.mark.telegram(pytest.mark.anyio(test))
+    return marked
 
 
 @dataclass(frozen=True)
@@ -78,9 +87,11 @@ async def running_bot(
     admins: tuple[int, ...] = (),
     allowed_users: tuple[int, ...] = (),
     rate_limit: RateLimit | None = None,
+    state_file: Path | None = None,
 ) -> AsyncIterator[TelegramTestClient]:
     """A bot with a fresh token polling ``server`` (started as run_polling would), and the
-    users' client for it. The bot's access settings are the given ones."""
+    users' client for it. The bot's access settings are the given ones; its chats are kept
+    in ``state_file`` (if given) when it stops."""
     token = server.new_bot_token()
     service.settings = service.settings.model_copy(
         update={
@@ -94,6 +105,7 @@ async def running_bot(
         base_url=server.api_base_url,
         base_file_url=server.file_base_url,
         rate_limit=rate_limit,
+        state_file=state_file,
     )
     async with application, server.client(token) as client:
         assert application.post_init is not None and application.updater is not None
@@ -105,6 +117,21 @@ async def running_bot(
         finally:
             await application.updater.stop()
             await application.stop()
+
+
+def buttons(message: BotMessage) -> list[list[str]]:
+    """The labels of the inline keyboard under ``message``, row by row."""
+    rows = (message.reply_markup or {}).get("inline_keyboard", [])
+    return [[button["text"] for button in row] for row in rows]
+
+
+def button_data(message: BotMessage, label: str) -> str:
+    """The callback data of the button labelled ``label`` under ``message``."""
+    for row in (message.reply_markup or {}).get("inline_keyboard", []):
+        for button in row:
+            if button["text"] == label:
+                return str(button["callback_data"])
+    raise AssertionError(f"no button {label!r} under {buttons(message)}")
 
 
 def answer_and_sources(message: BotMessage, heading: str) -> tuple[str, list[int], list[int]]:

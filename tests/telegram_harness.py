@@ -372,6 +372,24 @@ class TelegramTestClient:
             if chat is None or action["chat_id"] == _chat_id(chat)
         ]
 
+    async def callback_answers(self) -> list[JSON]:
+        """The bot's answers to pressed buttons (callback_query_id, text, show_alert)."""
+        state: JSON = await self._result(
+            await self.http.post("/getBotState", json={"token": self.token})
+        )
+        return list(state["callback_answers"])
+
+    async def wait_for_callback_answer(self, query_id: str, timeout: float = 10.0) -> JSON:
+        """Waits until the bot answered the button press ``query_id``; returns that answer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for answer in await self.callback_answers():
+                if answer["callback_query_id"] == query_id:
+                    return answer
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the bot did not answer the button press {query_id}")
+            await asyncio.sleep(self.poll_interval)
+
     async def call_bot_api(self, method: str, **params: Any) -> httpx.Response:
         """Calls a Bot API method as the bot would (form-encoded), for testing the server."""
         data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}

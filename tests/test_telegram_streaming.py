@@ -2,35 +2,33 @@
 then edited into the checked answer with its sources.
 
 End to end against the Bot API test server: once with the real local LLM server, and with
-scripted streams (no LLM) for the throttling and a stream that breaks midway.
+scripted streams (no LLM) for the throttling and a stream that breaks midway. Without an LLM
+the stream is just the final answer, sent once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from bot.answers import Answer
 from bot.conversation import Conversation
 from bot.service import ReviewService
-from bot.telegram import EditThrottle, preview_html
 from tests.conftest import RememberingEmbedder
 from tests.telegram_fixtures import (
     LocalizedUser,
     answer_and_sources,
+    buttons,
+    e2e,
     html_plain_text,
     indexed_service,
     running_bot,
 )
 from tests.telegram_harness import BotMessage, TelegramTestServer
-
-e2e = pytest.mark.anyio
 
 JOHN = LocalizedUser(3102, "John", "john", language_code="en")
 ANNA = LocalizedUser(3101, "Anna", "anna", language_code="de")
@@ -53,7 +51,6 @@ def source_headings(text: str) -> list[str]:
 # With the real LLM
 
 
-@pytest.mark.telegram
 @pytest.mark.llm
 @e2e
 async def test_an_llm_answer_streams_into_one_message_with_sources(
@@ -67,16 +64,16 @@ async def test_an_llm_answer_streams_into_one_message_with_sources(
     )
     async with running_bot(telegram_server, service) as telegram:
         await telegram.send_message(JOHN, "Who composed the music for the 2023 Ballerina?")
-        await telegram.wait_until(
-            lambda ms: bool(ms) and "Sources" in (ms[-1].plain_text or ""), JOHN, timeout=180
+        # The buttons come with the final answer, under its last message.
+        [answer] = await telegram.wait_until(
+            lambda ms: bool(ms) and bool(ms[-1].reply_markup), JOHN, timeout=180
         )
-        await asyncio.sleep(0.5)  # nothing else follows a short answer
-        [answer] = await telegram.get_bot_messages(JOHN)
         await telegram.send_message(JOHN, "/sources")
         sources = (await telegram.wait_for_bot_messages(JOHN, count=2))[1:]
         actions = await telegram.chat_actions(JOHN)
-    # Edited while the model wrote, or (had it answered in one go) sent in final form.
-    assert answer.edits or answer.original_text == answer.text
+    # Shown while the model wrote: first its bare text, then edited into the checked answer.
+    assert answer.edits and answer.original_text != answer.text
+    assert "Sources" not in html_plain_text(answer.original_text or "")
     assert answer.parse_mode == "HTML" and answer.text is not None
     html_plain_text(answer.text)  # the tags nest and close
     _, cited, listed = answer_and_sources(answer, "Sources")
@@ -92,18 +89,14 @@ async def test_an_llm_answer_streams_into_one_message_with_sources(
 
 
 class ScriptedService(ReviewService):
-    """The real service (no LLM), posing as one that streams: ``deltas`` come slowly, then the
-    real answer, unless the stream breaks first."""
+    """The real service (no LLM) whose answer stream is scripted: ``deltas`` come slowly, then
+    the real answer, unless the stream breaks first."""
 
     def __init__(self, base: ReviewService, deltas: list[str], *, breaks: bool = False) -> None:
         super().__init__(base.settings, embedder=base.embedder)
         self.base = base
         self.deltas = deltas
         self.breaks = breaks
-
-    @property  # type: ignore[override]
-    def llm(self) -> Any:
-        return object()
 
     def ask_stream(
         self, question: str, *, conversation: Conversation | None = None, k: int | None = None
@@ -116,7 +109,6 @@ class ScriptedService(ReviewService):
         yield from self.base.ask_stream(question, conversation=conversation, k=k)
 
 
-@pytest.mark.telegram
 @e2e
 async def test_a_stream_is_shown_early_and_edits_are_throttled(
     telegram_server: TelegramTestServer, seeded: ReviewService
@@ -126,9 +118,7 @@ async def test_a_stream_is_shown_early_and_edits_are_throttled(
     async with running_bot(telegram_server, service) as telegram:
         await telegram.send_message(ANNA, "Wer hat bei Ballerina von 2023 Regie geführt?")
         [early] = await telegram.wait_for_bot_messages(ANNA)
-        await telegram.wait_until(lambda ms: "Quellen" in (ms[-1].plain_text or ""), ANNA)
-        await asyncio.sleep(0.3)
-        [answer] = await telegram.get_bot_messages(ANNA)
+        [answer] = await telegram.wait_until(lambda ms: bool(ms[-1].reply_markup), ANNA)
         await telegram.send_message(ANNA, "/sources")
         sources = (await telegram.wait_for_bot_messages(ANNA, count=2))[1:]
     assert early.original_text == "Der Film"  # sent as soon as there was text
@@ -139,12 +129,12 @@ async def test_a_stream_is_shown_early_and_edits_are_throttled(
     assert all(b.startswith(a) and a != b for a, b in itertools.pairwise(streamed))
     assert all("&lt;b&gt;&amp;" in s for s in streamed if "Chung-hyun <" in html_plain_text(s))
     assert final == answer.text and "Lee Chung-hyun" in (answer.plain_text or "")
+    assert buttons(answer)[0] == ["Quellen", "👍", "👎"]
     assert source_headings("\n".join(m.plain_text or "" for m in sources)) == source_headings(
         answer.plain_text or ""
     )
 
 
-@pytest.mark.telegram
 @e2e
 async def test_a_stream_that_breaks_midway_gets_the_apology(
     telegram_server: TelegramTestServer, seeded: ReviewService
@@ -162,40 +152,3 @@ async def test_a_stream_that_breaks_midway_gets_the_apology(
     assert last[-1].plain_text == (
         "Es gibt noch keine Antwort, zu der ich Quellen zeigen könnte — frag mich zuerst etwas."
     )
-
-
-# --------------------------------------------------------------------------------------------
-# The throttle (unit)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_the_throttle_allows_one_changed_text_per_interval() -> None:
-    clock = FakeClock()
-    throttle = EditThrottle(interval=1.5, clock=clock)
-    assert throttle.wait("") is None  # nothing to show yet
-    assert throttle.wait("Der") == 0  # the first text at once
-    throttle.mark("Der")
-    assert throttle.wait("Der") is None  # unchanged: never ("message is not modified")
-    clock.now += 0.5
-    assert throttle.wait("Der Film") == pytest.approx(1.0)
-    clock.now += 1.0
-    assert throttle.wait("Der Film") == 0
-    throttle.mark("Der Film")
-    throttle.postpone(10)  # Telegram said: retry after 10 s
-    clock.now += 1.5
-    assert throttle.wait("Der Film ist") == pytest.approx(8.5)
-    clock.now += 8.5
-    assert throttle.wait("Der Film ist") == 0
-
-
-def test_the_preview_is_escaped_and_fits_one_message() -> None:
-    assert preview_html("  <b>Tom & Jerry</b>\n") == "&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;"
-    long = preview_html("Satz. " * 2000)
-    assert 0 < len(long) <= 4000 and html_plain_text(long).startswith("Satz. Satz.")

@@ -20,7 +20,7 @@
  *                             raw file bytes as the body -> the Message with its `document`
  *   POST /sendCallback        {botToken, from, message_id, chat_id, data} -> {id}
  *   POST /getUpdatesHistory   {token} -> every stored user and bot message of that bot (package)
- *   POST /getBotState         {token} -> {commands, chat_actions}
+ *   POST /getBotState         {token} -> {commands, chat_actions, callback_answers}
  *   GET  /downloadFile?file_id=  bytes of any stored file (e.g. a document the bot sent)
  *
  * Each bot token has its own updates, chats and history, so tests isolate by using a new token.
@@ -383,6 +383,7 @@ function compatibilityRoutes(app, server) {
   const chats = new Map(); // `${token}|${chatId}` -> chat object, learned from user messages
   const commands = new Map(); // token -> BotCommand[]
   const chatActions = new Map(); // token -> [{chat_id, action, date}]
+  const callbackAnswers = new Map(); // token -> [{callback_query_id, text, show_alert}]
   const pollers = new Map(); // token -> pending long poll
   let fileCounter = 0;
 
@@ -798,8 +799,17 @@ function compatibilityRoutes(app, server) {
   }
 
   // answerCallbackQuery: real Telegram returns true (the package: null).
+  // Recorded for tests ("the bot answered the press with this text").
   app.all('/bot:token/answerCallbackQuery', handler((req, res) => {
-    if (!paramsOf(req).callback_query_id) throw badRequest('query is too old and response timeout expired or query ID is invalid');
+    const params = paramsOf(req);
+    if (!params.callback_query_id) throw badRequest('query is too old and response timeout expired or query ID is invalid');
+    const { token } = req.params;
+    if (!callbackAnswers.has(token)) callbackAnswers.set(token, []);
+    callbackAnswers.get(token).push({
+      callback_query_id: String(params.callback_query_id),
+      text: params.text ?? null,
+      show_alert: boolParam(params.show_alert),
+    });
     res.json({ ok: true, result: true });
   }));
 
@@ -918,7 +928,11 @@ function compatibilityRoutes(app, server) {
     const { token } = req.body;
     res.json({
       ok: true,
-      result: { commands: commands.get(token) || [], chat_actions: chatActions.get(token) || [] },
+      result: {
+        commands: commands.get(token) || [],
+        chat_actions: chatActions.get(token) || [],
+        callback_answers: callbackAnswers.get(token) || [],
+      },
     });
   }));
 
