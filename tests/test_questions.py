@@ -268,3 +268,26 @@ def test_an_opinion_question_keeps_the_metadata_intents_apart(
     )
     counted = read_question("Wie viele Rezensionen zu Crank sind positiv?", reviews, titles=titles)
     assert counted.intent is None  # the verdict counts positive reviews, not all of them
+
+
+def test_a_follow_up_asks_a_verdict_of_the_last_film(
+    reviews: list[Review], titles: TitleIndex
+) -> None:
+    crank = read_question("Wer spielt in Crank mit?", reviews, titles=titles).works
+    read = read_question("Und lohnt er sich?", reviews, previous_works=crank, titles=titles)
+    assert read.opinion == "verdict"
+    assert [w.title for w in read.works] == ["Crank"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which other Hugh Jackman film does a Crank reviewer recommend instead?",
+        "Which trilogy is worse than Crank, according to one fan?",
+        "Is Titanic worth watching?",
+    ],
+)
+def test_what_one_reviewer_says_or_a_film_not_indexed_is_no_opinion_question(
+    question: str, reviews: list[Review], titles: TitleIndex
+) -> None:
+    assert read_question(question, reviews, titles=titles).opinion is None

@@ -245,6 +245,10 @@ def read_question(
     )
     if not works and previous_works and not question.author and continues:
         works, question.inherited = list(previous_works), True
+        if question.opinion is None:  # "Und lohnt er sich?" asks a verdict of the last film
+            question.opinion, question.extreme = opinion_asked(text, question.intent, works=works)
+            if question.opinion:
+                question.intent = None
     question.works = works
     question.names = _mentioned_names(text, reviews)
     if not works:
@@ -578,6 +582,13 @@ _WORK_ASKED = re.compile(
     r"\b(?:which|what|welche[mnrs]?)\s+(?:\w+\s+)?(?:films?|movies?|works?|werke?|titel)\b",
     re.I,
 )
+_WHICH_FIRST = re.compile(r"^\W*(?:which|welche[mnrs]?)\b", re.I)
+# "a Van Helsing reviewer", "according to one fan", "laut einem Kritiker": one review's words.
+_ONE_REVIEWER = re.compile(
+    r"\b(?:a|one|an|ein|eine[mnrs]?)\s+(?:[\w-]+\s+){0,3}(?:reviewer|critic|fan|viewer|"
+    r"kritiker\w*|rezensent\w*|zuschauer\w*)\b|\baccording to\b|\blaut\b",
+    re.I,
+)
 _VERDICT = re.compile(
     r"\b(?:lohnt|lohnen|lohnenswert\w*|sehenswert\w*|empfehlenswert\w*|worth|"
     r"recommend\w*|empf(?:ehlen|iehlt|ohlen)\w*)\b|"
@@ -614,6 +625,8 @@ def opinion_asked(
     polar = _POLARITY_WORD.search(text)
     if intent is not None and not (intent == "count" and polar):
         return None, None
+    if _ONE_REVIEWER.search(text):
+        return None, None  # what one reviewer says is a fact of that review's text
     superlative = _SUPERLATIVE.search(text)
     comparative = _COMPARATIVE.search(text)
     judging = _JUDGING.search(text)
@@ -625,16 +638,16 @@ def opinion_asked(
     if superlative and polar and not _WORK_ASKED.search(text):
         return "extreme", end  # "the most negative of them", "am positivsten"
     than = re.search(r"\b(?:than|als)\b", text, re.I)
-    if (
-        (superlative or comparative)
-        and (judging or polar)
-        and (_WHICH.search(text) or several or than)
-    ):
-        return "comparison", None
-    if comparative and several and than:
-        return "comparison", None  # "Is X better than Y?"
-    if (superlative or comparative) and several and _WHICH.search(text):
-        return "comparison", None  # "Which Ballerina is better?"
+    # Works are compared when the question names several, or ranks them all; "Which trilogy
+    # is worse than X?" compares X with something that is not indexed.
+    if len(works) != 1 and (superlative or comparative):
+        if (judging or polar) and (_WHICH.search(text) or several or than):
+            return "comparison", None
+        if several and (than or _WHICH.search(text)):
+            return "comparison", None  # "Is X better than Y?", "Which Ballerina is better?"
+    # A verdict is about a work the question names ("Which film does X recommend?" is not).
+    if not works or _WHICH_FIRST.search(text):
+        return None, None
     if _VERDICT.search(text) or (polar and judging) or intent == "count":
         return "verdict", None
     return None, None
