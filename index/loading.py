@@ -87,6 +87,13 @@ _HTML_META_FIELDS = {
     "date": "date",
     "article:published_time": "date",
 }
+# A schema.org Review, and how deep a JSON-LD block is searched for one.
+_SCHEMA_REVIEW_TYPES = frozenset({"Review", "CriticReview", "UserReview"})
+_SCHEMA_MAX_DEPTH = 8
+_YEAR_IN_DATE = re.compile(r"\b(?:1[89]|20)\d\d\b")
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\dT")
+# A Markdown table's rule line, as trafilatura writes tables: "|---|---|".
+_TABLE_RULE = re.compile(r"\|?(?:\s*:?-+:?\s*\|)+\s*:?-*:?\s*")
 _MARKDOWN_HEADING = re.compile(r"#[ \t]+(?P<title>.+?)[ \t#]*")
 
 # Parsing HTML costs time with the square of its nesting depth (100,000 nested <div> take
@@ -356,6 +363,8 @@ def _yaml_problem(error: Exception) -> str:
 
 
 def _parse_html(text: str, *, columns: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The review text of a page and its fields: ``review:*`` meta tags first, then a
+    schema.org Review in JSON-LD, then the page's usual meta tags and headings."""
     from selectolax.lexbor import LexborHTMLParser
 
     depth = _html_depth(text)
@@ -364,13 +373,244 @@ def _parse_html(text: str, *, columns: dict[str, str]) -> tuple[str, dict[str, s
             f"HTML nested about {depth} elements deep (at most {_HTML_MAX_DEPTH} are read)"
         )
     tree = LexborHTMLParser(text)
-    article = _html_article(tree)
-    if article is None:
+    reviews = [r for data in _json_ld(tree) for r in _schema_reviews(data)]
+    review = reviews[0] if reviews else {}
+    article = _article_text(text) or _body_text(tree)
+    written = review.get("reviewBody")
+    body = _one_line_paragraphs(written if isinstance(written, str) else "")
+    # A page's reviewBody is sometimes a teaser of the article; the longer text wins.
+    if len(body) >= len(article) / 2:
+        article = body
+    if not article.strip():
         raise ReviewFileError("no article text found in the HTML")
-    lines = _html_lines(article)
-    if not lines:
-        raise ReviewFileError("no article text found in the HTML")
-    return "\n".join(lines), _named_fields(_html_fields(tree, article), columns)
+    fields = _html_meta_fields(tree)
+    for name, value in _schema_review_fields(review).items():
+        fields.setdefault(name, value)
+    for name, value in _html_generic_fields(tree).items():
+        fields.setdefault(name, value)
+    return article, _named_fields(fields, columns)
+
+
+def _article_text(html: str) -> str:
+    """The page's main text as trafilatura finds it, without navigation, teasers, related
+    links and comments; tables become one line per row."""
+    import trafilatura
+
+    extracted = trafilatura.extract(
+        html,
+        config=_trafilatura_config(),
+        include_comments=False,
+        include_tables=True,
+        include_links=False,
+        include_images=False,
+        deduplicate=False,
+    )
+    lines = []
+    for line in (extracted or "").splitlines():
+        if _TABLE_RULE.fullmatch(line):
+            continue
+        if line.startswith("|") and line.endswith("|"):
+            line = " ".join(cell.strip() for cell in line.strip("|").split("|") if cell.strip())
+        if line := " ".join(line.split()):
+            lines.append(line)
+    return "\n".join(lines)
+
+
+@cache
+def _trafilatura_config() -> Any:
+    from trafilatura.settings import use_config
+
+    config = use_config()
+    # Short reviews are reviews: without this a page under 250 characters is read by a
+    # fallback that keeps navigation and splits lines at inline tags.
+    config.set("DEFAULT", "MIN_EXTRACTED_SIZE", "1")
+    # The timeout works by signals, which only the main thread may set (the bot indexes
+    # in a worker thread); the depth check above bounds the work instead.
+    config.set("DEFAULT", "EXTRACTION_TIMEOUT", "0")
+    return config
+
+
+def _body_text(tree: LexborHTMLParser) -> str:
+    """The body's text, one line per block, for pages trafilatura finds no article in."""
+    if tree.body is None:
+        return ""
+    lines = _LineBuilder()
+    pending: list[tuple[LexborNode, bool]] = [(tree.body, False)]
+    while pending:
+        node, leaving = pending.pop()
+        tag = node.tag or ""
+        if tag == "-text":
+            lines.write(node.text_content or "")
+        elif leaving:
+            lines.leave(tag)
+        elif tag not in _HTML_SKIPPED_TAGS and tag[:1].isalpha():
+            lines.enter(tag)
+            pending.append((node, True))
+            pending.extend((child, False) for child in reversed(list(node.iter(include_text=True))))
+    lines.end_line()
+    return "\n".join(lines.lines)
+
+
+def _html_meta_fields(tree: LexborHTMLParser) -> dict[str, str]:
+    """Fields the page states for us in ``<meta name="review:…">`` tags."""
+    fields: dict[str, str] = {}
+    for name, content in _meta_tags(tree):
+        if name.startswith("review:"):
+            fields[name.removeprefix("review:")] = content
+    return fields
+
+
+def _html_generic_fields(tree: LexborHTMLParser) -> dict[str, str]:
+    """Author, date, description and title from the page's usual meta tags and headings."""
+    fields: dict[str, str] = {}
+    for name, content in _meta_tags(tree):
+        if name in _HTML_META_FIELDS:
+            fields.setdefault(_HTML_META_FIELDS[name], content)
+    # The article's heading names the film; the page title usually adds the site's name.
+    for title in (tree.css_first("article h1"), tree.css_first("h1"), tree.css_first("title")):
+        if "title" not in fields and title is not None and title.text().strip():
+            fields["title"] = " ".join(title.text().split())
+    return fields
+
+
+def _meta_tags(tree: LexborHTMLParser) -> Iterator[tuple[str, str]]:
+    for meta in tree.css("meta"):
+        attributes = meta.attributes
+        name = (attributes.get("name") or attributes.get("property") or "").strip().lower()
+        content = (attributes.get("content") or "").strip()
+        if name and content:
+            yield name, content
+
+
+# schema.org Review in JSON-LD
+
+
+def _json_ld(tree: LexborHTMLParser) -> Iterator[object]:
+    """The parsed JSON-LD blocks of the page; a block that is not valid JSON is skipped."""
+    for script in tree.css('script[type="application/ld+json"]'):
+        try:
+            yield json.loads(script.text() or "")
+        except ValueError:
+            log.info("skipping a JSON-LD block that is not valid JSON")
+
+
+def _schema_reviews(data: object, *, depth: int = 0) -> Iterator[dict[str, Any]]:
+    """The ``Review`` / ``CriticReview`` objects in a JSON-LD value: at its top, in a list,
+    or in an ``@graph``."""
+    if depth > _SCHEMA_MAX_DEPTH:
+        return
+    if isinstance(data, list):
+        for item in data:
+            yield from _schema_reviews(item, depth=depth + 1)
+    elif isinstance(data, dict):
+        if _schema_types(data) & _SCHEMA_REVIEW_TYPES:
+            yield data
+        yield from _schema_reviews(data.get("@graph"), depth=depth + 1)
+
+
+def _schema_types(thing: Mapping[str, object]) -> set[str]:
+    kinds = thing.get("@type")
+    names = kinds if isinstance(kinds, list) else [kinds]
+    return {str(name).rsplit("/", 1)[-1] for name in names if isinstance(name, str)}
+
+
+def _schema_review_fields(review: Mapping[str, Any]) -> dict[str, str]:
+    """Title, original title, year, director, author, source, date, URL, language and rating
+    of a schema.org Review, as the metadata step reads them."""
+    reviewed = _first_thing(review.get("itemReviewed"))
+    fields = {
+        "title": _schema_text(reviewed.get("name")),
+        "original_title": _schema_text(reviewed.get("alternateName")),
+        "year": _schema_year(reviewed),
+        "director": _schema_names(reviewed.get("director")),
+        "cast": _schema_names(reviewed.get("actor") or reviewed.get("actors")),
+        "genre": _schema_text(reviewed.get("genre")),
+        "author": _schema_names(review.get("author")),
+        "source": _schema_names(review.get("publisher")),
+        "date": _schema_date(review.get("datePublished")),
+        "url": _schema_text(review.get("url")),
+        "language": _schema_text(review.get("inLanguage")),
+        "rating": _schema_rating(_first_thing(review.get("reviewRating"))),
+    }
+    if fields["original_title"] == fields["title"]:
+        fields["original_title"] = ""
+    return {name: value for name, value in fields.items() if value}
+
+
+def _first_thing(value: object) -> Mapping[str, Any]:
+    if isinstance(value, list):
+        value = next((item for item in value if isinstance(item, dict)), None)
+    return value if isinstance(value, dict) else {}
+
+
+def _schema_text(value: object) -> str:
+    if isinstance(value, list):
+        value = next((item for item in value if isinstance(item, str | int | float)), "")
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    return " ".join(str(value).split())
+
+
+def _schema_names(value: object) -> str:
+    """Names of people or organisations given as text, an object with a name, or a list."""
+    items = value if isinstance(value, list) else [value]
+    names = [_schema_text(item.get("name") if isinstance(item, dict) else item) for item in items]
+    return ", ".join(dict.fromkeys(name for name in names if name))
+
+
+def _schema_year(reviewed: Mapping[str, Any]) -> str:
+    for key in ("dateCreated", "datePublished", "copyrightYear", "releasedEvent"):
+        value = reviewed.get(key)
+        if isinstance(value, dict):
+            value = value.get("startDate")
+        if year := _YEAR_IN_DATE.search(_schema_text(value)):
+            return year.group(0)
+    return ""
+
+
+def _schema_date(value: object) -> str:
+    """An ISO date as written, without the time of day (``2021-11-05T09:00:00+00:00``)."""
+    text = _schema_text(value)
+    return text[:10] if _ISO_DATE_TIME.match(text) else text
+
+
+def _schema_rating(rating: Mapping[str, Any]) -> str:
+    """``value/best`` for a schema.org Rating; a scale starting above 1 is shifted to 0.
+
+    schema.org's defaults are a best rating of 5 and a worst of 1; a 1-to-5 scale reads as
+    stars (1 of 5 is 20 %), as review sites show it.
+    """
+    value = _schema_number(rating.get("ratingValue"))
+    best = _schema_number(rating.get("bestRating")) or 5.0
+    worst = _schema_number(rating.get("worstRating")) or 0.0
+    if value is None or best <= worst:
+        return ""
+    if worst > 1 or worst < 0:
+        value, best = value - worst, best - worst
+    return f"{_plain_number(value)}/{_plain_number(best)}"
+
+
+def _schema_number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip().replace(",", "."))
+        except ValueError:
+            return None
+    return None
+
+
+def _plain_number(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:g}"
+
+
+def _one_line_paragraphs(text: str) -> str:
+    """Text with its whitespace collapsed inside each paragraph, one paragraph a line."""
+    paragraphs = (" ".join(p.split()) for p in re.split(r"\n\s*\n", unix_newlines(text)))
+    return "\n".join(p for p in paragraphs if p)
 
 
 def _html_depth(text: str) -> int:
@@ -385,60 +625,6 @@ def _html_depth(text: str) -> int:
             depth += 1
             deepest = max(deepest, depth)
     return deepest
-
-
-def _html_article(tree: LexborHTMLParser) -> LexborNode | None:
-    for selector in ("article", "main"):
-        for node in tree.css(selector):
-            if not _html_is_skipped(node):
-                return node
-    return tree.body
-
-
-def _html_is_skipped(node: LexborNode) -> bool:
-    ancestor = node.parent
-    while ancestor is not None:
-        if ancestor.tag in _HTML_SKIPPED_TAGS:
-            return True
-        ancestor = ancestor.parent
-    return False
-
-
-def _html_fields(tree: LexborHTMLParser, article: LexborNode) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for meta in tree.css("meta"):
-        attributes = meta.attributes
-        name = (attributes.get("name") or attributes.get("property") or "").strip().lower()
-        content = (attributes.get("content") or "").strip()
-        if not content:
-            continue
-        if name.startswith("review:"):
-            fields[name.removeprefix("review:")] = content
-        elif name in _HTML_META_FIELDS:
-            fields.setdefault(_HTML_META_FIELDS[name], content)
-    # The article's heading names the film; the page title usually adds the site's name.
-    for title in (article.css_first("h1"), tree.css_first("head title")):
-        if "title" not in fields and title is not None and title.text().strip():
-            fields["title"] = " ".join(title.text().split())
-    return fields
-
-
-def _html_lines(article: LexborNode) -> list[str]:
-    lines = _LineBuilder()
-    pending: list[tuple[LexborNode, bool]] = [(article, False)]
-    while pending:
-        node, leaving = pending.pop()
-        tag = node.tag or ""
-        if tag == "-text":
-            lines.write(node.text_content or "")
-        elif leaving:
-            lines.leave(tag)
-        elif tag not in _HTML_SKIPPED_TAGS and tag[:1].isalpha():
-            lines.enter(tag)
-            pending.append((node, True))
-            pending.extend((child, False) for child in reversed(list(node.iter(include_text=True))))
-    lines.end_line()
-    return lines.lines
 
 
 class _LineBuilder:

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.service import ReviewService
+from bot.settings import Settings
 from index.decoding import DEFAULT_MAX_FILE_BYTES
 from index.errors import ReviewFileError
 from index.files import find_review_files, scan_review_files
 from index.loading import DEFAULT_MAX_RECORDS, load_file, load_reviews
 from index.records import FileLoad
+from tests.conftest import EXAMPLES, RememberingEmbedder
 
 SEEDS = Path(__file__).parents[1].parent / "shared" / "data" / "seeds"
 GERMAN = "Die Größe des Films überzeugt, aber die Länge nervt."
@@ -484,3 +487,192 @@ def test_unlistable_folder_is_reported_not_raised(
         (str(reviews / "locked"), ["cannot list folder: Permission denied"]),
         (str(reviews / "a.txt"), []),
     ]
+
+
+# -- review pages: the article without its surroundings, schema.org Review JSON-LD ----------
+
+FERNWEH_PAGE = """<html><head><title>Fernweh – Kritik | Kinoblatt</title></head><body>
+<nav><a href="/">Start</a></nav>
+<article>
+  <div class="teaser"><a href="/kritik/heimweh/">Lesen Sie auch: Heimweh aus Bayern</a></div>
+  <h1>Fernweh</h1>
+  <p>Fernweh erzählt von einer Postbotin, die jeden Brief liest, bevor sie ihn austrägt.
+  Nora Kessler spielt sie mit einer stillen Neugier, die nie ins Niedliche kippt.</p>
+  <p>Die Kamera bleibt nah an ihren Händen, an Umschlägen und Briefmarken, und macht aus
+  dem Dorf eine Landkarte aus Geheimnissen. Nur das Ende wirkt angeklebt.</p>
+  <aside class="related"><h3>Mehr Kritiken</h3><ul>
+    <li><a href="/kritik/a/">Landluft: Komödie aus dem Allgäu</a></li>
+    <li><a href="/kritik/b/">Briefgeheimnis: Thriller</a></li></ul></aside>
+  <section class="comments" id="comments"><h3>Kommentare</h3>
+    <div class="comment"><p>Bester Film des Jahres, unbedingt ansehen!!!</p></div>
+    <div class="comment"><p>Totaler Mist, ich wollte mein Geld zurück.</p></div>
+  </section>
+</article>
+<footer>Impressum</footer></body></html>"""
+
+
+def test_a_review_page_keeps_only_the_review_not_teasers_related_links_or_comments(
+    reviews: Path,
+) -> None:
+    (record,) = load(reviews, "fernweh.html", FERNWEH_PAGE).records
+
+    assert record.text.split("\n") == [
+        "Fernweh",
+        "Fernweh erzählt von einer Postbotin, die jeden Brief liest, bevor sie ihn austrägt. "
+        "Nora Kessler spielt sie mit einer stillen Neugier, die nie ins Niedliche kippt.",
+        "Die Kamera bleibt nah an ihren Händen, an Umschlägen und Briefmarken, und macht aus "
+        "dem Dorf eine Landkarte aus Geheimnissen. Nur das Ende wirkt angeklebt.",
+    ]
+    assert record.fields["title"] == "Fernweh"
+
+
+def page_with(json_ld: str, *, head: str = "", body: str = "<p>Ein ruhiger Film.</p>") -> str:
+    return (
+        f'<html><head>{head}<script type="application/ld+json">{json_ld}</script></head>'
+        f"<body><article><h1>Kritik</h1>{body}</article></body></html>"
+    )
+
+
+MOVIE = '{"@type": "Movie", "name": "Fernweh", "dateCreated": "2021-05-01", "director": "Ada Roth"}'
+
+
+@pytest.mark.parametrize(
+    ("json_ld", "expected"),
+    [
+        # a CriticReview at the top, author as a Person, rating on a 1-to-5 scale
+        (
+            '{"@context": "https://schema.org", "@type": "CriticReview", "itemReviewed": '
+            + MOVIE
+            + ', "author": {"@type": "Person", "name": "Lea Brandt"}, "datePublished": '
+            '"2021-09-30", "reviewRating": {"@type": "Rating", "ratingValue": "4", '
+            '"bestRating": "5", "worstRating": "1"}}',
+            {
+                "title": "Fernweh",
+                "year": "2021",
+                "director": "Ada Roth",
+                "author": "Lea Brandt",
+                "date": "2021-09-30",
+                "rating": "4/5",
+            },
+        ),
+        # inside an @graph, with other things around it; author as a string; 0-to-10 scale
+        (
+            '{"@graph": [{"@type": "WebPage", "name": "Seite"}, {"@type": "Review", '
+            '"itemReviewed": {"@type": "Movie", "name": "Fernweh", "director": '
+            '[{"@type": "Person", "name": "Ada Roth"}, {"@type": "Person", "name": "Ben Ott"}]}, '
+            '"author": "Lea Brandt", "publisher": {"@type": "Organization", "name": "Kinoblatt"},'
+            ' "reviewRating": {"ratingValue": 7.5, "bestRating": 10, "worstRating": 0}}]}',
+            {
+                "title": "Fernweh",
+                "director": "Ada Roth, Ben Ott",
+                "author": "Lea Brandt",
+                "source": "Kinoblatt",
+                "rating": "7.5/10",
+            },
+        ),
+        # in a list of blocks; a decimal comma; no bestRating means schema.org's 5
+        (
+            '[{"@type": "BreadcrumbList"}, {"@type": ["Review"], "itemReviewed": {"@type": '
+            '"Movie", "name": "Fernweh", "datePublished": "2021"}, "author": [{"name": "Lea '
+            'Brandt"}], "datePublished": "2021-09-30T08:00:00+02:00", "reviewRating": '
+            '{"ratingValue": "3,5"}}]',
+            {
+                "title": "Fernweh",
+                "year": "2021",
+                "author": "Lea Brandt",
+                "date": "2021-09-30",
+                "rating": "3.5/5",
+            },
+        ),
+        # a scale that starts above 1 is shifted to start at 0
+        (
+            '{"@type": "Review", "itemReviewed": {"name": "Fernweh"}, "reviewRating": '
+            '{"ratingValue": 6, "bestRating": 7, "worstRating": 2}}',
+            {"title": "Fernweh", "rating": "4/5"},
+        ),
+    ],
+    ids=["critic-review", "graph", "list", "shifted-scale"],
+)
+def test_a_schema_org_review_gives_the_film_author_date_and_rating(
+    reviews: Path, json_ld: str, expected: dict[str, str]
+) -> None:
+    (record,) = load(reviews, "fernweh.html", page_with(json_ld)).records
+
+    assert record.fields == expected
+    assert record.text == "Kritik\nEin ruhiger Film."
+
+
+def test_our_review_meta_tags_win_over_json_ld_and_json_ld_over_the_usual_meta_tags(
+    reviews: Path,
+) -> None:
+    head = (
+        '<meta name="review:rating" content="8/10"><meta name="author" content="Redaktion">'
+        '<meta property="og:title" content="Kritik: Fernweh – Kinoblatt">'
+    )
+    json_ld = (
+        '{"@type": "Review", "itemReviewed": ' + MOVIE + ', "author": "Lea Brandt", '
+        '"reviewRating": {"ratingValue": 2, "bestRating": 5}}'
+    )
+
+    (record,) = load(reviews, "fernweh.html", page_with(json_ld, head=head)).records
+
+    assert record.fields["rating"] == "8/10"
+    assert record.fields["author"] == "Lea Brandt"
+    assert record.fields["title"] == "Fernweh"
+
+
+def test_a_review_body_in_json_ld_is_the_text_when_the_page_shows_less(reviews: Path) -> None:
+    written = "Erster Absatz über Fernweh.\\n\\nZweiter   Absatz, mit\\nZeilenumbruch."
+    json_ld = '{"@type": "Review", "itemReviewed": ' + MOVIE + f', "reviewBody": "{written}"}}'
+
+    (record,) = load(reviews, "fernweh.html", page_with(json_ld, body="<p>Kurz.</p>")).records
+
+    assert record.text == "Erster Absatz über Fernweh.\nZweiter Absatz, mit Zeilenumbruch."
+
+
+def test_broken_or_foreign_json_ld_is_skipped(reviews: Path) -> None:
+    page = page_with('{"@type": "Review", broken') + page_with('{"@type": "Recipe"}')
+
+    (record,) = load(reviews, "fernweh.html", page).records
+
+    assert "rating" not in record.fields
+    assert record.text.startswith("Kritik\nEin ruhiger Film.")
+
+
+def test_a_page_with_json_ld_is_indexed_with_its_rating_author_and_film(
+    settings: Settings, embedder: RememberingEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    for page in ("die-eisvoegel-von-hiddensee-2016-leinwandblick.html",):
+        (folder / page).write_bytes((EXAMPLES / page).read_bytes())
+    service = ReviewService(settings, embedder=embedder)
+
+    service.index([folder])
+
+    (review,) = service.catalog()
+    assert review.work is not None
+    assert (review.work.title, review.work.year, review.work.director) == (
+        "Die Eisvögel von Hiddensee",
+        2016,
+        "Marlene Stöhr",
+    )
+    assert review.author == "Henrike Paulsen"
+    assert review.source == "Leinwandblick"
+    assert review.date == "2016-10-14"
+    assert review.rating is not None and review.rating.normalized == 0.7
+    assert "Kinofan_HH" not in review.text and "interessieren" not in review.text
+    answer = service.ask("Wie wurde Die Eisvögel von Hiddensee bewertet?")
+    assert "3.5/5" in answer.answer or "70" in answer.answer
+
+
+def test_the_english_example_page_reads_its_review_body_and_ten_point_rating() -> None:
+    page = EXAMPLES / "the-saltmarsh-choir-2015-northern-frame.html"
+
+    (record,) = load_file(page, root=EXAMPLES).records
+
+    assert record.fields["title"] == "The Saltmarsh Choir"
+    assert record.fields["author"] == "Gareth Lloyd"
+    assert record.fields["rating"] == "5.5/10"
+    assert record.text.startswith("Owen Pritchard's second feature")
+    assert "walked out" not in record.text and "Read next" not in record.text
