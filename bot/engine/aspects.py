@@ -1,0 +1,292 @@
+"""Aspects of a work that an opinion question asks about, and the review sentences about them.
+
+"Wie ist die Musik in X?" asks about the music, "Is X worth watching?" about no aspect. The
+seed aspects of ``bot/data/aspects.json`` (story, acting, music, picture quality, extras, ...)
+each have a few descriptive phrases in German and English; their query vectors are the
+aspect's prototypes. A question, with its title and its framing words ("Kritiker",
+"say", "worth") taken out, keeps a content phrase ("Musik", "the acting"); none left means a
+verdict question. The phrase is compared with the prototypes by the embedder, so "Score",
+"Filmmusik" or "soundtrack" all find the music; a phrase near no seed is an aspect of its own,
+searched for by its own vector.
+
+A sentence is about an aspect when its passage vector is near the aspect's vector: the
+cosine, less the sentence's mean cosine to all seed aspects (which takes out how near a
+sentence is to anything), reaches a threshold. ``scripts/fit_aspects.py`` chooses both
+thresholds on a dev set and writes them, with the measured figures, into the data file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from index.embedding import ReviewEmbedder
+from index.errors import ConfigurationError
+
+ASPECTS_FILE = Path(__file__).resolve().parents[1] / "data" / "aspects.json"
+
+Vector = npt.NDArray[np.float32]
+Matrix = npt.NDArray[np.float32]
+Vectors = Sequence[Sequence[float]] | Sequence[Vector] | Matrix
+
+# Phrases of recent questions, kept with their vectors.
+_PHRASE_CACHE = 1_000
+_WORD = re.compile(r"[^\W_](?:[\w\-.]*[^\W_])?")
+
+
+@dataclass(frozen=True)
+class SeedAspect:
+    """An aspect from the data file: its key, its name per language, its phrases."""
+
+    key: str
+    names: Mapping[str, str]
+    phrases: tuple[str, ...]
+
+    def name(self, language: str) -> str:
+        return self.names.get(language, self.names["en"])
+
+
+@dataclass(frozen=True)
+class AspectQuery:
+    """What a question asks about: a seed aspect (``key``) or a phrase of its own (key None)."""
+
+    key: str | None
+    name: str
+    vector: Vector
+
+
+@dataclass(frozen=True)
+class AspectData:
+    seeds: tuple[SeedAspect, ...]
+    framing: frozenset[str]
+    ask_threshold: float
+    about_threshold: float
+
+    @classmethod
+    def load(cls, path: Path = ASPECTS_FILE, *, fitted: bool = True) -> AspectData:
+        """The data in ``path``; ``fitted=False`` reads it before thresholds are chosen."""
+        try:
+            stored: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+            seeds = tuple(
+                SeedAspect(a["key"], dict(a["names"]), tuple(a["phrases"]))
+                for a in stored["aspects"]
+            )
+            framing = frozenset(
+                word.lower()
+                for language, words in stored["framing_words"].items()
+                if language != "about"
+                for word in words
+            )
+            thresholds = stored["fitted"] if fitted else {"ask_threshold": 1, "about_threshold": 1}
+            return cls(
+                seeds,
+                framing,
+                float(thresholds["ask_threshold"]),
+                float(thresholds["about_threshold"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ConfigurationError(
+                f"the aspect data {path} cannot be read ({error!r}); "
+                "reinstall reviewbot or run scripts/fit_aspects.py"
+            ) from None
+
+
+class AspectFinder:
+    """Finds the aspect a question asks about, and the sentences about an aspect."""
+
+    def __init__(self, embedder: ReviewEmbedder, data: AspectData | None = None) -> None:
+        self._embedder = embedder
+        self._data = data if data is not None else AspectData.load()
+        self._phrase_vectors: dict[str, Vector] = {}
+
+    def with_thresholds(self, *, ask: float, about: float) -> AspectFinder:
+        """The same finder (and its prototype vectors) with other thresholds, for fitting."""
+        other = AspectFinder(
+            self._embedder, replace(self._data, ask_threshold=ask, about_threshold=about)
+        )
+        other.__dict__.update(
+            {k: v for k, v in self.__dict__.items() if k in ("prototypes", "seed_vectors")}
+        )
+        other._phrase_vectors = self._phrase_vectors
+        return other
+
+    @property
+    def seeds(self) -> tuple[SeedAspect, ...]:
+        return self._data.seeds
+
+    @cached_property
+    def prototypes(self) -> list[Matrix]:
+        """Per seed, the query vectors of its names and phrases."""
+        return [
+            unit([self._embedder.embed_query(text) for text in _texts_of(seed)])
+            for seed in self._data.seeds
+        ]
+
+    @cached_property
+    def seed_vectors(self) -> Matrix:
+        """One unit vector per seed: the mean of its prototypes."""
+        return unit(np.stack([p.mean(axis=0) for p in self.prototypes]))
+
+    def content_phrase(self, question: str, language: str, title_spans: Sequence[str] = ()) -> str:
+        """The question's words that are not its title, stop words or opinion framing; in
+        English, a capitalised word inside the question names something (a title, a
+        platform, a person), not an aspect."""
+        text = question
+        for span in sorted(title_spans, key=len, reverse=True):
+            if span.strip():
+                text = re.sub(re.escape(span.strip()), " ", text, flags=re.IGNORECASE)
+        stop = _stopwords() | self._data.framing
+        words = _WORD.findall(text)
+        kept = [
+            word
+            for position, word in enumerate(words)
+            if word.lower() not in stop
+            and not word.isdigit()
+            and not (language == "en" and position > 0 and word[:1].isupper())
+        ]
+        return " ".join(kept)
+
+    def seed_similarities(self, phrase: str) -> list[float]:
+        """Per seed, the highest cosine of the phrase's query vector to its prototypes."""
+        vector = self._phrase_vector(phrase)
+        return [float((p @ vector).max()) for p in self.prototypes]
+
+    def _phrase_vector(self, phrase: str) -> Vector:
+        if phrase not in self._phrase_vectors:
+            if len(self._phrase_vectors) >= _PHRASE_CACHE:
+                self._phrase_vectors.clear()
+            self._phrase_vectors[phrase] = unit([self._embedder.embed_query(phrase)])[0]
+        return self._phrase_vectors[phrase]
+
+    def asked(
+        self, question: str, language: str, title_spans: Sequence[str] = ()
+    ) -> AspectQuery | None:
+        """The aspect of a work the question asks about; None for a question without one."""
+        phrase = self.content_phrase(question, language, title_spans)
+        if not phrase:
+            return None
+        similarities = self.seed_similarities(phrase)
+        best = int(np.argmax(similarities))
+        if similarities[best] >= self._data.ask_threshold:
+            seed = self._data.seeds[best]
+            return AspectQuery(seed.key, seed.name(language), self.seed_vectors[best])
+        return AspectQuery(None, phrase, self._phrase_vector(phrase))
+
+    def scores(self, vector: Vector, sentence_vectors: Vectors) -> npt.NDArray[np.float32]:
+        """How much nearer each sentence is to ``vector`` than to the seeds on average."""
+        sentences = unit(sentence_vectors)
+        baseline = (sentences @ self.seed_vectors.T).mean(axis=1)
+        result: npt.NDArray[np.float32] = sentences @ vector - baseline
+        return result
+
+    def about(
+        self, aspect: AspectQuery, sentence_vectors: Vectors, texts: Sequence[str]
+    ) -> list[int]:
+        """Indices of the sentences about the aspect, best first; a repeated text once."""
+        if len(texts) == 0:
+            return []
+        scores = self.scores(aspect.vector, sentence_vectors)
+        chosen, seen = [], set()
+        for index in np.argsort(-scores, kind="stable"):
+            if scores[index] < self._data.about_threshold:
+                break
+            key = " ".join(texts[index].split()).lower()
+            if key not in seen:
+                seen.add(key)
+                chosen.append(int(index))
+        return chosen
+
+    def counts(self, sentence_vectors: Vectors, texts: Sequence[str]) -> dict[str, int]:
+        """Per seed aspect, how many of the sentences are about it (repeated texts once)."""
+        if len(texts) == 0:
+            return {seed.key: 0 for seed in self._data.seeds}
+        return {
+            seed.key: len(
+                self.about(AspectQuery(seed.key, seed.key, vector), sentence_vectors, texts)
+            )
+            for seed, vector in zip(self._data.seeds, self.seed_vectors, strict=True)
+        }
+
+
+@dataclass(frozen=True)
+class PolarityCounts:
+    """How many reviews speak of an aspect positively, negatively, or both ways."""
+
+    positive: int = 0
+    negative: int = 0
+    mixed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.positive + self.negative + self.mixed
+
+
+def review_polarity_counts(review_ids: Sequence[str], labels: Sequence[str]) -> PolarityCounts:
+    """Counts reviews, not sentences: each review once, by the label most of its chosen
+    sentences carry; as many positive as negative sentences, or mostly mixed, is mixed."""
+    per_review: dict[str, Counter[str]] = {}
+    for review_id, label in zip(review_ids, labels, strict=True):
+        per_review.setdefault(review_id, Counter())[label] += 1
+    tally: Counter[str] = Counter()
+    for labels_of_review in per_review.values():
+        positive, negative = labels_of_review["positive"], labels_of_review["negative"]
+        mixed = labels_of_review["mixed"]
+        if positive > negative and positive >= mixed:
+            tally["positive"] += 1
+        elif negative > positive and negative >= mixed:
+            tally["negative"] += 1
+        else:
+            tally["mixed"] += 1
+    return PolarityCounts(tally["positive"], tally["negative"], tally["mixed"])
+
+
+_COUNT_WORDS = {
+    "de": ("Rezension", "Rezensionen", "positiv", "negativ", "gemischt"),
+    "en": ("review", "reviews", "positive", "negative", "mixed"),
+}
+
+
+def count_line(name: str, counts: PolarityCounts, language: str) -> str:
+    """``Musik — 3 Rezensionen: 2 positiv, 1 negativ`` / ``Music — 1 review: 1 positive``."""
+    one, many, positive, negative, mixed = _COUNT_WORDS.get(language, _COUNT_WORDS["en"])
+    parts = [
+        f"{n} {word}"
+        for n, word in (
+            (counts.positive, positive),
+            (counts.negative, negative),
+            (counts.mixed, mixed),
+        )
+        if n
+    ]
+    noun = one if counts.total == 1 else many
+    head = name[:1].upper() + name[1:]
+    return f"{head} — {counts.total} {noun}: {', '.join(parts)}" if parts else f"{head} — 0 {many}"
+
+
+def unit(rows: Vectors) -> Matrix:
+    matrix = np.asarray(rows, dtype=np.float32)
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    result: Matrix = (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
+    return result
+
+
+def _texts_of(seed: SeedAspect) -> list[str]:
+    return [*dict.fromkeys(seed.names.values()), *seed.phrases]
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s import stopwords
+
+    return frozenset(stopwords.STOPWORDS_EN_PLUS) | frozenset(stopwords.STOPWORDS_GERMAN)
