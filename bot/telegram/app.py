@@ -109,6 +109,7 @@ def build_application(
         .post_init(start_bot)
     )
     if state_file is not None:
+        state_file.parent.mkdir(parents=True, exist_ok=True)
         only_chats = PersistenceInput(bot_data=False, user_data=False, callback_data=False)
         builder = builder.persistence(
             PicklePersistence(
