@@ -15,6 +15,7 @@ from telegram.error import NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot.answers import Answer
+from bot.engine.opinions import summary_line
 from bot.feedback import Rating
 from bot.question_input import EmptyQuestionError, QuestionTooLongError, clean_question
 from bot.telegram.phrases import language_of, phrase
@@ -215,11 +216,13 @@ def _message_of(update: Update) -> Message:
 
 
 async def show_works(update: Update, context: ReviewContext) -> None:
-    """List the works with their review counts and average ratings."""
+    """List the works with their review counts, average ratings and opinion lines."""
     message = update.effective_message
     assert message is not None
-    summaries = await asyncio.to_thread(context.service.works)
-    await reply(message, format_works(summaries, language_of(update.effective_user)))
+    language = language_of(update.effective_user)
+    works = await asyncio.to_thread(context.service.work_opinions)
+    lines = [(summary, summary_line(opinion, language)) for summary, opinion in works]
+    await reply(message, format_works(lines, language))
 
 
 async def show_stats(update: Update, context: ReviewContext) -> None:

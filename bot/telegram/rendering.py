@@ -204,17 +204,20 @@ def format_sources(answer: Answer, language: str) -> list[Paragraph]:
     return paragraphs
 
 
-def format_works(summaries: Sequence[WorkSummary], language: str) -> list[Paragraph]:
-    """One line per work: its label, review count and average rating."""
-    if not summaries:
+def format_works(works: Sequence[tuple[WorkSummary, str]], language: str) -> list[Paragraph]:
+    """Per work: its label, review count and average rating, then its opinion line."""
+    if not works:
         return [[Span(phrase(language, "no_works"))]]
     paragraphs: list[Paragraph] = []
-    for summary in summaries:
+    for summary, opinion in works:
         details = [phrase(language, "works_line", count=len(summary.reviews))]
         if summary.average_rating is not None:
             rating = f"{summary.average_rating:.0%}"
             details.append(phrase(language, "average", rating=rating))
-        paragraphs.append([Span(summary.work.label(), "b"), Span(f" — {', '.join(details)}")])
+        line = [Span(summary.work.label(), "b"), Span(f" — {', '.join(details)}")]
+        if opinion:
+            line += [Span("\n"), Span(opinion, "i")]
+        paragraphs.append(line)
     return paragraphs
 
 
