@@ -74,9 +74,23 @@ LABEL_WORDS: dict[str, str] = {
     r"|\blaugh",
 }
 
-# Where a reader disagreed with the word rule: (sentence, aspect, about it). Every pair the
-# scores returned at 0.036 or above on dev was read (224 pairs); the rule was wrong on 30.
+# Where a reader disagreed with the word rule: (sentence, aspect, about it). On dev, every
+# pair the scores returned at 0.036 or above was read (224 pairs; the rule was wrong on 30);
+# on test, after the thresholds were chosen, every pair returned at 0.042 (102; wrong on 13).
 READ: list[tuple[str, str, bool]] = [
+    ("webis-cls10-en-dvd-test-0061#2", "ending", True),
+    ("webis-cls10-en-dvd-test-1702#2", "picture", True),
+    ("webis-cls10-de-dvd-test-1853#13", "picture", True),
+    ("webis-cls10-en-dvd-test-1752#4", "camera", True),
+    ("webis-cls10-de-dvd-test-1496#13", "acting", True),
+    ("webis-cls10-en-dvd-test-0718#4", "ending", True),
+    ("webis-cls10-de-dvd-test-1258#18", "extras", True),
+    ("webis-cls10-de-dvd-test-0928#11", "sound", True),
+    ("webis-cls10-de-dvd-test-0928#6", "sound", True),
+    ("webis-cls10-de-dvd-test-1646#10", "extras", False),
+    ("webis-cls10-de-dvd-test-1686#2", "sound", False),
+    ("webis-cls10-en-dvd-test-0575#2", "action", False),
+    ("webis-cls10-en-dvd-test-1653#11", "sound", False),
     ("webis-cls10-en-dvd-test-1714#15", "picture", True),
     ("webis-cls10-en-dvd-test-1863#8", "humour", True),
     ("webis-cls10-en-dvd-test-1309#11", "picture", True),
