@@ -48,6 +48,7 @@ from index.embedding import create_embedder  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
 TARGET_PRECISION = 0.87  # the 0.85 the answers need, and a margin for test
+MIN_RAISE_PAIRS = 10
 SEED = 11
 MIN_CHARS, MAX_CHARS = 20, 400
 
@@ -245,6 +246,25 @@ def fit_about(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(grid[-1])
 
 
+def fit_raised(
+    scores: np.ndarray, labels: np.ndarray, keys: list[str], threshold: float
+) -> dict[str, float]:
+    """A higher threshold for each seed aspect whose own dev precision at ``threshold``,
+    over at least ``MIN_RAISE_PAIRS`` returned sentences, falls short of the target."""
+    raised = {}
+    grid = np.round(np.arange(threshold, 0.080, 0.002), 4)
+    for column, key in enumerate(keys):
+        precision, returned, _ = precision_at(scores[:, column], labels[:, column], threshold)
+        if returned < MIN_RAISE_PAIRS or precision >= TARGET_PRECISION:
+            continue
+        raised[key] = float(grid[-1])
+        for higher in grid:
+            if precision_at(scores[:, column], labels[:, column], higher)[0] >= TARGET_PRECISION:
+                raised[key] = float(higher)
+                break
+    return raised
+
+
 def asked_right(finder: AspectFinder, row: tuple[str, str, str, str | None, str]) -> bool:
     question, language, title, expected, _ = row
     found = finder.asked(question, language, (title,) if title else ())
@@ -286,10 +306,12 @@ def main() -> None:
     splits = np.array([s.split for s in sentences])
     dev, test = splits == "dev", splits == "test"
     about_threshold = fit_about(matrix[dev], labels[dev])
+    raised = fit_raised(matrix[dev], labels[dev], keys, about_threshold)
+    cutoffs = np.array([raised.get(key, about_threshold) for key in keys])
 
     figures: dict[str, object] = {}
     for name, rows in (("dev", dev), ("test", test)):
-        precision, returned, recall = precision_at(matrix[rows], labels[rows], about_threshold)
+        precision, returned, recall = precision_at(matrix[rows] - cutoffs, labels[rows], 0.0)
         figures[f"about_{name}"] = {
             "sentences": int(rows.sum()),
             "returned": returned,
@@ -299,7 +321,7 @@ def main() -> None:
         per_aspect = {}
         for column, key in enumerate(keys):
             p, n, _ = precision_at(
-                matrix[rows][:, column], labels[rows][:, column], about_threshold
+                matrix[rows][:, column], labels[rows][:, column], float(cutoffs[column])
             )
             per_aspect[key] = f"{p:.2f} of {n}"
         print(name, figures[f"about_{name}"], per_aspect)
@@ -344,6 +366,7 @@ def main() -> None:
         "embedder": embedder.name,
         "ask_threshold": ask_threshold,
         "about_threshold": about_threshold,
+        "raised": raised,
         "figures": figures,
     }
     if args.dry_run:
