@@ -17,6 +17,7 @@ from statistics import mean
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from bot.answers import Answer, Polarity, Source, WorkOpinion
 from bot.engine.overlap import sentences_of
@@ -33,8 +34,11 @@ NEGATIVE_RATING = 0.45
 # A verdict sentence is a sentence of prose: not a header line, a caption or a question.
 MIN_VERDICT_CHARS = 40
 MAX_VERDICT_CHARS = 400
-# How much being at the end of a review counts against being decided (measured on DVD dev
-# reviews, see scripts/measure_verdicts.py's figures in the docstring of CLOSING_WEIGHT).
+# How much being at the end of a review counts beside being decided (|P - 0.5| * 2). Measured
+# on the rated German DVD reviews of the DVD corpus, choosing a sentence without knowing the
+# rating: the chosen sentence's polarity agreed with the rating for 45 of 58 reviews (half
+# with an even id hash; 43 with weight 0, 40 with 0.5, 28 for the last sentence), and for 42
+# of 54 in the other half (30 for the last sentence).
 CLOSING_WEIGHT = 0.15
 # Works shown in a ranking of all works, and reviews quoted per work in a comparison.
 RANKED_WORKS = 5
@@ -59,6 +63,16 @@ class Verdict:
 
     quote: str
     probability: float | None
+
+
+@dataclass(frozen=True)
+class ReadSentence:
+    """A review sentence as opinions read it: quoted, scored, and whether it is prose."""
+
+    quote: str
+    probability: float | None
+    prose: bool
+    vector: npt.NDArray[np.float64] | None
 
 
 @dataclass
@@ -179,7 +193,7 @@ class OpinionReader:
             opinion.verdict = self._verdict(opinion, read.get(opinion.review.review_id, []))
 
     def _review_opinion(
-        self, review: Review, sentences: list[tuple[str, float | None, bool]] | None
+        self, review: Review, sentences: list[ReadSentence] | None
     ) -> ReviewOpinion:
         probability = review.polarity
         if probability is None and self._head is not None and sentences:
@@ -193,22 +207,24 @@ class OpinionReader:
             polarity, basis = None, None
         return ReviewOpinion(review, polarity, basis, probability)
 
-    def _text_probability(self, sentences: list[tuple[str, float | None, bool]]) -> float | None:
-        values = [p for _, p, _ in sentences if p is not None]
-        if not values or self._head is None:
+    def _text_probability(self, sentences: list[ReadSentence]) -> float | None:
+        """The review's polarity from the mean of its sentences' unit vectors: on 114 rated DVD
+        reviews it agreed with the rating for 0.59 (0.87 outside the mixed band), against 0.51
+        for the mean of the sentences' own polarities."""
+        vectors = [s.vector for s in sentences if s.vector is not None]
+        if not vectors or self._head is None:
             return None
-        return self._head.of_review(values)
+        return self._head.polarity([np.mean(vectors, axis=0)])[0]
 
-    def _verdict(
-        self, opinion: ReviewOpinion, sentences: list[tuple[str, float | None, bool]]
-    ) -> Verdict | None:
+    def _verdict(self, opinion: ReviewOpinion, sentences: list[ReadSentence]) -> Verdict | None:
         """The sentence that agrees with the review and is most decided, closing ones first."""
         if not sentences:
             return None
         last = len(sentences) - 1
         best: tuple[float, Verdict] | None = None
-        for i, (quote, probability, prose) in enumerate(sentences):
-            if not prose or not self._screen.allows(quote):
+        for i, sentence in enumerate(sentences):
+            quote, probability = sentence.quote, sentence.probability
+            if not sentence.prose or not self._screen.allows(quote):
                 continue
             closing = i / last if last else 1.0
             if probability is None or opinion.polarity is None:
@@ -226,17 +242,15 @@ class OpinionReader:
                 best = (score, Verdict(quote, probability))
         return best[1] if best else None
 
-    def _read_sentences(
-        self, reviews: Sequence[Review]
-    ) -> dict[str, list[tuple[str, float | None, bool]]]:
-        """Per review, its sentences in order as (quote, P(positive), is prose)."""
+    def _read_sentences(self, reviews: Sequence[Review]) -> dict[str, list[ReadSentence]]:
+        """Per review, its sentences in order, with their polarity and unit vector."""
         ids = {r.review_id for r in reviews}
         chunks = sorted(
             (c for c in self._chunks.values() if c.review_id in ids),
             key=lambda c: (c.review_id, int(str(c.metadata.get("chunk_index", 0)))),
         )
         stored = self._sentences([c.chunk_id for c in chunks]) if chunks else {}
-        rows: list[tuple[str, str, np.ndarray | None, float | None]] = []
+        rows: list[tuple[str, str, npt.NDArray[np.float32] | None, float | None]] = []
         for chunk in chunks:
             found = stored.get(chunk.chunk_id)
             if found:
@@ -247,33 +261,41 @@ class OpinionReader:
                 language = str(chunk.metadata.get("language", "de"))
                 for span in sentences_of(chunk.text, language):
                     quote = chunk.text[span.start : span.end].strip()
-                    rows.append((chunk.review_id, quote, None, None))
-        probabilities = self._probabilities(rows)
-        read: dict[str, list[tuple[str, float | None, bool]]] = {}
-        for (review_id, quote, _, _), probability in zip(rows, probabilities, strict=True):
+                    if quote:
+                        rows.append((chunk.review_id, quote, None, None))
+        vectors = self._vectors(rows)
+        probabilities: list[float | None] = [p for _, _, _, p in rows]
+        if self._head is not None and len(vectors):
+            computed = self._head.polarity(vectors)
+            probabilities = [
+                p if p is not None else c for p, c in zip(probabilities, computed, strict=True)
+            ]
+        read: dict[str, list[ReadSentence]] = {}
+        for i, (review_id, quote, _, _) in enumerate(rows):
             if quote:
-                read.setdefault(review_id, []).append((quote, probability, _is_prose(quote)))
+                vector = vectors[i] if len(vectors) else None
+                sentence = ReadSentence(quote, probabilities[i], _is_prose(quote), vector)
+                read.setdefault(review_id, []).append(sentence)
         return read
 
-    def _probabilities(
-        self, rows: Sequence[tuple[str, str, np.ndarray | None, float | None]]
-    ) -> list[float | None]:
-        """Stored sentence polarities, else computed from stored (or new) vectors."""
-        if self._head is None:
-            return [None] * len(rows)
-        result: list[float | None] = [p for _, _, _, p in rows]
-        missing = [i for i, (_, _, _, p) in enumerate(rows) if p is None]
-        with_vectors = [i for i in missing if rows[i][2] is not None]
-        without = [i for i in missing if rows[i][2] is None and rows[i][1]]
-        vectors: list[object] = [rows[i][2] for i in with_vectors]
-        if without and self._embed is not None:
-            vectors += self._embed([rows[i][1] for i in without])
-            with_vectors += without
-        if with_vectors:
-            matrix = unit(np.asarray(vectors, dtype=np.float64))
-            for i, p in zip(with_vectors, self._head.polarity(matrix), strict=True):
-                result[i] = p
-        return result
+    def _vectors(
+        self, rows: Sequence[tuple[str, str, npt.NDArray[np.float32] | None, float | None]]
+    ) -> npt.NDArray[np.float64]:
+        """The sentences' unit vectors: stored ones, the others embedded now (this work only).
+
+        Empty when a sentence has no vector and nothing can embed it.
+        """
+        missing = [i for i, row in enumerate(rows) if row[2] is None]
+        if missing and self._embed is None:
+            return np.zeros((0, 0))
+        embedded = self._embed([rows[i][1] for i in missing]) if missing and self._embed else []
+        fresh = dict(zip(missing, embedded, strict=True))
+        if not rows:
+            return np.zeros((0, 0))
+        stacked: list[object] = [
+            row[2] if row[2] is not None else fresh[i] for i, row in enumerate(rows)
+        ]
+        return unit(np.asarray(stacked, dtype=np.float64))
 
 
 def _side(probability: float, head: PolarityHead | None) -> Polarity | None:
