@@ -62,9 +62,11 @@ def test_a_question_about_a_seed_aspect_names_it_in_its_language(
         ("Is the Netflix Ballerina worth watching?", "en", ("Ballerina",)),
         ("Was sagen die Kritiken zu Ballerina?", "de", ("Ballerina",)),
         ("How do the reviewers like Heat?", "en", ("Heat",)),
+        ("Which review is the most negative?", "en", ()),
+        ("Welcher Ballerina kommt bei den Kritikern besser an?", "de", ("Ballerina",)),
     ],
 )
-def test_a_verdict_question_asks_about_no_aspect(
+def test_a_verdict_or_ranking_question_asks_about_no_aspect(
     finder: AspectFinder, question: str, language: str, titles: tuple[str, ...]
 ) -> None:
     assert finder.asked(question, language, titles) is None
@@ -101,6 +103,17 @@ def test_music_finds_the_composer_sentence_not_the_action(
     found = [texts[i] for i in finder.about(asked, vectors, texts)]
     assert any("musikalische Gestaltung" in text for text in found[:3])
     assert not any("Actionballett" in text for text in found)
+
+
+def test_a_sentence_repeated_in_two_reviews_is_quoted_once(
+    finder: AspectFinder, seed_sentences: tuple[list[str], list[list[float]]]
+) -> None:
+    texts, vectors = seed_sentences
+    asked = finder.asked("Wie ist die Musik?", "de")
+    assert asked is not None
+    found = finder.about(asked, [*vectors, *vectors], [*texts, *texts])
+    assert found
+    assert len({" ".join(texts[i % len(texts)].split()) for i in found}) == len(found)
 
 
 def test_counts_name_the_aspects_a_review_discusses(
