@@ -1,9 +1,11 @@
 """Answers written by an OpenAI-compatible LLM from the retrieved passages, then checked.
 
 The model sees a few numbered, clipped passages and must cite them as ``[n]``. What it
-writes is only trusted after the checks: every citation names a passage it was given,
-every quote shown is a verbatim sentence of that passage, numbers it states occur in the
-passages, and a sentence naming a work cites a passage of that work. When the model says
+writes is only trusted after the checks (:mod:`bot.citations`): every citation names a
+passage it was given, every quote shown is a verbatim sentence of that passage, words it
+puts in quotation marks stand in the passage it cites, numbers it states occur in the
+passages, and a sentence naming a work cites a passage of that work; the unfinished last
+sentence of a stream that was cut off is left out. When the model says
 the passages hold no answer, the answer is "not found" (unless the offline answer states
 the asked field, such as a director from a header line); anything else that fails the
 checks falls back to the offline answer, with a one-line note saying why.
@@ -302,8 +304,8 @@ class LlmAnswerer:
         if unfinished := citations.unfinished_tail(text, cut=cut):
             text = text[: len(text) - len(unfinished)].strip()
             if not text:
-                return _fallback(offline, "LLM answer was cut off mid-sentence")
-            notes.append("LLM answer was cut off; its unfinished last sentence is left out")
+                return _fallback(offline, "LLM answer ended mid-sentence")
+            notes.append("LLM answer ended mid-sentence; the unfinished sentence is left out")
         if not text:
             return _fallback(offline, "LLM returned an empty answer")
         if refusal := self._refusal(text, request):

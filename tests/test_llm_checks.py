@@ -232,7 +232,7 @@ def test_a_stream_cut_mid_sentence_keeps_only_its_finished_sentences() -> None:
     deltas, answer = streamed("The score is by Lee Seong-hwa [1]. The fights in this film are")
 
     assert answer.answer == "The score is by Lee Seong-hwa [1]."
-    assert answer.note == "LLM answer was cut off; its unfinished last sentence is left out"
+    assert answer.note == "LLM answer ended mid-sentence; the unfinished sentence is left out"
     assert "fights in this film are" not in deltas
 
 
@@ -242,7 +242,7 @@ def test_a_stream_cut_at_the_length_limit_in_its_first_sentence_falls_back() -> 
 
     assert deltas == ""
     assert answer.answer == OFFLINE.answer
-    assert answer.note == "LLM answer was cut off mid-sentence; showing quoted sentences"
+    assert answer.note == "LLM answer ended mid-sentence; showing quoted sentences"
 
 
 def test_a_stream_broken_off_by_the_endpoint_falls_back_with_a_note() -> None:
