@@ -85,9 +85,11 @@ class AspectData:
     about_threshold: float
     # Seed aspects whose sentences need a higher score than the rest (measured on dev).
     raised: Mapping[str, float] = field(default_factory=dict)
+    # For an aspect outside the seeds, searched by the question's own phrase.
+    phrase_threshold: float = 1.0
 
     def threshold(self, key: str | None) -> float:
-        return self.raised.get(key, self.about_threshold) if key else self.about_threshold
+        return self.raised.get(key, self.about_threshold) if key else self.phrase_threshold
 
     @classmethod
     def load(cls, path: Path = ASPECTS_FILE, *, fitted: bool = True) -> AspectData:
@@ -113,6 +115,7 @@ class AspectData:
                 float(thresholds["ask_threshold"]),
                 float(thresholds["about_threshold"]),
                 {k: float(v) for k, v in thresholds.get("raised", {}).items()},
+                float(thresholds.get("phrase_threshold", 1.0)),
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ConfigurationError(
@@ -130,15 +133,28 @@ class AspectFinder:
         self._phrase_vectors: dict[str, Vector] = {}
 
     def with_thresholds(
-        self, *, ask: float, about: float, raised: Mapping[str, float] | None = None
+        self,
+        *,
+        ask: float,
+        about: float,
+        raised: Mapping[str, float] | None = None,
+        phrase: float = 1.0,
     ) -> AspectFinder:
         """The same finder (and its prototype vectors) with other thresholds, for fitting."""
         data = replace(
-            self._data, ask_threshold=ask, about_threshold=about, raised=dict(raised or {})
+            self._data,
+            ask_threshold=ask,
+            about_threshold=about,
+            raised=dict(raised or {}),
+            phrase_threshold=phrase,
         )
         other = AspectFinder(self._embedder, data)
         other.__dict__.update(
-            {k: v for k, v in self.__dict__.items() if k in ("prototypes", "seed_vectors")}
+            {
+                k: v
+                for k, v in self.__dict__.items()
+                if k in ("prototypes", "seed_vectors", "name_vectors")
+            }
         )
         other._phrase_vectors = self._phrase_vectors
         return other
@@ -205,10 +221,24 @@ class AspectFinder:
             return AspectQuery(seed.key, seed.name(language), self.seed_vectors[best])
         return AspectQuery(None, phrase, self._phrase_vector(phrase))
 
-    def scores(self, vector: Vector, sentence_vectors: Vectors) -> npt.NDArray[np.float32]:
-        """How much nearer each sentence is to ``vector`` than to the seeds on average."""
+    @cached_property
+    def name_vectors(self) -> Matrix:
+        """The query vectors of the seeds' names, in every language they have."""
+        return np.concatenate(
+            [
+                p[: len(dict.fromkeys(seed.names.values()))]
+                for seed, p in zip(self._data.seeds, self.prototypes, strict=True)
+            ]
+        )
+
+    def scores(
+        self, vector: Vector, sentence_vectors: Vectors, *, phrase: bool = False
+    ) -> npt.NDArray[np.float32]:
+        """How much nearer each sentence is to ``vector`` than to the seeds on average: to
+        the seeds' own vectors, or for a ``phrase`` of a few words, to the seeds' names."""
         sentences = unit(sentence_vectors)
-        baseline = (sentences @ self.seed_vectors.T).mean(axis=1)
+        references = self.name_vectors if phrase else self.seed_vectors
+        baseline = (sentences @ references.T).mean(axis=1)
         result: npt.NDArray[np.float32] = sentences @ vector - baseline
         return result
 
@@ -218,7 +248,7 @@ class AspectFinder:
         """Indices of the sentences about the aspect, best first; a repeated text once."""
         if len(texts) == 0:
             return []
-        scores = self.scores(aspect.vector, sentence_vectors)
+        scores = self.scores(aspect.vector, sentence_vectors, phrase=aspect.key is None)
         threshold = self._data.threshold(aspect.key)
         chosen, seen = [], set()
         for index in np.argsort(-scores, kind="stable"):
