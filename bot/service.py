@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from bot.answers import Answer, Passage
 from bot.conversation import Conversation
+from bot.engine.aspects import AspectFinder
 from bot.engine.composing import compose_offline
 from bot.engine.features import Rarity
 from bot.engine.metadata_answers import answer_from_metadata
 from bot.engine.opinions import (
     OpinionReader,
     WorkSummaryOpinion,
+    answer_aspect,
     answer_opinion,
     summarize_opinions,
 )
@@ -301,14 +303,30 @@ class ReviewService:
             screen=self.screen,
         )
 
-    def answer_opinion(self, read: Question, *, view: CatalogView | None = None) -> Answer:
+    def answer_opinion(self, read: Question, *, view: CatalogView | None = None) -> Answer | None:
         """A verdict, comparison or extreme review, counted exactly and quoted.
 
-        An aspect question ("Wie ist die Musik in X?") goes to the aspect answer.
+        An aspect question ("Wie ist die Musik in X?") goes to the aspect answer; a question
+        that only might have been one (None) is answered from the text.
         """
         view = view or self.view()
+        reader = self.opinion_reader(view)
+        if read.opinion in ("verdict", "aspect") and read.works:
+            # Words that picked one of two works ("Netflix", but also "Musik") stay in.
+            spans = [w.title for w in read.works] + read.names
+            aspect = self.aspects.asked(read.text, read.language, title_spans=spans)
+            if aspect is not None and aspect.key is not None:
+                # None when no sentence is surely about it: then the text path answers.
+                return answer_aspect(read, reader, self.aspects, aspect)
+        if read.opinion == "aspect":
+            return None  # "How is Ok-ju related to Min-hee?" asks the text, not an opinion
         catalogue = list({r.work.work_id: r.work for r in view.reviews if r.work}.values())
-        return answer_opinion(read, self.opinion_reader(view), catalogue)
+        return answer_opinion(read, reader, catalogue)
+
+    @cached_property
+    def aspects(self) -> AspectFinder:
+        """Finds the aspect an opinion question asks about and the sentences about it."""
+        return AspectFinder(self.embedder)
 
     def works(self) -> list[WorkSummary]:
         return summarize_works(self.reviews())

@@ -144,3 +144,19 @@ def test_works_show_each_works_positive_share_and_a_quoted_consensus(
     plain = run_cli(["works"], seeds, capsys)
     assert plain.exit_code == 0
     assert f"{netflix['positive']} of 2 positive · average 3.5/5 (1 rated) · „" in plain.out
+
+
+def test_an_aspect_question_quotes_sentences_about_the_aspect(seeds: ReviewService) -> None:
+    answer = seeds.ask("Wie ist die Musik in der Netflix-Ballerina?")
+    assert answer.kind == "aspect", answer.answer
+    assert answer.aspect == "Musik"
+    assert answer.answer.startswith("Ballerina (2023, Lee Chung-hyun): Musik — 1 Rezension")
+    assert all("musik" in s.quote.lower() for s in answer.sources)
+    _quotes_are_verbatim(answer)
+
+
+def test_a_how_question_without_an_opinion_is_answered_from_the_text(
+    seeds: ReviewService,
+) -> None:
+    answer = seeds.ask("How is Ok-ju related to Min-hee in Ballerina?")
+    assert answer.kind == "passages"

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bot.answers import Answer, Polarity, Source, WorkOpinion
+from bot.engine.aspects import AspectFinder, AspectQuery, count_line, review_polarity_counts
 from bot.engine.overlap import sentences_of
 from bot.engine.reading import Question
 from bot.screening import SentenceScreen
@@ -185,6 +186,21 @@ class OpinionReader:
                     opinion.verdict = self._verdict(opinion, read.get(opinion.review.review_id, []))
             result.append(WorkReviews(work, opinions))
         return result
+
+    def reviews_of(self, work: Work) -> list[Review]:
+        return [r for r in self._reviews if r.work is not None and r.work.work_id == work.work_id]
+
+    def sentences_of(self, reviews: Sequence[Review]) -> dict[str, list[ReadSentence]]:
+        """Per review, its sentences in order, with their polarity and unit vector."""
+        return self._read_sentences(reviews)
+
+    def allows(self, quote: str) -> bool:
+        """Whether the screen lets this sentence be quoted."""
+        return self._screen.allows(quote)
+
+    def side(self, probability: float | None) -> Polarity | None:
+        """A sentence's polarity label, None without a head or a probability."""
+        return None if probability is None else _side(probability, self._head)
 
     def quote(self, opinions: Sequence[ReviewOpinion]) -> None:
         """Find the verdict sentence of these reviews (read without quotes)."""
@@ -606,3 +622,69 @@ def summary_line(summary: WorkSummaryOpinion, language: str = "en") -> str:
     if summary.consensus is not None:
         parts.append(f"„{' '.join(summary.consensus.quote.split())}“")
     return " · ".join(parts)
+
+
+# --- aspects ---------------------------------------------------------------------------
+
+QUOTES_PER_SIDE = 2
+
+
+def answer_aspect(
+    question: Question, reader: OpinionReader, finder: AspectFinder, aspect: AspectQuery
+) -> Answer | None:
+    """The sentences of each work's reviews about ``aspect``, counted by review polarity and
+    quoted grouped by polarity ("Musik — 3 Rezensionen: 2 positiv, 1 negativ"); None when no
+    sentence is about it as surely as the finder's threshold asks."""
+    de = question.language == "de"
+    labels = _LABELS["de" if de else "en"]
+    sources: list[Source] = []
+    lines: list[str] = []
+    for work in question.works:
+        reviews = [r for r in reader.reviews_of(work)]
+        read = reader.sentences_of(reviews)
+        found: list[tuple[Review, ReadSentence]] = [
+            (review, s)
+            for review in reviews
+            for s in read.get(review.review_id, [])
+            if s.vector is not None and s.prose
+        ]
+        if not found:
+            continue
+        vectors = np.asarray([s.vector for _, s in found if s.vector is not None], np.float32)
+        chosen = finder.about(aspect, vectors, [s.quote for _, s in found])
+        chosen = [i for i in chosen if reader.allows(found[i][1].quote)]
+        sides: list[Polarity] = [reader.side(found[i][1].probability) or "mixed" for i in chosen]
+        counts = review_polarity_counts([found[i][0].review_id for i in chosen], sides)
+        if not counts.total:
+            continue
+        lines.append(f"{work.label()}: {count_line(aspect.name, counts, question.language)}")
+        order: tuple[Polarity, ...] = ("positive", "negative", "mixed")
+        for side in order:
+            picked = [i for i, s in zip(chosen, sides, strict=True) if s == side]
+            for i in picked[:QUOTES_PER_SIDE]:
+                review, sentence = found[i]
+                n = len(sources) + 1
+                sources.append(
+                    Source(
+                        n=n,
+                        review_id=review.review_id,
+                        work=work.label(),
+                        title=work.title,
+                        year=work.year,
+                        director=work.director,
+                        author=review.author,
+                        source=review.source,
+                        quote=sentence.quote,
+                        score=1.0,
+                        polarity=side,
+                    )
+                )
+                lines.append(f"  [{n}] {labels[side]}: „{' '.join(sentence.quote.split())}“")
+    if not sources:
+        return None
+    answer = _answer(question, "aspect", lines, _Sources(), [])
+    answer.sources = sources
+    answer.works = list(dict.fromkeys(s.work for s in sources))
+    answer.work_ids = [w.work_id for w in question.works if w.label() in answer.works]
+    answer.aspect = aspect.name
+    return answer

@@ -198,8 +198,9 @@ class Question:
     # The language or script the question is written in when it is neither German nor
     # English ("fr", "ru", "cyrillic", "cjk"); word matching cannot read it.
     foreign: str | None = None
-    # What an opinion question asks ("verdict", "comparison", "extreme"), and for "extreme"
-    # which end ("positive" or "negative").
+    # What an opinion question asks ("verdict", "comparison", "extreme", or "aspect" when it
+    # is one only if it names an aspect: "Wie ist die Musik in X?"), and for "extreme" which
+    # end ("positive" or "negative").
     opinion: str | None = None
     extreme: str | None = None
 
@@ -582,6 +583,12 @@ _WORK_ASKED = re.compile(
     r"\b(?:which|what|welche[mnrs]?)\s+(?:\w+\s+)?(?:films?|movies?|works?|werke?|titel)\b",
     re.I,
 )
+_HOW_IS = re.compile(
+    r"^\W*(?:wie|how)\s+(?:ist|sind|war|waren|is|are|was|were)\b|\btaug(?:t|en|te)\b|"
+    r"\bwhat\s+(?:do|did|does)\s+(?:the\s+)?(?:critics?|reviewers?|reviews?)\s+"
+    r"(?:say|think|write)\s+(?:about|of)\b",
+    re.I,
+)
 _WHICH_FIRST = re.compile(r"^\W*(?:which|welche[mnrs]?)\b", re.I)
 # "a Van Helsing reviewer", "according to one fan", "laut einem Kritiker": one review's words.
 _ONE_REVIEWER = re.compile(
@@ -650,4 +657,6 @@ def opinion_asked(
         return None, None
     if _VERDICT.search(text) or (polar and judging) or intent == "count":
         return "verdict", None
+    if _HOW_IS.search(text):
+        return "aspect", None  # "Wie ist die Musik in X?": an opinion only if an aspect is named
     return None, None
