@@ -337,7 +337,9 @@ class ReviewService:
             return []  # nothing indexed yet: no snapshot to read
         view = self.view()
         summaries = summarize_works(view.reviews)
-        opinions = summarize_opinions(self.opinion_reader(view), [s.work for s in summaries])
+        opinions = summarize_opinions(
+            self.opinion_reader(view), [s.work for s in summaries], aspects=self.aspects
+        )
         return list(zip(summaries, opinions, strict=True))
 
     def stats(self) -> dict[str, Any]:

@@ -143,7 +143,10 @@ def test_works_show_each_works_positive_share_and_a_quoted_consensus(
         assert " ".join(consensus["quote"].split()) in _review_text(consensus["review_id"])
     plain = run_cli(["works"], seeds, capsys)
     assert plain.exit_code == 0
-    assert f"{netflix['positive']} of 2 positive · average 3.5/5 (1 rated) · „" in plain.out
+    assert f"{netflix['positive']} of 2 positive · average 3.5/5 (1 rated) · " in plain.out
+    assert " ".join(netflix["consensus"]["quote"].split()) in plain.out
+    # The aspects the reviews' sentences are most about, counted.
+    assert all(a["sentences"] > 0 for a in netflix["aspects"])
 
 
 def test_an_aspect_question_quotes_sentences_about_the_aspect(seeds: ReviewService) -> None:

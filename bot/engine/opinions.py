@@ -560,10 +560,13 @@ class WorkSummaryOpinion:
 
     opinion: WorkOpinion
     consensus: Source | None
+    # The seed aspects its reviews' sentences are most about, with how many sentences each.
+    aspects: tuple[tuple[str, int], ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         o = self.opinion
         return {
+            "aspects": [{"aspect": name, "sentences": n} for name, n in self.aspects],
             "positive": o.positive,
             "negative": o.negative,
             "mixed": o.mixed,
@@ -583,8 +586,15 @@ class WorkSummaryOpinion:
         }
 
 
-def summarize_opinions(reader: OpinionReader, works: Sequence[Work]) -> list[WorkSummaryOpinion]:
-    """Each work's counts and consensus line, in the order of ``works``."""
+def summarize_opinions(
+    reader: OpinionReader,
+    works: Sequence[Work],
+    *,
+    aspects: AspectFinder | None = None,
+    language: str = "en",
+) -> list[WorkSummaryOpinion]:
+    """Each work's counts and consensus line, in the order of ``works``; with ``aspects``,
+    its top aspects (sentences about each, counted by the finder)."""
     read = reader.works(works, quotes=False)
     representatives = [_representative(w) for w in read]
     reader.quote([r for r in representatives if r is not None])
@@ -595,8 +605,26 @@ def summarize_opinions(reader: OpinionReader, works: Sequence[Work]) -> list[Wor
             sources = _Sources()
             sources.cite(representative)
             consensus = sources.sources[0]
-        summaries.append(WorkSummaryOpinion(work.opinion(), consensus))
+        top = _top_aspects(reader, work, aspects, language) if aspects else ()
+        summaries.append(WorkSummaryOpinion(work.opinion(), consensus, top))
     return summaries
+
+
+TOP_ASPECTS = 3
+
+
+def _top_aspects(
+    reader: OpinionReader, work: WorkReviews, finder: AspectFinder, language: str
+) -> tuple[tuple[str, int], ...]:
+    read = reader.sentences_of([r.review for r in work.reviews])
+    sentences = [s for v in read.values() for s in v if s.prose and s.vector is not None]
+    if not sentences:
+        return ()
+    vectors = np.asarray([s.vector for s in sentences if s.vector is not None], np.float32)
+    counts = finder.counts(vectors, [s.quote for s in sentences])
+    names = {seed.key: seed.name(language) for seed in finder.seeds}
+    ranked = sorted(((n, key) for key, n in counts.items() if n), reverse=True)[:TOP_ASPECTS]
+    return tuple((names[key], n) for n, key in ranked)
 
 
 def _representative(work: WorkReviews) -> ReviewOpinion | None:
@@ -619,6 +647,8 @@ def summary_line(summary: WorkSummaryOpinion, language: str = "en") -> str:
             if de
             else f"average {shown} ({o.rated} rated)"
         )
+    if summary.aspects:
+        parts.append(", ".join(f"{name} {n}" for name, n in summary.aspects))
     if summary.consensus is not None:
         parts.append(f"„{' '.join(summary.consensus.quote.split())}“")
     return " · ".join(parts)
