@@ -216,17 +216,20 @@ def misquotes(sentence: str, passages: Iterable[str], *, titles: Iterable[str] =
 
 
 def without_misquoting_sentences(
-    text: str, shown: Sequence[ShownPassage], *, titles: Iterable[str] = ()
+    text: str, shown: Mapping[int, str], *, titles: Iterable[str] = ()
 ) -> tuple[str, list[str]]:
-    """``text`` without the sentences quoting words their cited passages (or, uncited, any
-    shown passage) do not contain, and the quotations that were wrong."""
-    by_n = {s.n: s.passage.text for s in shown}
+    """``text`` without the sentences quoting words that the passages they cite (or, when
+    they cite none, all passages) do not contain, and the quotations that were wrong.
+
+    ``shown`` maps each passage number to all the model was shown for it: the passage and
+    its label (film, director, review), which a model may quote too.
+    """
     names = list(titles)
     kept: list[str] = []
     wrong: list[str] = []
     for sentence, separator in _sentences_with_separators(text):
-        cited = [by_n[n] for n in cited_numbers(sentence) if n in by_n]
-        found = misquotes(without_citations(sentence), cited or by_n.values(), titles=names)
+        cited = [shown[n] for n in cited_numbers(sentence) if n in shown]
+        found = misquotes(without_citations(sentence), cited or shown.values(), titles=names)
         if found:
             wrong += found
             continue

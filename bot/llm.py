@@ -329,7 +329,8 @@ class LlmAnswerer:
             text = citations.add_citations(text, request.shown, question=question.text)
         text = citations.citations_after_sentences(text)
         titles = _titles(request)
-        text, misquoted = citations.without_misquoting_sentences(text, request.shown, titles=titles)
+        seen = {s.n: f"{s.passage.text}\n{_label(s)}" for s in request.shown}
+        text, misquoted = citations.without_misquoting_sentences(text, seen, titles=titles)
         if misquoted:
             notes.append("LLM answer quoted words that are not in the reviews; left out")
         text, misattributed = citations.without_misattributed_claims(text, request.shown, titles)

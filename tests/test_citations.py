@@ -132,7 +132,9 @@ def test_quotations_must_be_verbatim_in_a_passage(sentence: str, wrong: list[str
 def test_a_sentence_quoting_another_passage_than_it_cites_is_dropped() -> None:
     text = 'The fights are "hard and brutal" [1]. It is "eerie from start to finish" [1].'
 
-    kept, wrong = citations.without_misquoting_sentences(text, SHOWN, titles=TITLES)
+    shown = {p.n: p.passage.text for p in SHOWN}
+
+    kept, wrong = citations.without_misquoting_sentences(text, shown, titles=TITLES)
 
     assert kept == 'The fights are "hard and brutal" [1].'
     assert wrong == ["eerie from start to finish"]

@@ -133,12 +133,16 @@ class CutChatModel(GenericFakeChatModel):
 
 
 def streamed(
-    reply: str, *, model: GenericFakeChatModel | None = None, screen: SentenceScreen | None = None
+    reply: str,
+    *,
+    model: GenericFakeChatModel | None = None,
+    screen: SentenceScreen | None = None,
+    question: Question = QUESTION,
 ) -> tuple[str, Answer]:
     """What the user sees while the answer streams, and the answer shown in the end."""
     chat_model = model or GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
     answerer = LlmAnswerer(chat_model, screen=screen)
-    items = list(answerer.stream(QUESTION, PASSAGES, [BALLERINA, WAILING], offline=OFFLINE))
+    items = list(answerer.stream(question, PASSAGES, [BALLERINA, WAILING], offline=OFFLINE))
     deltas = "".join(i for i in items if isinstance(i, str))
     return deltas, final_answer(items)
 
@@ -254,3 +258,17 @@ def test_a_stream_broken_off_by_the_endpoint_falls_back_with_a_note() -> None:
 
     assert answer.answer == OFFLINE.answer
     assert answer.note is not None and answer.note.startswith("LLM unavailable")
+
+
+def test_quoting_the_label_a_passage_was_shown_with_is_not_a_misquote() -> None:
+    # What the local 0.5B model wrote: it quoted the line naming the passage's film.
+    reply = (
+        'The review of Ballerina (2023) states: "from a review of Ballerina (2023), '
+        'director Lee Chung-hyun" [1].'
+    )
+    director = Question(text="Who directed Ballerina?", language="en", aspect="director")
+
+    _, answer = streamed(reply, question=director)
+
+    assert answer.note is None
+    assert answer.answer == reply
