@@ -237,6 +237,7 @@ def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
         ("Welchen Film mögen die Kritiker am meisten?", "comparison"),
         ("Is Crank better than Stargate?", "comparison"),
         ("Which Ballerina is better?", "comparison"),
+        ("Which Ballerina film did critics prefer?", "comparison"),
         ("Which review is the most negative?", "extreme"),
         ("What is the most negative review of Crank?", "extreme"),
         ("Welche Rezension ist am positivsten?", "extreme"),

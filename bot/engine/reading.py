@@ -560,7 +560,7 @@ _SUPERLATIVE = re.compile(
 )
 _COMPARATIVE = re.compile(
     r"\b(?:better|worse|more|less|besser|schlechter|lieber|mehr|weniger|beliebter|"
-    r"positiver|negativer|\w+er\s+(?:than|als))\b",
+    r"positiver|negativer|prefer\w*|bevorzug\w*|favou?rite|lieblings\w*|\w+er\s+(?:than|als))\b",
     re.I,
 )
 _WHICH = re.compile(r"\b(?:which|what|welche[mnrs]?|wer)\b", re.I)
