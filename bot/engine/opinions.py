@@ -272,7 +272,7 @@ class OpinionReader:
             if found:
                 for s in found:
                     quote = chunk.text[s.start : s.end].strip()
-                    rows.append((chunk.review_id, quote, s.vector, getattr(s, "polarity", None)))
+                    rows.append((chunk.review_id, quote, s.vector, s.polarity))
             else:
                 language = str(chunk.metadata.get("language", "de"))
                 for span in sentences_of(chunk.text, language):
