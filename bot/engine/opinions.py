@@ -44,6 +44,10 @@ CLOSING_WEIGHT = 0.15
 # Works shown in a ranking of all works, and reviews quoted per work in a comparison.
 RANKED_WORKS = 5
 QUOTES_PER_WORK = 2
+# A verdict quotes every review of a work with up to this many; of more, the most decided
+# few of each polarity (a chat answer of 50 quotes is read by no one).
+MAX_QUOTED_REVIEWS = 8
+QUOTES_PER_POLARITY = 2
 # Without stored polarities, reviews whose text polarity is computed for one question at most
 # (a ranking over a large older index counts only rated reviews beyond this).
 MAX_COMPUTED_REVIEWS = 200
@@ -359,6 +363,9 @@ class _Sources:
     def __init__(self) -> None:
         self.sources: list[Source] = []
 
+    def number(self, opinion: ReviewOpinion) -> int | None:
+        return next((s.n for s in self.sources if s.review_id == opinion.review.review_id), None)
+
     def cite(self, opinion: ReviewOpinion) -> int:
         review = opinion.review
         for source in self.sources:
@@ -414,33 +421,54 @@ def _average(normalized: float, de: bool) -> str:
 
 
 def _basis_line(reviews: Sequence[ReviewOpinion], sources: _Sources, language: str) -> str:
-    """Which reviews count by their text, and which could not be counted."""
+    """Which reviews count by their text, and which could not be counted; the quoted ones by
+    number, the rest by how many they are."""
     de = language == "de"
-    by_text = [sources.cite(r) for r in reviews if r.basis == "text"]
-    uncounted = [sources.cite(r) for r in reviews if r.polarity is None]
     lines = []
-    if by_text:
-        refs = ", ".join(f"[{n}]" for n in by_text)
-        lines.append(
-            f"Ohne Wertung, nach dem Text gezählt: {refs}."
-            if de
-            else f"No rating, counted by their text: {refs}."
-        )
-    if uncounted:
-        refs = ", ".join(f"[{n}]" for n in uncounted)
-        lines.append(
-            f"Nicht gezählt (keine Wertung, Text nicht lesbar): {refs}."
-            if de
-            else f"Not counted (no rating, text not readable): {refs}."
-        )
+    for chosen, label in (
+        (
+            [r for r in reviews if r.basis == "text"],
+            ("Ohne Wertung, nach dem Text gezählt", "No rating, counted by their text"),
+        ),
+        (
+            [r for r in reviews if r.polarity is None],
+            (
+                "Nicht gezählt (keine Wertung, Text nicht lesbar)",
+                "Not counted (no rating, text not readable)",
+            ),
+        ),
+    ):
+        if not chosen:
+            continue
+        cited = sorted(n for r in chosen if (n := sources.number(r)) is not None)
+        if len(chosen) <= MAX_QUOTED_REVIEWS:
+            cited = [sources.cite(r) for r in chosen]
+        refs = ", ".join(f"[{n}]" for n in cited)
+        rest = len(chosen) - len(cited)
+        if rest:
+            more = f"{rest} weitere" if de else f"{rest} more"
+            refs = f"{refs} {'und' if de else 'and'} {more}" if refs else more
+        lines.append(f"{label[0] if de else label[1]}: {refs}.")
     return " ".join(lines)
 
 
 def _quote_lines(
     reviews: Sequence[ReviewOpinion], sources: _Sources, language: str, *, limit: int | None = None
 ) -> list[str]:
+    """Each review's verdict sentence, most positive first; of many reviews, the most
+    decided few of each polarity."""
     labels = _LABELS["de" if language == "de" else "en"]
     ordered = sorted(reviews, key=lambda r: -r.strength)
+    if limit is None and len(ordered) > MAX_QUOTED_REVIEWS:
+        keep = {
+            id(r)
+            for side in ("positive", "negative", "mixed")
+            for r in sorted(
+                (r for r in ordered if r.polarity == side),
+                key=lambda r: -abs(r.strength - 0.5),
+            )[:QUOTES_PER_POLARITY]
+        }
+        ordered = [r for r in ordered if id(r) in keep]
     lines = []
     for opinion in ordered[:limit]:
         if opinion.verdict is None:
