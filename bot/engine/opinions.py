@@ -589,12 +589,13 @@ class WorkSummaryOpinion:
     opinion: WorkOpinion
     consensus: Source | None
     # The seed aspects its reviews' sentences are most about, with how many sentences each.
-    aspects: tuple[tuple[str, int], ...] = ()
+    # As (key, German name, English name, sentences), most first.
+    aspects: tuple[tuple[str, str, str, int], ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         o = self.opinion
         return {
-            "aspects": [{"aspect": name, "sentences": n} for name, n in self.aspects],
+            "aspects": [{"aspect": key, "sentences": n} for key, _, _, n in self.aspects],
             "positive": o.positive,
             "negative": o.negative,
             "mixed": o.mixed,
@@ -619,7 +620,6 @@ def summarize_opinions(
     works: Sequence[Work],
     *,
     aspects: AspectFinder | None = None,
-    language: str = "en",
 ) -> list[WorkSummaryOpinion]:
     """Each work's counts and consensus line, in the order of ``works``; with ``aspects``,
     its top aspects (sentences about each, counted by the finder)."""
@@ -633,7 +633,7 @@ def summarize_opinions(
             sources = _Sources()
             sources.cite(representative)
             consensus = sources.sources[0]
-        top = _top_aspects(reader, work, aspects, language) if aspects else ()
+        top = _top_aspects(reader, work, aspects) if aspects else ()
         summaries.append(WorkSummaryOpinion(work.opinion(), consensus, top))
     return summaries
 
@@ -642,17 +642,17 @@ TOP_ASPECTS = 3
 
 
 def _top_aspects(
-    reader: OpinionReader, work: WorkReviews, finder: AspectFinder, language: str
-) -> tuple[tuple[str, int], ...]:
+    reader: OpinionReader, work: WorkReviews, finder: AspectFinder
+) -> tuple[tuple[str, str, str, int], ...]:
     read = reader.sentences_of([r.review for r in work.reviews])
     sentences = [s for v in read.values() for s in v if s.prose and s.vector is not None]
     if not sentences:
         return ()
     vectors = np.asarray([s.vector for s in sentences if s.vector is not None], np.float32)
     counts = finder.counts(vectors, [s.quote for s in sentences])
-    names = {seed.key: seed.name(language) for seed in finder.seeds}
+    seeds = {seed.key: seed for seed in finder.seeds}
     ranked = sorted(((n, key) for key, n in counts.items() if n), reverse=True)[:TOP_ASPECTS]
-    return tuple((names[key], n) for n, key in ranked)
+    return tuple((key, seeds[key].name("de"), seeds[key].name("en"), n) for n, key in ranked)
 
 
 def _representative(work: WorkReviews) -> ReviewOpinion | None:
@@ -676,7 +676,11 @@ def summary_line(summary: WorkSummaryOpinion, language: str = "en") -> str:
             else f"average {shown} ({o.rated} rated)"
         )
     if summary.aspects:
-        parts.append(", ".join(f"{name} {n}" for name, n in summary.aspects))
+        parts.append(
+            ", ".join(
+                f"{de_name if de else en_name} {n}" for _, de_name, en_name, n in summary.aspects
+            )
+        )
     if summary.consensus is not None:
         parts.append(f"„{' '.join(summary.consensus.quote.split())}“")
     return " · ".join(parts)
