@@ -242,6 +242,10 @@ def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
         ("What is the most negative review of Crank?", "extreme"),
         ("Welche Rezension ist am positivsten?", "extreme"),
         ("Welche Kritik ist die negativste?", "extreme"),
+        # An opinion only if the finder names an aspect ("Wie ist die Musik in X?").
+        ("Wie ist die Musik in Crank?", "aspect"),
+        ("How good is the acting in Crank?", "aspect"),
+        ("Taugt die Bildqualität der Stargate-DVD?", "aspect"),
         # Not opinions: facts, fields and what the metadata answers.
         ("Welche Schlacht in Die zwei Türme ist die beste?", None),
         ("Wer hat bei Ballerina Regie geführt?", None),

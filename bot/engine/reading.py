@@ -584,7 +584,8 @@ _WORK_ASKED = re.compile(
     re.I,
 )
 _HOW_IS = re.compile(
-    r"^\W*(?:wie|how)\s+(?:ist|sind|war|waren|is|are|was|were)\b|\btaug(?:t|en|te)\b|"
+    r"^\W*(?:wie|how)\s+(?:gut\s+|good\s+)?(?:ist|sind|war|waren|is|are|was|were)\b|"
+    r"\btaug(?:t|en|te)\b|"
     r"\bwhat\s+(?:do|did|does)\s+(?:the\s+)?(?:critics?|reviewers?|reviews?)\s+"
     r"(?:say|think|write)\s+(?:about|of)\b",
     re.I,
