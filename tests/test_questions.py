@@ -234,6 +234,13 @@ def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
         ("Wie viele Rezensionen zu Crank sind positiv?", "verdict"),
         ("Welcher Ballerina kommt bei den Kritikern besser an?", "comparison"),
         ("Which film do the critics like most?", "comparison"),
+        ("Which film got the worst reviews?", "comparison"),
+        ("What's the verdict on Crank?", "verdict"),
+        ("Wie fällt das Urteil über Crank aus?", "verdict"),
+        ("Wie schneidet Crank bei den Kritikern ab?", "verdict"),
+        ("Sind die Kritiken zu Crank gut?", "verdict"),
+        ("Gefällt den Kritikern Crank?", "verdict"),
+        ("Kann man sich Crank ansehen?", "verdict"),
         ("Welchen Film mögen die Kritiker am meisten?", "comparison"),
         ("Is Crank better than Stargate?", "comparison"),
         ("Which Ballerina is better?", "comparison"),
@@ -263,6 +270,8 @@ def test_opinion_questions_are_told_by_their_wording(
     assert read.opinion == opinion
     if opinion == "extreme":
         assert read.extreme == ("negative" if "negativ" in question else "positive")
+    if opinion == "comparison":
+        assert read.extreme == ("negative" if "worst" in question else None)
 
 
 def test_an_opinion_question_keeps_the_metadata_intents_apart(

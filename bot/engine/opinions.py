@@ -346,15 +346,18 @@ def answer_opinion(question: Question, reader: OpinionReader, catalogue: Sequenc
         return _extreme(question, read, reader, all_works=not question.works)
     if question.opinion == "comparison" or not question.works:
         if not question.works:
-            ranked = _ranked(reader.works(works, quotes=False))[:RANKED_WORKS]
+            least = question.extreme == "negative"
+            ranked = _ranked(reader.works(works, quotes=False), least=least)[:RANKED_WORKS]
             quoted = reader.works([w.work for w in ranked])
             return _comparison(question, quoted, all_works=True)
         return _comparison(question, reader.works(works), all_works=False)
     return _verdict(question, reader.works(works))
 
 
-def _ranked(works: Sequence[WorkReviews]) -> list[WorkReviews]:
-    return sorted((w for w in works if w.opinion().reviews), key=lambda w: ranking_key(w.opinion()))
+def _ranked(works: Sequence[WorkReviews], *, least: bool = False) -> list[WorkReviews]:
+    """Best liked first, or least liked first."""
+    counted = [w for w in works if w.opinion().reviews]
+    return sorted(counted, key=lambda w: ranking_key(w.opinion()), reverse=least)
 
 
 class _Sources:
@@ -495,7 +498,8 @@ def _verdict(question: Question, works: Sequence[WorkReviews]) -> Answer:
 
 def _comparison(question: Question, works: Sequence[WorkReviews], *, all_works: bool) -> Answer:
     de = question.language == "de"
-    ranked = _ranked(works)
+    least = question.extreme == "negative"
+    ranked = _ranked(works, least=least)
     sources = _Sources()
     if not ranked:
         lines = ["Keine der Rezensionen ist gezählt." if de else "No review could be counted."]
@@ -505,6 +509,8 @@ def _comparison(question: Question, works: Sequence[WorkReviews], *, all_works: 
     if tied:
         head = "Gleichauf: " if de else "Level: "
         head += " / ".join(w.work.label() for w in ranked[:2])
+    elif least:
+        head = f"Am schlechtesten kommt {best.work} an." if de else f"Least liked: {best.work}."
     elif all_works:
         head = f"Am besten kommt {best.work} an." if de else f"Best liked: {best.work}."
     else:

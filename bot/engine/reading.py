@@ -200,7 +200,7 @@ class Question:
     foreign: str | None = None
     # What an opinion question asks ("verdict", "comparison", "extreme", or "aspect" when it
     # is one only if it names an aspect: "Wie ist die Musik in X?"), and for "extreme" which
-    # end ("positive" or "negative").
+    # end ("positive" or "negative"); "negative" for a comparison that asks the least liked.
     opinion: str | None = None
     extreme: str | None = None
 
@@ -590,6 +590,11 @@ _HOW_IS = re.compile(
     r"(?:say|think|write)\s+(?:about|of)\b",
     re.I,
 )
+_LEAST_LIKED = re.compile(
+    r"\b(?:worst|least|schlechteste\w*|am\s+schlechtesten|am\s+wenigsten|wenigsten|"
+    r"negativste\w*|am\s+negativsten)\b",
+    re.I,
+)
 _WHICH_FIRST = re.compile(r"^\W*(?:which|welche[mnrs]?)\b", re.I)
 # "a Van Helsing reviewer", "according to one fan", "laut einem Kritiker": one review's words.
 _ONE_REVIEWER = re.compile(
@@ -601,8 +606,14 @@ _VERDICT = re.compile(
     r"\b(?:lohnt|lohnen|lohnenswert\w*|sehenswert\w*|empfehlenswert\w*|worth|"
     r"recommend\w*|empf(?:ehlen|iehlt|ohlen)\w*)\b|"
     r"\b(?:should|would)\s+(?:i|you|we)\s+(?:\w+\s+)?(?:watch|see)\b|"
-    r"\bsoll(?:te)?\s+(?:ich|man)\b.*\b(?:sehen|schauen|ansehen|anschauen|gucken)\b|"
-    r"\b(?:wie|how)\b.*\b(?:an|received|ankommt|aufgenommen|abgeschnitten)\s*[?.!]?\s*$|"
+    r"\b(?:soll(?:te)?|kann|könnte)\s+(?:ich|man)\b.*\b(?:sehen|schauen|ansehen|anschauen|"
+    r"gucken)\b|"
+    r"\b(?:wie|how)\b.*\b(?:an|ab|received|reviewed|ankommt|aufgenommen|abgeschnitten)"
+    r"\s*[?.!]?\s*$|"
+    r"\b(?:verdict|consensus|urteil|gesamturteil|fazit|resonanz|reception)\s+(?:on|of|about|"
+    r"for|über|zu|zum|zur|von|vom)\b|"
+    r"^\W*(?:gefällt|gefiel|gefallen|mögen|mochten|loben|lobten|likes?)\b.*\b(?:critics?|"
+    r"reviewers?|kritik\w*|rezens\w*)\b|"
     r"\bwie\s+(?:gefällt|gefiel|gefallen|finden|fanden|findet|fand)\b|"
     r"\bhow\s+(?:do|did|does|have|has)\b.*\b(?:like|liked|find|found|rate|judge|feel)\b|"
     r"\b(?:did|do|does)\s+(?:the\s+)?(?:critics?|reviewers?|reviews?)\s+(?:\w+\s+)?"
@@ -615,8 +626,8 @@ _VERDICT = re.compile(
     r"(?:say|think|write|feel|rate)\b|"
     r"\b(?:was|what)\s+(?:sagen|sagt|halten|hält|meinen|denken|say|think)\s+(?:die|the)\s+"
     r"(?:critics?|reviewers?|reviews?|kritik\w*|rezens\w*)\b|"
-    r"^\s*(?:ist|is|war|was)\b.*\b(?:gut|good|schlecht|bad|great|any good|toll|stark|"
-    r"gelungen|sehenswert)\s*[?.!]?\s*$",
+    r"^\s*(?:ist|is|war|was|sind|are|waren|were)\b.*\b(?:gut|good|schlecht|bad|great|"
+    r"any good|toll|stark|gelungen|sehenswert)\s*[?.!]?\s*$",
     re.I,
 )
 
@@ -649,10 +660,12 @@ def opinion_asked(
     # Works are compared when the question names several, or ranks them all; "Which trilogy
     # is worse than X?" compares X with something that is not indexed.
     if len(works) != 1 and (superlative or comparative):
+        # "Which film got the worst reviews?" ranks the least liked first.
+        order = "negative" if _LEAST_LIKED.search(text) else None
         if (judging or polar) and (_WHICH.search(text) or several or than):
-            return "comparison", None
+            return "comparison", order
         if several and (than or _WHICH.search(text)):
-            return "comparison", None  # "Is X better than Y?", "Which Ballerina is better?"
+            return "comparison", order  # "Is X better than Y?", "Which Ballerina is better?"
     # A verdict is about a work the question names ("Which film does X recommend?" is not).
     if not works or _WHICH_FIRST.search(text):
         return None, None
