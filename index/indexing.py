@@ -499,13 +499,17 @@ def _embed_and_store(
             settled = plan.settle(head, fresh)
             new.extend(settled.new)
             to_update.update(settled.changed)
-        store.upsert(
-            [c for c, _ in new], [vector_of[c.chunk_id] for c, _ in new], [m for _, m in new]
-        )
-        done += len(chunks)
-        log.info("stored %d of %d new chunks", done, total)
-        if progress:
-            progress(EMBEDDING, done, total)
+        for start in range(0, len(new), batch_size):
+            stored = new[start : start + batch_size]
+            store.upsert(
+                [c for c, _ in stored],
+                [vector_of[c.chunk_id] for c, _ in stored],
+                [m for _, m in stored],
+            )
+            done += len(stored)
+            log.info("stored %d of %d new chunks", done, total)
+            if progress:
+                progress(EMBEDDING, done, total)
     return stored_sentences
 
 
