@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
     from bot.evaluation import Breakdown
+    from bot.uploads import AddResult
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -235,6 +236,65 @@ def _echo_report(report: IndexReport, paths: tuple[Path, ...]) -> None:
     for note in report.notes:
         record = f" (record {note.record_key})" if note.record_key else ""
         _echo(f"  note: {note.path}{record}: {note.note}", err=True)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--allow-empty", is_flag=True, help=_ALLOW_EMPTY_HELP)
+@pass_service
+def add(service: ReviewService, files: tuple[Path, ...], allow_empty: bool) -> None:
+    """Copy review files into the reviews folder and index them, as a Telegram upload does.
+
+    Each file is checked first (type, size, a review that can be read); nothing is
+    overwritten: a name already taken gets a number. Exits 3 when a file was not added.
+    """
+    from bot.uploads import add_review_file
+
+    not_added = 0
+    for path in files:
+        try:
+            result = add_review_file(service, path, allow_empty=allow_empty)
+        except ReviewbotError as error:
+            _echo(f"not added: {error}", err=True)
+            not_added += 1
+            continue
+        line, added = _added_line(path, result)
+        _echo(line, err=not added)
+        not_added += not added
+        if result.report is not None:
+            _echo_report(result.report, (service.settings.reviews_dir,))
+    if not_added:
+        sys.exit(EXIT_PARTIAL)
+
+
+def _added_line(path: Path, result: AddResult) -> tuple[str, bool]:
+    """What adding ``path`` did, as one line, and whether the review is (or will be) in."""
+    from bot.uploads import MAX_UPLOAD_BYTES, SUPPORTED_TYPES, Added
+
+    match result.outcome:
+        case Added.SAVED:
+            return f"added {path} as {result.name}", True
+        case Added.SAME:
+            return f"{path} is in the reviews folder already, as {result.name}", True
+        case Added.NOT_INDEXED:
+            return (
+                f"added {path} as {result.name}; another index run holds the index, "
+                "the next run indexes it"
+            ), True
+        case Added.UNSUPPORTED:
+            return f"not added: {path} is not a review file ({SUPPORTED_TYPES})", False
+        case Added.TOO_LARGE:
+            return f"not added: {path} is larger than {MAX_UPLOAD_BYTES // 2**20} MB", False
+        case Added.UNREADABLE:
+            reasons = "; ".join(result.reasons) or "no review found"
+            return f"not added: no review could be read from {path}: {reasons}", False
+        case Added.SOURCE_EMPTY:
+            return (
+                f"not added: the reviews folder holds no review files (not mounted?); "
+                f"--allow-empty adds {path} anyway and removes the index's other reviews"
+            ), False
+        case _:
+            return f"not added: another index run holds the index; try {path} again", False
 
 
 @cli.command()
@@ -530,6 +590,25 @@ def _echo_eval_table(splits: dict[str, Breakdown], *, k: int) -> None:
                 f"{scores.accuracy:>9.2f}{refusal:>8}"
             )
         _echo(f"{group:<14}" + " │".join(cells))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_service
+def feedback(service: ReviewService, as_json: bool) -> None:
+    """List the 👍 / 👎 given to the bot's answers in Telegram, oldest first."""
+    from bot.feedback import export_feedback, feedback_json
+
+    rows = export_feedback(service.settings.data_dir)
+    if as_json:
+        _echo(feedback_json(rows))
+        return
+    if not rows:
+        _echo("no answer has been rated yet")
+    for row in rows:
+        _echo(f"{row.at} {row.rating}: {row.question}")
+        first_line = row.answer.strip().splitlines()[0] if row.answer.strip() else ""
+        _echo(f"  → {first_line}")
 
 
 @cli.command()

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bot.answers import Answer, Source
 from bot.feedback import FeedbackStore, export_feedback, feedback_json, feedback_path
+from bot.service import ReviewService
+from bot.settings import Settings
+from tests.conftest import RememberingEmbedder, run_cli
 
 SOURCE = Source(
     1,
@@ -55,3 +60,23 @@ def test_a_rating_is_kept_with_its_answer_and_a_second_press_replaces_it(
         }
     ]
     assert set(first) == {"at", "rating", "question", "answer", "language", "sources"}
+
+
+def test_reviewbot_feedback_lists_and_exports_the_ratings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], embedder: RememberingEmbedder
+) -> None:
+    service = ReviewService(
+        Settings(_env_file=None, data_dir=tmp_path, reviews_dir=tmp_path),  # type: ignore[call-arg]
+        embedder=embedder,
+    )
+    assert run_cli(["feedback"], service, capsys).out == "no answer has been rated yet\n"
+    FeedbackStore(feedback_path(tmp_path)).record(
+        ANSWER, "down", chat_id=5, message_id=10, user_id=7
+    )
+    listed = run_cli(["feedback"], service, capsys)
+    assert listed.exit_code == 0
+    assert "down: Wer spielt die Hauptrolle?" in listed.out and "→ Ana de Armas [1]" in listed.out
+    exported = run_cli(["feedback", "--json"], service, capsys).json()
+    assert isinstance(exported, list) and len(exported) == 1
+    assert exported[0]["rating"] == "down" and exported[0]["answer"] == "Ana de Armas [1]"
+    assert exported[0]["sources"][0]["review_id"] == "seeds/002.txt"

@@ -14,7 +14,7 @@ from bot.uploads import (
     save_upload,
 )
 from index.errors import ReviewFileError
-from tests.conftest import RememberingEmbedder
+from tests.conftest import RememberingEmbedder, run_cli
 from tests.telegram_fixtures import indexed_service
 
 NEBELWAL = """Titel: Der Nebelwal
@@ -102,3 +102,22 @@ def test_a_file_is_not_added_to_an_emptied_folder(
     assert add_review_file(service, file).outcome == Added.SOURCE_EMPTY
     assert list((tmp_path / "reviews").iterdir()) == []
     assert len(service.reviews()) == 3
+
+
+def test_reviewbot_add_adds_a_file_and_says_which_ones_it_did_not(
+    tmp_path: Path, embedder: RememberingEmbedder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service = indexed_service(tmp_path, embedder)
+    file, script = tmp_path / "Der Nebelwal.md", tmp_path / "run.sh"
+    file.write_text(NEBELWAL, encoding="utf-8")
+    script.write_text("rm -rf /", encoding="utf-8")
+    result = run_cli(["add", str(file), str(script), str(tmp_path / "fehlt.md")], service, capsys)
+    assert result.exit_code == 3  # some files were not added
+    assert f"added {file} as Der_Nebelwal.md" in result.out
+    assert "1 added" in result.out
+    assert f"not added: {script} is not a review file" in result.err
+    assert "fehlt.md" in result.err
+    assert "Der Nebelwal" in {r.work.title for r in service.reviews() if r.work}
+    again = run_cli(["add", str(file)], service, capsys)
+    assert again.exit_code == 0 and "already, as Der_Nebelwal.md" in again.out
+    assert sorted(p.name for p in (tmp_path / "reviews").iterdir()).count("Der_Nebelwal.md") == 1
