@@ -28,7 +28,13 @@ def test_watch_indexes_added_and_deleted_files(tmp_path: Path) -> None:
         env=env,
     ) as process:
         assert process.stdout is not None
-        threading.Thread(target=lambda: [lines.put(x) for x in process.stdout], daemon=True).start()  # type: ignore[union-attr]
+        output = process.stdout
+
+        def read_lines() -> None:
+            for line in output:
+                lines.put(line)
+
+        threading.Thread(target=read_lines, daemon=True).start()
 
         seen: list[str] = []
 

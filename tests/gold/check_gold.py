@@ -20,7 +20,9 @@ import json
 import re
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from dvd_corpus import chosen_records, review_id
 
@@ -66,12 +68,12 @@ def read_text(path: Path) -> str:
         return raw.decode("cp1252")
 
 
-def seed_corpus():
+def seed_corpus() -> dict[str, str]:
     return {f"seeds/{p.name}": read_text(p) for p in sorted(SEEDS_DIR.glob("*.txt"))}
 
 
-def example_corpus():
-    docs = {}
+def example_corpus() -> dict[str, str]:
+    docs: dict[str, str] = {}
     for p in sorted(EXAMPLES_DIR.iterdir()):
         text = read_text(p)
         if p.suffix == ".jsonl":
@@ -87,14 +89,14 @@ def example_corpus():
     return docs
 
 
-def dvd_corpus():
+def dvd_corpus() -> dict[str, str]:
     return {review_id(r["id"]): r["text"] for r in chosen_records()}
 
 
 def check_dvd_figures(path: Path) -> int:
     """Counts and averages of the DVD set are exact: they match the chosen reviews."""
     records = {review_id(r["id"]): r for r in chosen_records()}
-    by_title = {}
+    by_title: dict[str, list[str]] = {}
     for rid, record in records.items():
         by_title.setdefault(record["title"], []).append(rid)
     errors = 0
@@ -126,12 +128,12 @@ def check_dvd_figures(path: Path) -> int:
     return errors
 
 
-def check(path: Path, corpus: dict) -> int:
-    errors, seen = 0, set()
-    stats = Counter()
-    splits = Counter()
+def check(path: Path, corpus: dict[str, str]) -> int:
+    errors, seen = 0, set[str]()
+    stats: Counter[tuple[str, ...]] = Counter()
+    splits: Counter[tuple[str, ...]] = Counter()
 
-    def err(msg):
+    def err(msg: str) -> None:
         nonlocal errors
         errors += 1
         print(f"  ERROR {msg}")
@@ -186,7 +188,7 @@ def check(path: Path, corpus: dict) -> int:
     for kind in sorted(KINDS):
         if stats[(kind, "de")] or stats[(kind, "en")]:
             print(f"  {kind:13s} de={stats[(kind, 'de')]:3d} en={stats[(kind, 'en')]:3d}")
-    langs = Counter()
+    langs: Counter[str] = Counter()
     for (_kind, language), count in stats.items():
         langs[language] += count
     print(f"  total         de={langs['de']:3d} en={langs['en']:3d}")
@@ -224,16 +226,16 @@ def has_term(text: str, terms: list[str]) -> bool:
     return any(re.search(rf"(?<!\w){re.escape(t.casefold())}", text.casefold()) for t in terms)
 
 
-def check_opinions(path: Path, corpora: dict[str, dict]) -> int:
+def check_opinions(path: Path, corpora: dict[str, dict[str, str]]) -> int:
     """The opinion set: see the module's docstring."""
     records = {review_id(r["id"]): r for r in chosen_records()}
     dvd_films: dict[str, list[str]] = {}
     for rid, record in records.items():
         dvd_films.setdefault(record["title"], []).append(rid)
-    errors, seen = 0, set()
-    strata: Counter = Counter()
+    errors, seen = 0, set[str]()
+    strata: Counter[tuple[str, ...]] = Counter()
 
-    def err(msg):
+    def err(msg: str) -> None:
         nonlocal errors
         errors += 1
         print(f"  ERROR {msg}")
@@ -286,14 +288,19 @@ def check_opinions(path: Path, corpora: dict[str, dict]) -> int:
             err(f"{kind}/{corpus_name}/{language}: {dev} dev and {test} test (draw_splits.py)")
     print(f"{path.name}: {len(seen)} questions, {errors} errors")
     for dimension, position in (("kind", 0), ("corpus", 1), ("language", 2), ("split", 3)):
-        counts: Counter = Counter()
+        counts: Counter[str] = Counter()
         for key, count in strata.items():
             counts[key[position]] += count
         print(f"  {dimension:9s} " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     return errors
 
 
-def _check_dvd_opinion(q: dict, records: dict, films: dict[str, list[str]], err) -> int:
+def _check_dvd_opinion(
+    q: dict[str, Any],
+    records: dict[str, dict[str, Any]],
+    films: dict[str, list[str]],
+    err: Callable[[str], None],
+) -> int:
     """Truth from the stars: a verdict's majority, an extreme's reviews, a winner's lead."""
     before = 0
     expected = q.get("expected_review_ids", [])
