@@ -22,8 +22,6 @@ from bot.settings import Settings
 from index.language import detect_language
 from tests.conftest import SEEDS, CliResult, RememberingEmbedder
 
-pytestmark = pytest.mark.llm
-
 INJECTION_REVIEW = """\
 Ballerina – Leserkritik
 
@@ -94,6 +92,7 @@ def answer_language(answer: Answer, expected: str) -> str:
         ),
     ],
 )  # fmt: skip
+@pytest.mark.llm
 def test_factual_questions_get_key_facts_with_valid_citations_in_their_language(
     seeds_llm: ReviewService, question: str, language: str, facts: list[str]
 ) -> None:
@@ -108,6 +107,7 @@ def test_factual_questions_get_key_facts_with_valid_citations_in_their_language(
     assert answer_language(answer, language) == language
 
 
+@pytest.mark.llm
 def test_an_ambiguous_title_is_answered_for_each_work(seeds_llm: ReviewService) -> None:
     # The 0.5B model often says "not covered" here; the checked fallback still answers.
     answer = seeds_llm.ask("Wer hat bei Ballerina Regie geführt?")
@@ -118,6 +118,7 @@ def test_an_ambiguous_title_is_answered_for_each_work(seeds_llm: ReviewService) 
     assert answer_language(answer, "de") == "de"
 
 
+@pytest.mark.llm
 def test_an_injected_instruction_in_a_review_changes_nothing(
     service: ReviewService, llm_url: str, tmp_path: Path
 ) -> None:
@@ -140,6 +141,7 @@ def test_an_injected_instruction_in_a_review_changes_nothing(
     assert any("HACKED" in t for t in _chunk_texts(service)["corpus/zz_injection.txt"])
 
 
+@pytest.mark.llm
 def test_the_stream_yields_text_deltas_then_the_final_answer(seeds_llm: ReviewService) -> None:
     items = list(seeds_llm.ask_stream("Who plays the villain Choi in the Korean Ballerina?"))
 
@@ -150,6 +152,7 @@ def test_the_stream_yields_text_deltas_then_the_final_answer(seeds_llm: ReviewSe
     assert "Kim Ji-hoon" in final.answer
 
 
+@pytest.mark.llm
 def test_a_follow_up_is_condensed_with_the_history(seeds_llm: ReviewService) -> None:
     conversation = Conversation()
     seeds_llm.ask(
@@ -169,6 +172,7 @@ def test_a_follow_up_is_condensed_with_the_history(seeds_llm: ReviewService) -> 
     assert len(conversation.turns()) == 2
 
 
+@pytest.mark.llm
 def test_a_counting_question_keeps_its_exact_number(seeds_llm: ReviewService) -> None:
     answer = seeds_llm.ask("Wie viele Kritiken gibt es zu Ballerina von Lee Chung-hyun?")
 
@@ -222,6 +226,7 @@ def test_an_endpoint_that_is_down_gives_the_offline_answer_with_a_note(
     assert answer.note == "LLM unavailable: cannot connect to the endpoint"
 
 
+@pytest.mark.llm
 def test_cli_ask_prints_the_streamed_answer_and_its_sources(
     cli: Callable[..., CliResult], llm_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
