@@ -22,6 +22,10 @@ aspect questions in German and English, questions about aspects outside the seed
 verdict questions) as the middle of the widest threshold interval with the best dev accuracy.
 Test figures are printed and written, never used to choose.
 
+The ``answering`` block of the data file (how many sentences an aspect answer quotes, from
+which score) is not written here: it was chosen on the dev aspect questions of
+``tests/gold/opinions.jsonl`` over the indexed corpora, and a run keeps it as it is.
+
 Run: ``.venv/bin/python scripts/fit_aspects.py`` (about four minutes on one core: embedding).
 """
 
