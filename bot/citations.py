@@ -320,3 +320,126 @@ def _sentences_with_separators(text: str) -> list[tuple[str, str]]:
     # Separators sit at odd indexes: a dropped sentence takes the one after it along.
     parts = re.split(f"({SENTENCE_END.pattern})", text)
     return [(parts[i], parts[i + 1] if i + 1 < len(parts) else "") for i in range(0, len(parts), 2)]
+
+
+# -- figures of opinion answers ------------------------------------------------------------
+
+# Small numbers a model writes as words. "one"/"ein" are left out: they are as often an
+# article or a pronoun as a count.
+_NUMBER_WORDS = {
+    word: n
+    for n, words in enumerate(
+        [
+            ("zero", "null", "keine", "none"),
+            (),
+            ("two", "zwei", "both", "beide"),
+            ("three", "drei"),
+            ("four", "vier"),
+            ("five", "fünf"),
+            ("six", "sechs"),
+            ("seven", "sieben"),
+            ("eight", "acht"),
+            ("nine", "neun"),
+            ("ten", "zehn"),
+            ("eleven", "elf"),
+            ("twelve", "zwölf"),
+        ]
+    )
+    for word in words
+    if n  # "keine", "none", "null": no count to check against a figure
+}
+_ONE = ("one", "eins", "ein", "eine", "einer")
+# German "ein", "eine" are as often the article: a count only in "eine von zwei".
+_ARTICLES = ("ein", "eine", "einer")
+_FIGURE = re.compile(
+    r"(?<![\w.,])(\d+(?:[.,]\d+)?)(?![\w])|\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.I
+)
+_COUNT = r"\d+|" + "|".join((*_NUMBER_WORDS, *_ONE))
+_POLARITY_WORDS = {
+    "positive": r"positiv\w*",
+    "negative": r"negativ\w*",
+    "mixed": r"gemischt\w*|mixed",
+}
+# "1 of 2 reviews positive", "2 Rezensionen: 1 positiv", "eine von zwei ist gemischt".
+_CLAIM = re.compile(
+    rf"\b(?P<n>{_COUNT})(?:\s+(?:von|of|out\s+of|aus)\s+(?P<m>{_COUNT}))?"
+    rf"\s+(?:[\w-]+\s+){{0,3}}?(?P<polarity>{'|'.join(_POLARITY_WORDS.values())})\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class CountClaim:
+    """``n`` reviews (of ``of``, when said) have ``polarity``."""
+
+    n: int
+    polarity: str
+    of: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.n}{f' of {self.of}' if self.of is not None else ''} {self.polarity}"
+
+
+def figures(text: str) -> list[str]:
+    """The numbers ``text`` states (citations aside), as written digits with a decimal point:
+    ``3,5/5`` gives ``3.5`` and ``5``, ``drei`` gives ``3``."""
+    found: list[str] = []
+    for match in _FIGURE.finditer(without_citations(text)):
+        digits, word = match.groups()
+        found.append(digits.replace(",", ".") if digits else str(_NUMBER_WORDS[word.lower()]))
+    return found
+
+
+def unsupported_figures(text: str, *, evidence: Iterable[str]) -> list[str]:
+    """Figures ``text`` states that none of the ``evidence`` texts states (``3.5`` is not
+    ``3``: an average must be written as computed)."""
+    known = {figure for source in evidence for figure in figures(source)}
+    stated = dict.fromkeys(figures(text))
+    return [figure for figure in stated if figure not in known]
+
+
+def count_claims(text: str) -> list[CountClaim]:
+    """The polarity counts ``text`` states, such as ``1 of 2 reviews positive``."""
+    claims: list[CountClaim] = []
+    for match in _CLAIM.finditer(without_citations(text)):
+        n, of = _count(match.group("n")), match.group("m")
+        if n is None or (of is None and match.group("n").lower() in _ARTICLES):
+            continue  # "eine positive Rezension" is not a count
+        polarity = next(
+            side
+            for side, pattern in _POLARITY_WORDS.items()
+            if re.fullmatch(pattern, match.group("polarity"), re.I)
+        )
+        claims.append(CountClaim(n, polarity, _count(of) if of else None))
+    return claims
+
+
+def wrong_counts(text: str, *, computed: Collection[CountClaim]) -> list[CountClaim]:
+    """The counts ``text`` states that match no ``computed`` count: the same number of the
+    same polarity, out of the same total when both say one."""
+
+    def agrees(claim: CountClaim, known: CountClaim) -> bool:
+        same_total = claim.of is None or known.of is None or claim.of == known.of
+        return claim.n == known.n and claim.polarity == known.polarity and same_total
+
+    return [c for c in count_claims(text) if not any(agrees(c, k) for k in computed)]
+
+
+def _count(word: str) -> int | None:
+    if word.isdigit():
+        return int(word) if int(word) < 1000 else None  # a year is not a count
+    lowered = word.lower()
+    return 1 if lowered in _ONE else _NUMBER_WORDS.get(lowered)
+
+
+def known_citations(text: str, known: Collection[int]) -> tuple[str, list[int]]:
+    """``text`` with the citation numbers not in ``known`` dropped (the rest keep their
+    numbers), and the known numbers it cites, in order of first citation."""
+
+    def keep(match: re.Match[str]) -> str:
+        kept = [int(n) for n in _NUMBER.findall(match.group(1)) if int(n) in known]
+        return "".join(f"[{n}]" for n in dict.fromkeys(kept))
+
+    text = re.sub(r"[ \t]{2,}", " ", CITATION.sub(keep, text))
+    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text).strip()
+    return text, list(dict.fromkeys(n for n in cited_numbers(text) if n in known))

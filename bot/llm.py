@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,9 +30,15 @@ from langchain_core.messages import BaseMessage
 from pydantic import SecretStr
 
 from bot import citations
-from bot.answers import NOT_FOUND, Answer, Passage, Source
+from bot.answers import NOT_FOUND, Answer, Passage, Polarity, Source, WorkOpinion
 from bot.citations import CITATION, SENTENCE_END, ShownPassage
-from bot.prompts import ANSWER_VARIABLES, CONDENSE_VARIABLES, PROMPTS_DIR, load_prompt
+from bot.prompts import (
+    ANSWER_VARIABLES,
+    CONDENSE_VARIABLES,
+    OPINION_VARIABLES,
+    PROMPTS_DIR,
+    load_prompt,
+)
 from bot.screening import SentenceScreen, contact_data
 from index.errors import ConfigurationError, ReviewbotError
 
@@ -123,6 +129,7 @@ class LlmAnswerer:
         self.screen = screen or SentenceScreen(None)
         self.answer_prompt = load_prompt(prompts_dir / "answer.md", required=ANSWER_VARIABLES)
         self.condense_prompt = load_prompt(prompts_dir / "condense.md", required=CONDENSE_VARIABLES)
+        self.opinion_prompt = load_prompt(prompts_dir / "opinion.md", required=OPINION_VARIABLES)
         self.max_passages = max_passages
         self.passage_chars = passage_chars
         self.history_turns = history_turns
@@ -157,12 +164,35 @@ class LlmAnswerer:
         if request is None:
             yield offline
             return
+        yield from self._checked_stream(
+            request.messages, offline, lambda text, cut: self._check(text, request, cut=cut)
+        )
+
+    def stream_opinion(self, question: Question, *, offline: Answer) -> Iterator[str | Answer]:
+        """Like :meth:`stream` for an opinion answer counted offline: the model summarises
+        its counts and quotes; the final Answer keeps the offline figures and sources, or
+        is the offline answer when a number, citation or quote fails the checks."""
+        request = self._opinion_request(question, offline)
+        if request is None:
+            yield offline
+            return
+        yield from self._checked_stream(
+            request.messages, offline, lambda text, cut: self._check_opinion(text, request, cut)
+        )
+
+    def _checked_stream(
+        self,
+        messages: list[BaseMessage],
+        offline: Answer,
+        check: Callable[[str, bool], Answer],
+    ) -> Iterator[str | Answer]:
+        """The model's whole sentences as they pass the screen, then ``check``'s Answer."""
         text = ""
         released = 0  # text up to here was shown
         blocked = False
         cut = False  # the model stopped at its length limit
         try:
-            for chunk in self.chat_model.stream(request.messages):
+            for chunk in self.chat_model.stream(messages):
                 cut = cut or chunk.response_metadata.get("finish_reason") == "length"
                 if not chunk.text:
                     continue
@@ -183,7 +213,7 @@ class LlmAnswerer:
         rest = text[released : len(text.rstrip()) - len(unfinished)]
         if not blocked and rest.strip() and self._presentable(rest):
             yield rest
-        yield self._check(text, request, cut=cut)
+        yield check(text, cut)
 
     def _presentable(self, text: str) -> bool:
         """Whether streamed text may be shown: no link or contact data, no instruction."""
@@ -281,7 +311,7 @@ class LlmAnswerer:
             for chunk_id, group in sentences.items()
         }
 
-    def _refusal(self, text: str, request: _Request) -> str | None:
+    def _refusal(self, text: str, held: Sequence[str]) -> str | None:
         """Why an answer must not be shown: it carries a link or contact data, reads like an
         instruction, or repeats a sentence of the reviews that was held back."""
         if shape := contact_data(text):
@@ -290,10 +320,94 @@ class LlmAnswerer:
         said = [s for s in said if s]
         if any(self.screen.reasons(said).values()):
             return "LLM answer addressed the reader instead of answering"
-        held = [s for shown in request.shown for s in shown.held_back]
         if any(citations.repeats(sentence, held) for sentence in said):
             return "LLM answer repeated review text addressed to a model"
         return None
+
+    def _opinion_request(self, question: Question, offline: Answer) -> _OpinionRequest | None:
+        """The prompt with an opinion answer's counts and quotes, or None when there is
+        nothing counted to summarise."""
+        if offline.status != "answered":
+            return None
+        language = question.language
+        shown = [_opinion_passage(s, language) for s in offline.sources if s.quote.strip()]
+        if not shown:
+            return None
+        by_n = {s.n: s for s in offline.sources}
+        counted = [opinion_evidence(o, language) for o in offline.opinions]
+        # Aspect answers carry their counts only as lines of the offline text.
+        lines = counted or [
+            line for line in offline.answer.splitlines() if line.strip() and "[" not in line
+        ]
+        if offline.kind in ("comparison", "extreme"):
+            lines.insert(0, offline.answer.splitlines()[0])
+        passages = [f"[{s.n}] „{s.excerpt}“\n{_opinion_label(by_n[s.n], language)}" for s in shown]
+        messages = self.opinion_prompt.format_messages(
+            question=question.text,
+            evidence="\n".join(lines),
+            passages="\n\n".join(passages),
+            language=LANGUAGE_NAMES.get(language, language),
+        )
+        evidence = [question.text, offline.answer, *lines, *passages]
+        computed = citations.count_claims("\n".join([*lines, offline.answer]))
+        # Years in work labels are not counts; averages and totals are.
+        counts = {f for f in citations.figures("\n".join(lines)) if float(f) < 1000}
+        return _OpinionRequest(
+            question, shown, offline, messages, evidence, computed, frozenset(counts)
+        )
+
+    def _check_opinion(self, generated: str, request: _OpinionRequest, cut: bool) -> Answer:
+        """The model's summary with the offline figures and sources, if every number it
+        states was computed, its citations name the quotes and its quotes are verbatim."""
+        offline, question = request.offline, request.question
+        notes: list[str] = []
+        text = generated.strip()
+        if unfinished := citations.unfinished_tail(text, cut=cut):
+            text = text[: len(text) - len(unfinished)].strip()
+            if not text:
+                return _opinion_fallback(offline, "LLM answer ended mid-sentence")
+            notes.append("LLM answer ended mid-sentence; the unfinished sentence is left out")
+        if not text:
+            return _opinion_fallback(offline, "LLM returned an empty answer")
+        if refusal := self._refusal(text, []):
+            return _opinion_fallback(offline, refusal)
+        if citations.without_not_found(text, list(NOT_FOUND.values())) != text:
+            return _opinion_fallback(offline, "LLM found no answer, but the reviews were counted")
+        if invented := citations.unsupported_figures(text, evidence=request.evidence):
+            return _opinion_fallback(
+                offline, f"LLM answer stated numbers not in the counts ({', '.join(invented)})"
+            )
+        if wrong := citations.wrong_counts(text, computed=request.computed):
+            return _opinion_fallback(
+                offline, f"LLM answer misstated the counts ({', '.join(map(str, wrong))})"
+            )
+        by_n = {s.n: s for s in request.shown}
+        if not citations.cites_any(text, by_n):
+            text = citations.add_citations(text, request.shown, question=question.text)
+        text = citations.citations_after_sentences(text)
+        labels = {s.n: _opinion_label(s, question.language) for s in offline.sources}
+        seen = {n: f"{s.excerpt}\n{labels[n]}" for n, s in by_n.items()}
+        titles: dict[str, set[str]] = {}
+        for source in offline.sources:
+            for title in (source.title, source.work):
+                if title and title.strip():
+                    titles.setdefault(title.strip(), set()).add(source.work)
+        text, misquoted = citations.without_misquoting_sentences(text, seen, titles=titles)
+        if misquoted:
+            notes.append("LLM answer quoted words that are not in the reviews; left out")
+        text, misattributed = citations.without_misattributed_claims(text, request.shown, titles)
+        text, cited = citations.known_citations(text, by_n)
+        if not cited:
+            if misquoted:
+                reason = "LLM answer quoted words that are not in the reviews"
+            elif misattributed:
+                reason = "LLM answer cited passages of other works"
+            else:
+                reason = "LLM answer had no valid citation"
+            return _opinion_fallback(offline, reason)
+        if not request.counts & set(citations.figures(text)):
+            return _opinion_fallback(offline, "LLM answer left out the counts")
+        return replace(offline, answer=text, note="; ".join(notes) or None)
 
     def _check(self, generated: str, request: _Request, *, cut: bool = False) -> Answer:
         """Turn the model's text into an Answer whose citations and quotes are verified."""
@@ -308,7 +422,8 @@ class LlmAnswerer:
             notes.append("LLM answer ended mid-sentence; the unfinished sentence is left out")
         if not text:
             return _fallback(offline, "LLM returned an empty answer")
-        if refusal := self._refusal(text, request):
+        held = [s for shown in request.shown for s in shown.held_back]
+        if refusal := self._refusal(text, held):
             return _fallback(offline, refusal)
         not_found = [NOT_FOUND[lang] for lang in NOT_FOUND]
         said = citations.without_not_found(text, not_found)
@@ -365,6 +480,103 @@ class LlmAnswerer:
             ),
             note="; ".join(notes) or None,
         )
+
+
+# -- opinion answers -----------------------------------------------------------------------
+
+POLARITY_NAMES: dict[str, dict[Polarity | None, str]] = {
+    "de": {
+        "positive": "positiv",
+        "negative": "negativ",
+        "mixed": "gemischt",
+        None: "nicht gezählt",
+    },
+    "en": {
+        "positive": "positive",
+        "negative": "negative",
+        "mixed": "mixed",
+        None: "not counted",
+    },
+}
+
+
+@dataclass(frozen=True)
+class _OpinionRequest:
+    question: Question
+    shown: list[ShownPassage]
+    offline: Answer
+    messages: list[BaseMessage]
+    # Every text whose numbers the model may repeat, and the polarity counts it may state.
+    evidence: list[str]
+    computed: list[citations.CountClaim]
+    # The counts themselves: the summary must state at least one.
+    counts: frozenset[str]
+
+
+def opinion_evidence(opinion: WorkOpinion, language: str) -> str:
+    """One work's exact counts as the model reads them, in the question's language."""
+    n = opinion.reviews
+    if language == "de":
+        line = (
+            f"{opinion.work}: {n} Rezension{'en' * (n != 1)} gezählt — "
+            f"{opinion.positive} von {n} positiv, {opinion.negative} von {n} negativ, "
+            f"{opinion.mixed} von {n} gemischt; {opinion.from_rating} nach Wertung, "
+            f"{opinion.from_text} nach Text gezählt"
+        )
+        if opinion.average_rating is not None:
+            rated = opinion.rated
+            average = _shown_average(opinion.average_rating).replace(".", ",")
+            line += f"; Durchschnitt {average}/5 aus {rated} Wertung{'en' * (rated != 1)}"
+        return line + "."
+    line = (
+        f"{opinion.work}: {n} review{'s' * (n != 1)} counted — "
+        f"{opinion.positive} of {n} positive, {opinion.negative} of {n} negative, "
+        f"{opinion.mixed} of {n} mixed; {opinion.from_rating} counted by rating, "
+        f"{opinion.from_text} by text"
+    )
+    if opinion.average_rating is not None:
+        rated = opinion.rated
+        average = _shown_average(opinion.average_rating)
+        line += f"; average rating {average}/5 from {rated} rating{'s' * (rated != 1)}"
+    return line + "."
+
+
+def _shown_average(normalized: float) -> str:
+    """An average on the 0..1 scale as the offline answer shows it out of 5 ("3.5")."""
+    return f"{normalized * 5:.1f}".rstrip("0").rstrip(".")
+
+
+def _opinion_label(source: Source, language: str) -> str:
+    names = POLARITY_NAMES["de" if language == "de" else "en"]
+    polarity = names[source.polarity]
+    if language == "de":
+        return f"(Rezension zu {source.work}: {polarity})"
+    return f"(review of {source.work}: {polarity})"
+
+
+def _opinion_passage(source: Source, language: str) -> ShownPassage:
+    """An offline answer's quote as a shown passage; its work's label stands for its id."""
+    quote = " ".join(source.quote.split())
+    passage = Passage(
+        n=source.n,
+        chunk_id=source.review_id,
+        review_id=source.review_id,
+        work_id=source.work,
+        work=source.work,
+        text=quote,
+        language=language,
+        author=source.author,
+        source=source.source,
+        title=source.title,
+        year=source.year,
+        director=source.director,
+        score=source.score,
+    )
+    return ShownPassage(source.n, passage, quote)
+
+
+def _opinion_fallback(offline: Answer, reason: str) -> Answer:
+    return _with_note(offline, f"{reason}; showing the counted answer")
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from index.errors import ConfigurationError
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 ANSWER_VARIABLES = frozenset({"question", "passages", "language"})
 CONDENSE_VARIABLES = frozenset({"history", "question"})
+OPINION_VARIABLES = frozenset({"question", "evidence", "passages", "language"})
 # Variables a prompt may use besides its required ones.
 OPTIONAL_VARIABLES = frozenset({"not_found"})
 

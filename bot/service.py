@@ -231,7 +231,8 @@ class ReviewService:
 
         The final Answer's text replaces the streamed text (it may be the offline answer
         when the LLM's could not be verified). Without an LLM it yields only the Answer.
-        Counting and rating questions are answered from metadata, never by the LLM.
+        Counting and rating questions are answered from metadata, never by the LLM; opinion
+        answers are counted offline and the LLM only summarises their counts and quotes.
         """
         question = clean_question(question, max_chars=self.settings.max_question_chars)
         llm = self.llm
@@ -252,8 +253,15 @@ class ReviewService:
             read.language = read_question(question, reviews, titles=view.titles).language
         answer = answer_from_metadata(read, reviews)
         if answer is None and read.opinion:
-            # Opinions are counted from ratings and stored polarities, never written by an LLM.
+            # Opinions are counted from ratings and stored polarities; an LLM only words the
+            # summary, and its answer is shown only when its numbers are the counted ones.
             answer = self.answer_opinion(read, view=view)
+            if answer is not None and llm is not None and answer.status == "answered":
+                for item in llm.stream_opinion(read, offline=answer):
+                    if isinstance(item, Answer):
+                        answer = item
+                    else:
+                        yield item
         if answer is None:
             top_k = k or self.settings.top_k
             answer, pool, works = self.answer_offline(read, view=view, k=top_k)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.llm import ANSWER_VARIABLES, CONDENSE_VARIABLES, PROMPTS_DIR, load_prompt
+from bot.prompts import OPINION_VARIABLES
 from index.errors import ConfigurationError
 
 SAMPLES = {
@@ -15,8 +16,13 @@ SAMPLES = {
     "language": "German (Deutsch)",
     "history": "User: Worum geht es in Ballerina?\nBot: Eine Rachegeschichte.",
     "not_found": "In den Rezensionen steht dazu nichts.",
+    "evidence": "Ballerina (2023): 2 Rezensionen gezählt — 1 von 2 positiv, 1 von 2 gemischt.",
 }
-REQUIRED = {"answer.md": ANSWER_VARIABLES, "condense.md": CONDENSE_VARIABLES}
+REQUIRED = {
+    "answer.md": ANSWER_VARIABLES,
+    "condense.md": CONDENSE_VARIABLES,
+    "opinion.md": OPINION_VARIABLES,
+}
 
 
 def test_every_prompt_file_is_known() -> None:
@@ -39,6 +45,13 @@ def test_answer_prompt_states_the_not_found_sentence() -> None:
     template = load_prompt(PROMPTS_DIR / "answer.md", required=ANSWER_VARIABLES)
     system = template.format_messages(**SAMPLES)[0].content
     assert "reply exactly: In den Rezensionen steht dazu nichts." in str(system)
+
+
+def test_opinion_prompt_forbids_numbers_that_are_not_in_the_evidence() -> None:
+    template = load_prompt(PROMPTS_DIR / "opinion.md", required=OPINION_VARIABLES)
+    system = str(template.format_messages(**{v: SAMPLES[v] for v in OPINION_VARIABLES})[0].content)
+    assert "Never compute new numbers" in system
+    assert "Answer in German (Deutsch)" in system
 
 
 def _write(tmp_path: Path, text: str) -> Path:
