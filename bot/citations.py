@@ -363,7 +363,8 @@ _POLARITY_WORDS = {
 # "1 of 2 reviews positive", "2 Rezensionen: 1 positiv", "eine von zwei ist gemischt".
 _CLAIM = re.compile(
     rf"\b(?P<n>{_COUNT})(?:\s+(?:von|of|out\s+of|aus)\s+(?P<m>{_COUNT}))?"
-    rf"\s+(?:[\w-]+\s+){{0,3}}?(?P<polarity>{'|'.join(_POLARITY_WORDS.values())})\b",
+    rf"\s+(?:(?!(?:{_COUNT})\b)[\w-]+\s+){{0,3}}?"
+    rf"(?P<polarity>{'|'.join(_POLARITY_WORDS.values())})\b",
     re.I,
 )
 

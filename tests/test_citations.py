@@ -234,3 +234,74 @@ def test_claims_are_gathered_per_citation_number() -> None:
         1: "The fights are brutal . The score is good .",
         2: "It is eerie .",
     }
+
+
+# -- figures of opinion answers ------------------------------------------------------------
+
+EVIDENCE = "Ballerina (2023): 2 reviews counted — 1 of 2 positive, 0 of 2 negative, 1 of 2 mixed."
+EVIDENCE_DE = "Ballerina (2023): Durchschnitt 3,5/5 aus 1 Wertung."
+
+
+@pytest.mark.parametrize(
+    ("text", "figures"),
+    [
+        ("1 von 2 Rezensionen positiv [1, 2].", ["1", "2"]),
+        ("Im Schnitt 3,5/5 aus 1 Wertung.", ["3.5", "5", "1"]),
+        ("Average 3.5/5 (2023).", ["3.5", "5", "2023"]),
+        ("Drei von drei Rezensionen loben ihn.", ["3", "3"]),
+        ("Both reviews like it; keine ist negativ.", ["2"]),
+        ("Eine Rezension lobt die Action [1].", []),
+    ],
+)
+def test_figures_are_read_as_written_in_either_language(text: str, figures: list[str]) -> None:
+    assert citations.figures(text) == figures
+
+
+@pytest.mark.parametrize(
+    ("text", "invented"),
+    [
+        ("1 of 2 reviews are positive, 1 is mixed [1].", []),
+        ("Ballerina (2023) averages 3,5/5 from 1 rating [1].", []),
+        ("3 von 3 Rezensionen sind positiv [1].", ["3"]),
+        ("50% of the reviews are positive [1].", ["50"]),
+        ("The average is 3/5 [1].", ["3"]),  # 3.5 rounded is not the computed average
+        ("Drei Rezensionen loben ihn [1].", ["3"]),
+    ],
+)
+def test_an_opinion_summary_states_only_computed_figures(text: str, invented: list[str]) -> None:
+    assert citations.unsupported_figures(text, evidence=[EVIDENCE, EVIDENCE_DE]) == invented
+
+
+COMPUTED = citations.count_claims(EVIDENCE)
+
+
+@pytest.mark.parametrize(
+    ("text", "wrong"),
+    [
+        ("1 of 2 reviews is positive and 1 is mixed [1].", []),
+        ("Von 2 Rezensionen ist 1 positiv, 1 gemischt und 0 negativ.", []),
+        ("One review is positive, one mixed.", []),
+        ("Eine positive Rezension lobt die Action [1].", []),  # an article, not a count
+        ("2 von 2 Rezensionen sind positiv [1].", ["2 of 2 positive"]),
+        ("Both reviews are positive [1].", ["2 positive"]),
+        ("1 of 2 reviews is negative [1].", ["1 of 2 negative"]),
+        ("1 von 3 Rezensionen ist positiv.", ["1 of 3 positive"]),
+        ("eine von zwei ist negativ", ["1 of 2 negative"]),
+    ],
+)
+def test_a_polarity_count_must_be_one_that_was_computed(text: str, wrong: list[str]) -> None:
+    assert [str(c) for c in citations.wrong_counts(text, computed=COMPUTED)] == wrong
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "cited"),
+    [
+        ("Praised [1]. Criticised [2].", "Praised [1]. Criticised [2].", [1, 2]),
+        ("Praised [2, 7]. Loved [1].", "Praised [2]. Loved [1].", [2, 1]),
+        ("Praised [7].", "Praised.", []),
+    ],
+)
+def test_opinion_citations_keep_their_numbers_and_lose_unknown_ones(
+    text: str, expected: str, cited: list[int]
+) -> None:
+    assert citations.known_citations(text, {1, 2}) == (expected, cited)
