@@ -249,6 +249,13 @@ def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
         ("What is the most negative review of Crank?", "extreme"),
         ("Welche Rezension ist am positivsten?", "extreme"),
         ("Welche Kritik ist die negativste?", "extreme"),
+        ("crank - good or bad?", "verdict"),
+        ("taugt crank was?", "verdict"),
+        ("How good is Crank?", "verdict"),
+        ("Was halten die Leute von Crank?", "verdict"),
+        ("Welche Ballerina würden die Kritiker eher empfehlen?", "comparison"),
+        ("which ballerina is better according to the reviews", "comparison"),
+        ("Which Ballerina should I watch?", "comparison"),
         # An opinion only if the finder names an aspect ("Wie ist die Musik in X?").
         ("Wie ist die Musik in Crank?", "aspect"),
         ("How good is the acting in Crank?", "aspect"),
@@ -272,6 +279,15 @@ def test_opinion_questions_are_told_by_their_wording(
         assert read.extreme == ("negative" if "negativ" in question else "positive")
     if opinion == "comparison":
         assert read.extreme == ("negative" if "worst" in question else None)
+
+
+def test_a_year_picks_among_works_of_one_title_and_keeps_the_other_titles(
+    reviews: list[Review], titles: TitleIndex
+) -> None:
+    question = "Is Crank liked better than the 2023 Ballerina?"
+    read = read_question(question, reviews, titles=titles)
+    assert sorted((w.title, w.year) for w in read.works) == [("Ballerina", 2023), ("Crank", None)]
+    assert read.opinion == "comparison"
 
 
 def test_an_opinion_question_keeps_the_metadata_intents_apart(

@@ -378,8 +378,11 @@ def _named_works(text: str, reviews: Sequence[Review], titles: TitleIndex) -> li
     by_person = [w for w in works.values() if any(_names(padded, p) for p in people[w.work_id])]
     candidates = by_title or by_person
     years = {int(y) for y in _YEAR.findall(text)}
-    if years and (narrowed := [w for w in candidates if w.year in years]):
-        candidates = narrowed
+    if years:
+        # A year picks among works of one title; another title the question names stays
+        # ("Is X liked better than the 2019 Nachtfalter?").
+        dated = {normalize(w.title) for w in candidates if w.year in years}
+        candidates = [w for w in candidates if w.year in years or normalize(w.title) not in dated]
     if by_title and (narrowed := [w for w in candidates if w in by_person]):
         candidates = narrowed
     return sorted(candidates, key=lambda w: (w.year or 0, w.work_id))
@@ -560,7 +563,8 @@ _SUPERLATIVE = re.compile(
 )
 _COMPARATIVE = re.compile(
     r"\b(?:better|worse|more|less|besser|schlechter|lieber|mehr|weniger|beliebter|"
-    r"positiver|negativer|prefer\w*|bevorzug\w*|favou?rite|lieblings\w*|\w+er\s+(?:than|als))\b",
+    r"positiver|negativer|eher|rather|prefer\w*|bevorzug\w*|favou?rite|lieblings\w*|"
+    r"\w+er\s+(?:than|als))\b",
     re.I,
 )
 _WHICH = re.compile(r"\b(?:which|what|welche[mnrs]?|wer)\b", re.I)
@@ -599,7 +603,9 @@ _WHICH_FIRST = re.compile(r"^\W*(?:which|welche[mnrs]?)\b", re.I)
 # "a Van Helsing reviewer", "according to one fan", "laut einem Kritiker": one review's words.
 _ONE_REVIEWER = re.compile(
     r"\b(?:a|one|an|ein|eine[mnrs]?)\s+(?:[\w-]+\s+){0,3}(?:reviewer|critic|fan|viewer|"
-    r"kritiker\w*|rezensent\w*|zuschauer\w*)\b|\baccording to\b|\blaut\b",
+    r"kritiker\w*|rezensent\w*|zuschauer\w*)\b|"
+    r"\baccording to\b(?!\s+(?:the\s+)?(?:reviews|critics|reviewers)\b)|"
+    r"\blaut\b(?!\s+(?:den\s+)?(?:kritiken|kritikern|rezensionen|rezensenten)\b)",
     re.I,
 )
 _VERDICT = re.compile(
@@ -627,7 +633,18 @@ _VERDICT = re.compile(
     r"\b(?:was|what)\s+(?:sagen|sagt|halten|hält|meinen|denken|say|think)\s+(?:die|the)\s+"
     r"(?:critics?|reviewers?|reviews?|kritik\w*|rezens\w*)\b|"
     r"^\s*(?:ist|is|war|was|sind|are|waren|were)\b.*\b(?:gut|good|schlecht|bad|great|"
-    r"any good|toll|stark|gelungen|sehenswert)\s*[?.!]?\s*$",
+    r"any good|toll|stark|gelungen|sehenswert)\s*[?.!]?\s*$|"
+    r"\b(?:good|gut)\s+(?:or|oder)\s+(?:bad|schlecht)\b|"
+    r"\btaug(?:t|en|te)\b.*\b(?:was|etwas|nichts|nix)\s*[?.!]?\s*$|"
+    r"\b(?:was|what)\s+(?:halten|hält|denken|denkt|do|does|did)\s+(?:die\s+|the\s+)?"
+    r"(?:leute|people|zuschauer|viewers|publikum|audiences?|fans)\s+(?:\w+\s+)?"
+    r"(?:von|vom|über|of|about)\b",
+    re.I,
+)
+# "How good is X?" asks a verdict; "How good is the acting in X?" an aspect of it.
+_HOW_GOOD = re.compile(
+    r"^\W*(?:how|wie)\s+(?:good|gut)\s+(?:ist|sind|war|waren|is|are|was|were)\b"
+    r"(?!.*\b(?:in|im|of|von|vom|bei|beim|der|des)\s)",
     re.I,
 )
 
@@ -666,10 +683,12 @@ def opinion_asked(
             return "comparison", order
         if several and (than or _WHICH.search(text)):
             return "comparison", order  # "Is X better than Y?", "Which Ballerina is better?"
+    if several and _WHICH_FIRST.search(text) and _VERDICT.search(text):
+        return "comparison", None  # "Which Ballerina should I watch?" asks a verdict of each
     # A verdict is about a work the question names ("Which film does X recommend?" is not).
     if not works or _WHICH_FIRST.search(text):
         return None, None
-    if _VERDICT.search(text) or (polar and judging) or intent == "count":
+    if _VERDICT.search(text) or _HOW_GOOD.search(text) or (polar and judging) or intent == "count":
         return "verdict", None
     if _HOW_IS.search(text):
         return "aspect", None  # "Wie ist die Musik in X?": an opinion only if an aspect is named
