@@ -18,6 +18,7 @@ from langchain_core.language_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 
+from bot import citations
 from bot.answers import Answer, Source, WorkOpinion
 from bot.engine.reading import Question
 from bot.llm import LlmAnswerer, final_answer
@@ -280,3 +281,34 @@ def test_the_service_replaces_a_streamed_wrong_count_with_the_offline_answer(
         offline.opinions,
         offline.sources,
     )
+
+
+@pytest.mark.llm
+def test_a_real_llm_states_the_offline_counts_or_the_offline_answer_is_shown(
+    indexed_data: Path, embedder: RememberingEmbedder, llm_url: str, offline: Answer
+) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=indexed_data,
+        reviews_dir=SEEDS,
+        llm_base_url=llm_url,
+        llm_timeout=120,
+    )
+
+    answer = ReviewService(settings, embedder=embedder).ask(WORTH_WATCHING)
+
+    assert (answer.kind, answer.opinions, answer.sources) == (
+        offline.kind,
+        offline.opinions,
+        offline.sources,
+    )
+    if answer.answer != offline.answer:  # the LLM's summary passed the checks
+        assert answer.note is None or "left out" in answer.note, answer
+        counted = offline.opinions[0]
+        figures = {str(n) for n in (counted.reviews, counted.positive, counted.mixed)}
+        stated = set(citations.figures(answer.answer))
+        assert stated & figures, answer.answer
+        assert stated <= set(citations.figures(offline.answer)) | {"0"}, answer.answer
+        assert set(citations.cited_numbers(answer.answer)) <= {s.n for s in offline.sources}
+    else:
+        assert answer.note is not None and answer.note.endswith("showing the counted answer")
