@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 
 from bot.answers import Answer
+from bot.engine.opinions import OpinionReader, answer_opinion
+from bot.engine.reading import Question
 from bot.service import ReviewService
 from bot.settings import Settings
+from index.polarity import PolarityHead
+from index.records import Rating, Review, Work
 from tests.conftest import SEEDS, RememberingEmbedder, run_cli
 
 # Which seed reviews are about which "Ballerina" (tests/gold/seeds.jsonl's expected ids).
@@ -163,3 +167,33 @@ def test_a_how_question_without_an_opinion_is_answered_from_the_text(
 ) -> None:
     answer = seeds.ask("How is Ok-ju related to Min-hee in Ballerina?")
     assert answer.kind == "passages"
+
+
+def _work_review(review_id: str, work: Work, *, rating: float | None, polarity: float) -> Review:
+    stars = Rating(f"{rating * 5:g}/5", rating, 5) if rating is not None else None
+    return Review(
+        review_id, review_id, None, "txt", "", review_id, rating=stars, work=work, polarity=polarity
+    )
+
+
+def test_a_clearly_positive_unrated_review_inside_the_mixed_band_outranks_a_split_work() -> None:
+    """One rated positive and one middling unrated review of A, one unrated review of B that
+    reads positive but sits just inside the mixed band: B is liked better."""
+    head = PolarityHead.load()
+    low, high = head.mixed_band
+    a, b = Work("a", "Ballerina", 2023), Work("b", "Ballerina", 2025)
+    reviews = [
+        _work_review("a1", a, rating=0.7, polarity=0.56),
+        _work_review("a2", a, rating=None, polarity=0.5),
+        _work_review("b1", b, rating=None, polarity=high - 0.03),
+    ]
+    reader = OpinionReader(
+        reviews=reviews, chunks={}, sentences=lambda ids: {}, head=head, embed_passages=None
+    )
+    question = Question(text="Which Ballerina is better?", language="en", works=[a, b])
+    question.opinion = "comparison"
+    answer = answer_opinion(question, reader, [a, b])
+    assert [o.work_id for o in answer.opinions] == ["b", "a"]
+    assert answer.answer.startswith("Better liked: Ballerina (2025)")
+    assert "how far each review leans" in answer.answer
+    assert head.label(high - 0.03) == "mixed" and low < 0.5

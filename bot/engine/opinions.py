@@ -5,7 +5,9 @@ Every number is counted from the reviews: a review with a rating counts by its r
 negative, 3 mixed, 4–5 positive), one without by the polarity of its text (stored at index
 time, or computed from the stored sentence vectors of that work's reviews only). Each review
 is quoted by its verdict sentence: the sentence whose polarity agrees with the review's and
-is most decided, preferring the review's closing sentences.
+is most decided, preferring the review's closing sentences. Works are ranked by how far their
+reviews lean positive (:func:`leaning`), so an unrated text that reads positive but falls
+just inside the mixed band is not ranked as if it were undecided.
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ class ReviewOpinion:
     basis: Basis | None
     text_probability: float | None
     verdict: Verdict | None = None
+    # How far the review leans positive, 0..1 (see :func:`leaning`); None when not counted.
+    lean: float | None = None
 
     @property
     def strength(self) -> float:
@@ -104,6 +108,12 @@ class WorkReviews:
 
     work: Work
     reviews: list[ReviewOpinion] = field(default_factory=list)
+
+    def liking(self) -> float:
+        """The share of its counted reviews that are positive, each counted by its lean (an
+        unrated text inside the mixed band that leans positive counts in part)."""
+        leans = [r.lean for r in self.reviews if r.lean is not None]
+        return mean(leans) if leans else 0.0
 
     def opinion(self) -> WorkOpinion:
         counted = [r for r in self.reviews if r.polarity is not None]
@@ -130,11 +140,32 @@ def rating_polarity(normalized: float) -> Polarity:
     return "mixed"
 
 
-def ranking_key(opinion: WorkOpinion) -> tuple[float, float, int]:
-    """Best liked first: share of positive reviews, then average rating, then reviews."""
-    share = opinion.positive / opinion.reviews if opinion.reviews else 0.0
+def leaning(
+    polarity: Polarity, basis: Basis, probability: float | None, head: PolarityHead | None
+) -> float:
+    """How far a review counts as positive, 0..1: a positive review 1, a negative or mixed
+    one 0, except a text inside the head's mixed band that leans positive, which counts as
+    far as it lies from the threshold towards the band's upper edge. The text's
+    probabilities are squeezed towards the middle, so a clearly positive text can sit just
+    inside the band (0.60 of 0.37-0.63 counts 0.77)."""
+    if polarity == "mixed" and basis == "text" and probability is not None and head:
+        _, high = head.mixed_band
+        if high > head.threshold:
+            return min(1.0, max(0.0, (probability - head.threshold) / (high - head.threshold)))
+    return 1.0 if polarity == "positive" else 0.0
+
+
+def _label_share(work: WorkReviews) -> float:
+    opinion = work.opinion()
+    return opinion.positive / opinion.reviews if opinion.reviews else 0.0
+
+
+def ranking_key(work: WorkReviews) -> tuple[float, float, float, int]:
+    """Best liked first: share of positive reviews (each counted by its lean), then the
+    share counted by labels, then the average rating, then the number of reviews."""
+    opinion = work.opinion()
     average = opinion.average_rating if opinion.average_rating is not None else -1.0
-    return (-share, -average, -opinion.reviews)
+    return (-round(work.liking(), 4), -_label_share(work), -average, -opinion.reviews)
 
 
 class OpinionReader:
@@ -225,7 +256,10 @@ class OpinionReader:
             polarity, basis = self._head.label(probability), "text"
         else:
             polarity, basis = None, None
-        return ReviewOpinion(review, polarity, basis, probability)
+        lean = None
+        if polarity is not None and basis is not None:
+            lean = leaning(polarity, basis, probability, self._head)
+        return ReviewOpinion(review, polarity, basis, probability, lean=lean)
 
     def _text_probability(self, sentences: list[ReadSentence]) -> float | None:
         """The review's polarity from the mean of its sentences' unit vectors: on 114 rated DVD
@@ -357,7 +391,7 @@ def answer_opinion(question: Question, reader: OpinionReader, catalogue: Sequenc
 def _ranked(works: Sequence[WorkReviews], *, least: bool = False) -> list[WorkReviews]:
     """Best liked first, or least liked first."""
     counted = [w for w in works if w.opinion().reviews]
-    return sorted(counted, key=lambda w: ranking_key(w.opinion()), reverse=least)
+    return sorted(counted, key=ranking_key, reverse=least)
 
 
 class _Sources:
@@ -505,7 +539,7 @@ def _comparison(question: Question, works: Sequence[WorkReviews], *, all_works: 
         lines = ["Keine der Rezensionen ist gezählt." if de else "No review could be counted."]
         return _answer(question, "comparison", lines, sources, [])
     best = ranked[0].opinion()
-    tied = len(ranked) > 1 and ranking_key(ranked[1].opinion()) == ranking_key(best)
+    tied = len(ranked) > 1 and ranking_key(ranked[1]) == ranking_key(ranked[0])
     if tied:
         head = "Gleichauf: " if de else "Level: "
         head += " / ".join(w.work.label() for w in ranked[:2])
@@ -516,6 +550,16 @@ def _comparison(question: Question, works: Sequence[WorkReviews], *, all_works: 
     else:
         head = f"Besser kommt {best.work} an." if de else f"Better liked: {best.work}."
     lines = [head]
+    # The positive counts alone would rank them the other way round: say why.
+    shares = [_label_share(w) for w in ranked[:2]]
+    if not tied and len(shares) > 1 and shares[0] != shares[1] and (shares[1] > shares[0]) != least:
+        lines.append(
+            "Gereiht nach der Neigung jeder Rezension: ein Text ohne Wertung im gemischten "
+            "Bereich zählt, so weit er zum Positiven neigt."
+            if de
+            else "Ranked by how far each review leans: an unrated text in the mixed band "
+            "counts as far as it leans positive."
+        )
     for place, work in enumerate(ranked, start=1):
         prefix = f"{place}. " if len(ranked) > 1 else ""
         lines.append(prefix + _counts_line(work.opinion(), question.language))
