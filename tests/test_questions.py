@@ -256,6 +256,11 @@ def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
         ("Welche Ballerina würden die Kritiker eher empfehlen?", "comparison"),
         ("which ballerina is better according to the reviews", "comparison"),
         ("Which Ballerina should I watch?", "comparison"),
+        ("Ballerina 2023 vs Ballerina 2025?", "comparison"),
+        ("Which Ballerina do critics rate higher?", "comparison"),
+        ("Welcher Ballerina-Film hat die besseren Kritiken?", "comparison"),
+        ("Was taugt Crank?", "verdict"),
+        ("Should I skip Crank?", "verdict"),
         # An opinion only if the finder names an aspect ("Wie ist die Musik in X?").
         ("Wie ist die Musik in Crank?", "aspect"),
         ("How good is the acting in Crank?", "aspect"),

@@ -562,7 +562,8 @@ _SUPERLATIVE = re.compile(
     re.I,
 )
 _COMPARATIVE = re.compile(
-    r"\b(?:better|worse|more|less|besser|schlechter|lieber|mehr|weniger|beliebter|"
+    r"\b(?:better|worse|more|less|higher|lower|besser(?:e[nrs]?)?|schlechter(?:e[nrs]?)?|"
+    r"höher|niedriger|lieber|mehr|weniger|beliebter|"
     r"positiver|negativer|eher|rather|prefer\w*|bevorzug\w*|favou?rite|lieblings\w*|"
     r"\w+er\s+(?:than|als))\b",
     re.I,
@@ -611,7 +612,8 @@ _ONE_REVIEWER = re.compile(
 _VERDICT = re.compile(
     r"\b(?:lohnt|lohnen|lohnenswert\w*|sehenswert\w*|empfehlenswert\w*|worth|"
     r"recommend\w*|empf(?:ehlen|iehlt|ohlen)\w*)\b|"
-    r"\b(?:should|would)\s+(?:i|you|we)\s+(?:\w+\s+)?(?:watch|see)\b|"
+    r"\b(?:should|would)\s+(?:i|you|we)\s+(?:\w+\s+)?(?:watch|see|skip|avoid|bother)\b|"
+    r"^\W*was\s+taug(?:t|en|te)\b|"
     r"\b(?:soll(?:te)?|kann|könnte)\s+(?:ich|man)\b.*\b(?:sehen|schauen|ansehen|anschauen|"
     r"gucken)\b|"
     r"\b(?:wie|how)\b.*\b(?:an|ab|received|reviewed|ankommt|aufgenommen|abgeschnitten)"
@@ -683,6 +685,8 @@ def opinion_asked(
             return "comparison", order
         if several and (than or _WHICH.search(text)):
             return "comparison", order  # "Is X better than Y?", "Which Ballerina is better?"
+    if several and re.search(r"\b(?:vs\.?|versus)(?!\w)", text, re.I):
+        return "comparison", None  # "Ballerina 2023 vs Ballerina 2025"
     if several and _WHICH_FIRST.search(text) and _VERDICT.search(text):
         return "comparison", None  # "Which Ballerina should I watch?" asks a verdict of each
     # A verdict is about a work the question names ("Which film does X recommend?" is not).
