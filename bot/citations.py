@@ -237,6 +237,18 @@ def without_misquoting_sentences(
     return ("".join(kept).strip(), wrong) if wrong else (text, [])
 
 
+def stated_in(sentence: str, texts: Iterable[str]) -> bool:
+    """Whether each part of ``sentence`` between quotation marks and brackets stands word for
+    word in one of ``texts`` (a model repeating a quote with its label, citations aside)."""
+    pieces = [_comparable(p) for p in _MARKS.split(without_citations(sentence))]
+    pieces = [p for p in pieces if _WORD.search(p)]
+    known = [_comparable(" ".join(_MARKS.split(text))) for text in texts]
+    return bool(pieces) and all(any(p in text for text in known) for p in pieces)
+
+
+_MARKS = re.compile(r"[\"„“”»«()]")
+
+
 def _comparable(text: str) -> str:
     text = text.translate(_SAME_CHARACTERS).casefold()
     return " ".join(text.split()).strip(" .,;:!?")

@@ -177,7 +177,10 @@ class LlmAnswerer:
             yield offline
             return
         yield from self._checked_stream(
-            request.messages, offline, lambda text, cut: self._check_opinion(text, request, cut)
+            request.messages,
+            offline,
+            lambda text, cut: self._check_opinion(text, request, cut),
+            ours=request.ours,
         )
 
     def _checked_stream(
@@ -185,6 +188,7 @@ class LlmAnswerer:
         messages: list[BaseMessage],
         offline: Answer,
         check: Callable[[str, bool], Answer],
+        ours: Sequence[str] = (),
     ) -> Iterator[str | Answer]:
         """The model's whole sentences as they pass the screen, then ``check``'s Answer."""
         text = ""
@@ -201,7 +205,7 @@ class LlmAnswerer:
                 # smuggled in (a link, an instruction) does not flash up before the checks.
                 end = citations.last_sentence_end(text, released)
                 if not blocked and end > released:
-                    blocked = not self._presentable(text[released:end])
+                    blocked = not self._presentable(text[released:end], ours)
                     if not blocked:
                         yield text[released:end]
                         released = end
@@ -211,16 +215,15 @@ class LlmAnswerer:
             return
         unfinished = citations.unfinished_tail(text, cut=cut)
         rest = text[released : len(text.rstrip()) - len(unfinished)]
-        if not blocked and rest.strip() and self._presentable(rest):
+        if not blocked and rest.strip() and self._presentable(rest, ours):
             yield rest
         yield check(text, cut)
 
-    def _presentable(self, text: str) -> bool:
+    def _presentable(self, text: str, ours: Sequence[str] = ()) -> bool:
         """Whether streamed text may be shown: no link or contact data, no instruction."""
         said = [citations.without_citations(s).strip() for s in SENTENCE_END.split(text)]
-        return contact_data(text) is None and not any(
-            self.screen.reasons(s for s in said if s).values()
-        )
+        said = [s for s in said if s and not citations.stated_in(s, ours)]
+        return contact_data(text) is None and not any(self.screen.reasons(said).values())
 
     # -- follow-ups
 
@@ -311,13 +314,14 @@ class LlmAnswerer:
             for chunk_id, group in sentences.items()
         }
 
-    def _refusal(self, text: str, held: Sequence[str]) -> str | None:
+    def _refusal(self, text: str, held: Sequence[str], *, ours: Sequence[str] = ()) -> str | None:
         """Why an answer must not be shown: it carries a link or contact data, reads like an
-        instruction, or repeats a sentence of the reviews that was held back."""
+        instruction, or repeats a sentence of the reviews that was held back. Sentences
+        repeating text the bot wrote itself (``ours``, such as counts) are not screened."""
         if shape := contact_data(text):
             return f"LLM answer contained a {shape}"
         said = [citations.without_citations(s).strip() for s in citations.sentences(text)]
-        said = [s for s in said if s]
+        said = [s for s in said if s and not citations.stated_in(s, ours)]
         if any(self.screen.reasons(said).values()):
             return "LLM answer addressed the reader instead of answering"
         if any(citations.repeats(sentence, held) for sentence in said):
@@ -353,7 +357,14 @@ class LlmAnswerer:
         # Years in work labels are not counts; averages and totals are.
         counts = {f for f in citations.figures("\n".join(lines)) if float(f) < 1000}
         return _OpinionRequest(
-            question, shown, offline, messages, evidence, computed, frozenset(counts)
+            question,
+            shown,
+            offline,
+            messages,
+            [*lines, *passages],
+            evidence,
+            computed,
+            frozenset(counts),
         )
 
     def _check_opinion(self, generated: str, request: _OpinionRequest, cut: bool) -> Answer:
@@ -369,7 +380,7 @@ class LlmAnswerer:
             notes.append("LLM answer ended mid-sentence; the unfinished sentence is left out")
         if not text:
             return _opinion_fallback(offline, "LLM returned an empty answer")
-        if refusal := self._refusal(text, []):
+        if refusal := self._refusal(text, [], ours=request.ours):
             return _opinion_fallback(offline, refusal)
         if citations.without_not_found(text, list(NOT_FOUND.values())) != text:
             return _opinion_fallback(offline, "LLM found no answer, but the reviews were counted")
@@ -506,7 +517,9 @@ class _OpinionRequest:
     shown: list[ShownPassage]
     offline: Answer
     messages: list[BaseMessage]
-    # Every text whose numbers the model may repeat, and the polarity counts it may state.
+    # What the bot wrote or already let through (counts, screened quotes, labels), which a
+    # model may repeat; every text whose numbers it may repeat; the counts it may state.
+    ours: list[str]
     evidence: list[str]
     computed: list[citations.CountClaim]
     # The counts themselves: the summary must state at least one.

