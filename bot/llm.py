@@ -10,6 +10,11 @@ the passages hold no answer, the answer is "not found" (unless the offline answe
 the asked field, such as a director from a header line); anything else that fails the
 checks falls back to the offline answer, with a one-line note saying why.
 
+Opinion answers (verdicts, aspects, comparisons, extremes) are counted offline; the model
+only summarises their counts and polarity-labelled quotes, and its summary is shown only
+when every number it states is a computed figure and every count it states (``1 of 2
+positive``) is one that was computed. The Answer keeps the offline figures and sources.
+
 The model is asked whatever the offline ranker found, so it can answer what word matching
 missed; only a question naming a film that is not indexed, or one in a language word
 matching cannot read, keeps its offline "not found" without asking.
