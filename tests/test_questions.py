@@ -257,6 +257,7 @@ def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
         ("which ballerina is better according to the reviews", "comparison"),
         ("Which Ballerina should I watch?", "comparison"),
         ("Ballerina 2023 vs Ballerina 2025?", "comparison"),
+        ("Was ist besser: Crank oder Stargate?", "comparison"),
         ("Which Ballerina do critics rate higher?", "comparison"),
         ("Welcher Ballerina-Film hat die besseren Kritiken?", "comparison"),
         ("Was taugt Crank?", "verdict"),
@@ -293,6 +294,16 @@ def test_a_year_picks_among_works_of_one_title_and_keeps_the_other_titles(
     read = read_question(question, reviews, titles=titles)
     assert sorted((w.title, w.year) for w in read.works) == [("Ballerina", 2023), ("Crank", None)]
     assert read.opinion == "comparison"
+
+
+def test_a_comparison_that_names_one_of_two_works_of_a_title_compares_both(
+    reviews: list[Review], titles: TitleIndex
+) -> None:
+    read = read_question("Is the 2025 Ballerina better than the other one?", reviews, titles=titles)
+    assert sorted(w.year or 0 for w in read.works) == [2023, 2025]
+    assert read.opinion == "comparison"
+    verdict = read_question("Is the 2025 Ballerina worth watching?", reviews, titles=titles)
+    assert [w.year for w in verdict.works] == [2025]
 
 
 def test_an_opinion_question_keeps_the_metadata_intents_apart(

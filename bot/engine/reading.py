@@ -385,7 +385,20 @@ def _named_works(text: str, reviews: Sequence[Review], titles: TitleIndex) -> li
         candidates = [w for w in candidates if w.year in years or normalize(w.title) not in dated]
     if by_title and (narrowed := [w for w in candidates if w in by_person]):
         candidates = narrowed
+    if len(candidates) == 1 and _COMPARES.search(text):
+        # "Is the John Wick Ballerina better than the Korean one?" compares both.
+        title = normalize(candidates[0].title)
+        candidates = [w for w in works.values() if normalize(w.title) == title]
     return sorted(candidates, key=lambda w: (w.year or 0, w.work_id))
+
+
+# A comparison of two things the question names ("X better than Y", "X oder Y").
+_COMPARES = re.compile(
+    r"\b(?:better|worse|besser|schlechter|more|mehr|lieber|prefer\w*)\b.*"
+    r"\b(?:than|als|or|oder|vs\.?|versus)\b|\b(?:or|oder|vs\.?|versus)\b.*"
+    r"\b(?:better|worse|besser|schlechter|more|mehr|lieber|prefer\w*)\b",
+    re.I,
+)
 
 
 def title_index(
@@ -683,7 +696,7 @@ def opinion_asked(
         order = "negative" if _LEAST_LIKED.search(text) else None
         if (judging or polar) and (_WHICH.search(text) or several or than):
             return "comparison", order
-        if several and (than or _WHICH.search(text)):
+        if several and (than or _WHICH.search(text) or re.search(r"\b(?:or|oder)\b", text, re.I)):
             return "comparison", order  # "Is X better than Y?", "Which Ballerina is better?"
     if several and re.search(r"\b(?:vs\.?|versus)(?!\w)", text, re.I):
         return "comparison", None  # "Ballerina 2023 vs Ballerina 2025"
