@@ -14,6 +14,7 @@ import pytest
 
 from bot.answers import Answer
 from bot.conversation import Conversation
+from bot.engine.opinions import summary_line
 from bot.feedback import export_feedback, feedback_json
 from bot.service import ReviewService
 from bot.telegram import RateLimit
@@ -166,10 +167,15 @@ async def test_works_and_stats(telegram_server: TelegramTestServer, seeded: Revi
     [first, second] = works.plain_text.split("\n\n")
     assert first.startswith(
         "Ballerina (2023, Lee Chung-hyun) — 2 Kritik(en), Bewertung im Schnitt 70%\n"
-        "1 von 2 positiv · Ø 3,5/5 (1 bewertet) · „"
     )
-    assert second.startswith("Ballerina (2025, Len Wiseman) — 1 Kritik(en)\n0 von 1 positiv · „")
-    assert "<i>1 von 2 positiv" in (works.text or "")
+    assert second.startswith("Ballerina (2025, Len Wiseman) — 1 Kritik(en)\n")
+    # Each work's opinion line is the service's, in the chat's language: exact counts, the
+    # average of the rated reviews, a consensus quoted from a review.
+    lines = [summary_line(opinion, "de") for _, opinion in seeded.work_opinions()]
+    assert [first.split("\n", 1)[1], second.split("\n", 1)[1]] == lines
+    assert lines[0].startswith("1 von 2 positiv · Ø 3,5/5 (1 bewertet) · ")
+    assert all(" von " in line and "„" in line for line in lines)
+    assert f"<i>{html.escape(lines[0], quote=False)}" in (works.text or "")
     assert stats.plain_text is not None
     assert stats.plain_text.startswith("Kritiken: 3\nWerke: 2\nAbschnitte: ")
     assert "Sprachen: de 3" in stats.plain_text
