@@ -664,6 +664,24 @@ _HOW_GOOD = re.compile(
 )
 
 
+_HOW_IS_REST = re.compile(
+    r"^\W*(?:how|wie)\s+(?:is|was|ist|war)\s+(?P<rest>[^?!.]+)[?!.]?\s*$", re.I
+)
+_LINKS = {"in", "im", "of", "von", "vom", "bei", "beim", "to", "zu", "zum", "zur", "with", "mit"}
+
+
+def _how_is_the_work(text: str, works: Sequence[Work]) -> bool:
+    """ "How is the Netflix Ballerina?": "how is" and a work, with a word or two that picks
+    it, but nothing of it ("How is the ending in X?", "How is Ok-ju related to Min-hee?")."""
+    match = _HOW_IS_REST.search(text)
+    if not match or not works:
+        return False
+    rest = f" {normalize(match.group('rest').replace('-', ' '))} "
+    words = rest.split()
+    titled = any(f" {normalize(w.title)} " in rest for w in works)
+    return titled and len(words) <= 5 and not _LINKS.intersection(words)
+
+
 def opinion_asked(
     text: str, intent: str | None, *, works: Sequence[Work] = ()
 ) -> tuple[str | None, str | None]:
@@ -706,6 +724,8 @@ def opinion_asked(
     if not works or _WHICH_FIRST.search(text):
         return None, None
     if _VERDICT.search(text) or _HOW_GOOD.search(text) or (polar and judging) or intent == "count":
+        return "verdict", None
+    if _how_is_the_work(text, works):
         return "verdict", None
     if _HOW_IS.search(text):
         return "aspect", None  # "Wie ist die Musik in X?": an opinion only if an aspect is named
