@@ -259,6 +259,8 @@ def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
         ("Ballerina 2023 vs Ballerina 2025?", "comparison"),
         ("Was ist besser: Crank oder Stargate?", "comparison"),
         ("How is Crank?", "verdict"),
+        ("Who liked Crank the most?", "extreme"),
+        ("Which film do reviewers hate the most?", "comparison"),
         ("Wie war Stargate?", "verdict"),
         ("How is the ending of Crank?", "aspect"),
         ("Which Ballerina do critics rate higher?", "comparison"),
@@ -287,7 +289,7 @@ def test_opinion_questions_are_told_by_their_wording(
     if opinion == "extreme":
         assert read.extreme == ("negative" if "negativ" in question else "positive")
     if opinion == "comparison":
-        assert read.extreme == ("negative" if "worst" in question else None)
+        assert read.extreme == ("negative" if "worst" in question or "hate" in question else None)
 
 
 def test_a_year_picks_among_works_of_one_title_and_keeps_the_other_titles(
@@ -307,6 +309,13 @@ def test_a_comparison_that_names_one_of_two_works_of_a_title_compares_both(
     assert read.opinion == "comparison"
     verdict = read_question("Is the 2025 Ballerina worth watching?", reviews, titles=titles)
     assert [w.year for w in verdict.works] == [2025]
+
+
+def test_who_liked_a_film_least_asks_for_its_most_negative_review(
+    reviews: list[Review], titles: TitleIndex
+) -> None:
+    read = read_question("Wer mochte Crank am wenigsten?", reviews, titles=titles)
+    assert (read.opinion, read.extreme) == ("extreme", "negative")
 
 
 def test_an_opinion_question_keeps_the_metadata_intents_apart(

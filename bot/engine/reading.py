@@ -610,9 +610,10 @@ _HOW_IS = re.compile(
 )
 _LEAST_LIKED = re.compile(
     r"\b(?:worst|least|schlechteste\w*|am\s+schlechtesten|am\s+wenigsten|wenigsten|"
-    r"negativste\w*|am\s+negativsten)\b",
+    r"negativste\w*|am\s+negativsten|hate[ds]?|hass\w*)\b",
     re.I,
 )
+_WHO_FIRST = re.compile(r"^\W*(?:who|wer)\b", re.I)
 _WHICH_FIRST = re.compile(r"^\W*(?:which|welche[mnrs]?)\b", re.I)
 # "a Van Helsing reviewer", "according to one fan", "laut einem Kritiker": one review's words.
 _ONE_REVIEWER = re.compile(
@@ -699,11 +700,13 @@ def opinion_asked(
     superlative = _SUPERLATIVE.search(text)
     comparative = _COMPARATIVE.search(text)
     judging = _JUDGING.search(text)
-    end = "negative" if _NEGATIVE_WORD.search(text) else "positive"
+    end = "negative" if _NEGATIVE_WORD.search(text) or _LEAST_LIKED.search(text) else "positive"
     several = len(works) > 1
     if superlative and _REVIEW_ASKED.search(text) and not _WORK_ASKED.search(text):
         # "Which review is the most negative?", "Welche Kritik lobt X am meisten?"
         return "extreme", end
+    if superlative and judging and _WHO_FIRST.search(text) and len(works) == 1:
+        return "extreme", end  # "Who liked Crank the most?" asks for a review
     if superlative and polar and not _WORK_ASKED.search(text):
         return "extreme", end  # "the most negative of them", "am positivsten"
     than = re.search(r"\b(?:than|als)\b", text, re.I)
