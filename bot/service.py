@@ -322,7 +322,12 @@ class ReviewService:
         if read.opinion in ("verdict", "aspect") and read.works:
             # Words that picked one of two works ("Netflix", but also "Musik") stay in.
             spans = [w.title for w in read.works] + read.names
-            aspect = self.aspects.asked(read.text, read.language, title_spans=spans)
+            aspect = self.aspects.asked(
+                read.text,
+                read.language,
+                title_spans=spans,
+                opinion=True,
+            )
             if aspect is not None and aspect.key is not None:
                 # None when no sentence is surely about it: then the text path answers.
                 return answer_aspect(read, reader, self.aspects, aspect)

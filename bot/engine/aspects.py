@@ -104,6 +104,9 @@ class AspectData:
     answer_threshold: float = 1.0
     answer_margin: float = 0.0
     answer_reviews: int = 0
+    # In a question answered as an opinion ("Lohnt sich X?", "How is X?"), the words left
+    # over are often the verdict's own or another subject: they must come this near an aspect.
+    opinion_ask_threshold: float = 1.0
 
     def threshold(self, key: str | None) -> float:
         return self.raised.get(key, self.about_threshold) if key else self.phrase_threshold
@@ -137,6 +140,7 @@ class AspectData:
                 float(answering.get("threshold", 1.0)),
                 float(answering.get("margin", 0.0)),
                 int(answering.get("reviews", 0)),
+                float(answering.get("opinion_ask_threshold", thresholds["ask_threshold"])),
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ConfigurationError(
@@ -229,15 +233,33 @@ class AspectFinder:
         return self._phrase_vectors[phrase]
 
     def asked(
-        self, question: str, language: str, title_spans: Sequence[str] = ()
+        self,
+        question: str,
+        language: str,
+        title_spans: Sequence[str] = (),
+        *,
+        opinion: bool = False,
     ) -> AspectQuery | None:
-        """The aspect of a work the question asks about; None for a question without one."""
+        """The aspect of a work the question asks about; None for a question without one.
+
+        An ``opinion`` question (one the bot answers with counts) needs its words nearer a
+        seed aspect: there, the words left over are often the verdict's own ("worth seeing",
+        "the new one") or another subject ("How is Ok-ju related to …")."""
         phrase = self.content_phrase(question, language, title_spans)
         if not phrase:
             return None
-        similarities = self.seed_similarities(phrase)
+        # The phrase as a whole, and each of its words: a word beside the aspect ("die Musik
+        # der Netflix-Ballerina") would otherwise pull the phrase away from it.
+        words = phrase.split()
+        candidates = [phrase, *words] if len(words) > 1 else [phrase]
+        similarities = max(
+            (self.seed_similarities(candidate) for candidate in candidates),
+            key=max,
+        )
         best = int(np.argmax(similarities))
-        if similarities[best] >= self._data.ask_threshold:
+        data = self._data
+        threshold = data.opinion_ask_threshold if opinion else data.ask_threshold
+        if similarities[best] >= threshold:
             seed = self._data.seeds[best]
             return AspectQuery(seed.key, seed.name(language), self.seed_vectors[best])
         return AspectQuery(None, phrase, self._phrase_vector(phrase))
