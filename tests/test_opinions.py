@@ -197,3 +197,17 @@ def test_a_clearly_positive_unrated_review_inside_the_mixed_band_outranks_a_spli
     assert answer.answer.startswith("Better liked: Ballerina (2025)")
     assert "how far each review leans" in answer.answer
     assert head.label(high - 0.03) == "mixed" and low < 0.5
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Is the Korean Ballerina worth seeing?",
+        "How good is the new Ballerina from 2025?",
+        "Lohnt sich der Netflix-Film Ballerina?",
+    ],
+)
+def test_a_verdict_question_is_not_taken_for_an_aspect(seeds: ReviewService, question: str) -> None:
+    answer = seeds.ask(question)
+    assert answer.kind == "verdict", answer.answer
+    assert answer.aspect is None and answer.opinions
