@@ -251,7 +251,13 @@ class ReviewService:
         if standalone != question:
             # The reply keeps the language the user asked in, whatever the rewrite did.
             read.language = read_question(question, reviews, titles=view.titles).language
-        answer = answer_from_metadata(read, reviews)
+        answer = None
+        if read.intent == "ratings" and not read.opinion and read.works:
+            # Ratings are of whole reviews: "Wie wird die Musik von X bewertet?" asks how the
+            # reviews judge the music.
+            answer = self.answer_aspect(read, view=view)
+        if answer is None:
+            answer = answer_from_metadata(read, reviews)
         if answer is None and read.opinion:
             # Opinions are counted from ratings and stored polarities; an LLM only words the
             # summary, and its answer is shown only when its numbers are the counted ones.
@@ -318,23 +324,25 @@ class ReviewService:
         that only might have been one (None) is answered from the text.
         """
         view = view or self.view()
-        reader = self.opinion_reader(view)
         if read.opinion in ("verdict", "aspect") and read.works:
-            # Words that picked one of two works ("Netflix", but also "Musik") stay in.
-            spans = [w.title for w in read.works] + read.names
-            aspect = self.aspects.asked(
-                read.text,
-                read.language,
-                title_spans=spans,
-                opinion=True,
-            )
-            if aspect is not None and aspect.key is not None:
-                # None when no sentence is surely about it: then the text path answers.
-                return answer_aspect(read, reader, self.aspects, aspect)
+            answer = self.answer_aspect(read, view=view)
+            if answer is not None:
+                return answer
         if read.opinion == "aspect":
             return None  # "How is Ok-ju related to Min-hee?" asks the text, not an opinion
         catalogue = list({r.work.work_id: r.work for r in view.reviews if r.work}.values())
-        return answer_opinion(read, reader, catalogue)
+        return answer_opinion(read, self.opinion_reader(view), catalogue)
+
+    def answer_aspect(self, read: Question, *, view: CatalogView | None = None) -> Answer | None:
+        """The named works' sentences about the seed aspect the question names, counted by
+        polarity; None when it names none, or no sentence is surely about it (then the text
+        path answers)."""
+        # Words that picked one of two works ("Netflix", but also "Musik") stay in.
+        spans = [w.title for w in read.works] + read.names
+        aspect = self.aspects.asked(read.text, read.language, title_spans=spans, opinion=True)
+        if aspect is None or aspect.key is None:
+            return None
+        return answer_aspect(read, self.opinion_reader(view), self.aspects, aspect)
 
     @cached_property
     def aspects(self) -> AspectFinder:

@@ -211,3 +211,14 @@ def test_a_verdict_question_is_not_taken_for_an_aspect(seeds: ReviewService, que
     answer = seeds.ask(question)
     assert answer.kind == "verdict", answer.answer
     assert answer.aspect is None and answer.opinions
+
+
+def test_how_a_named_aspect_is_rated_is_answered_from_the_sentences_about_it(
+    seeds: ReviewService,
+) -> None:
+    answer = seeds.ask("Wie wird die Musik der Netflix-Ballerina bewertet?")
+    assert answer.kind == "aspect", answer.answer
+    assert answer.aspect == "Musik"
+    assert all("musik" in s.quote.lower() for s in answer.sources)
+    rated = seeds.ask("Wie wurde die Netflix-Ballerina bewertet?")
+    assert rated.kind == "metadata" and "3.5 von 5" in rated.answer
