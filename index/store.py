@@ -91,6 +91,11 @@ def open_embedded(settings: ChromaSettings) -> ClientAPI:
     return Client.from_system(system)
 
 
+def new_generation() -> str:
+    """A fresh generation id for an index run."""
+    return uuid.uuid4().hex
+
+
 def _is_embedded(client: ClientAPI) -> bool:
     return bool(client.get_settings().is_persistent)
 
@@ -234,10 +239,13 @@ class ReviewStore:
             state = self.state
         return state
 
-    def mark_indexed(self, summary: Mapping[str, str | int | float]) -> str:
-        """Record that an index run finished; returns the new generation id."""
+    def mark_indexed(
+        self, summary: Mapping[str, str | int | float], *, generation: str | None = None
+    ) -> str:
+        """Record that an index run finished; returns the new generation id (``generation``
+        when the run chose it before, to write the generation's snapshot first)."""
         collection = self._writable()
-        generation = uuid.uuid4().hex
+        generation = generation or new_generation()
         metadata: dict[str, Any] = {
             "embedder": self._embedder_name,
             "generation": generation,
