@@ -6,10 +6,10 @@ import json
 import logging
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,27 +58,95 @@ def tokenize(text: str, *, language: str, also_stop: str | None = None) -> list[
     return list(_stemmer(language).stemWords(words))
 
 
+_IDS = "chunk_ids.npy"
+_ORDER = "chunk_id_order.npy"
+_META = "keyword.json"
+_EMPTY_DOCUMENT = "\u2205"
+
+
+class ChunkIds(Sequence[str]):
+    """The chunk id of each document of a saved index, read from (memory-mapped) arrays.
+
+    ``position`` finds an id by binary search over a saved sort order, so neither the
+    ids nor a dictionary of them need to be held in memory.
+    """
+
+    def __init__(self, ids: npt.NDArray[np.bytes_], order: npt.NDArray[np.int64]) -> None:
+        self._ids = ids
+        self._order = order
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [bytes(i).decode("utf-8") for i in self._ids[index]]
+        return bytes(self._ids[index]).decode("utf-8")
+
+    def __contains__(self, chunk_id: object) -> bool:
+        return isinstance(chunk_id, str) and self.position(chunk_id) is not None
+
+    def position(self, chunk_id: str) -> int | None:
+        import numpy as np
+
+        if not len(self._ids):
+            return None
+        wanted = chunk_id.encode("utf-8")
+        at = int(np.searchsorted(self._ids, wanted, sorter=self._order))
+        if at < len(self._ids) and bytes(self._ids[self._order[at]]) == wanted:
+            return int(self._order[at])
+        return None
+
+    @staticmethod
+    def save(chunk_ids: Sequence[str], folder: Path) -> None:
+        import numpy as np
+
+        encoded = [c.encode("utf-8") for c in chunk_ids]
+        width = max((len(e) for e in encoded), default=1) or 1
+        ids = np.array(encoded, dtype=f"S{width}")
+        np.save(folder / _IDS, ids)
+        np.save(folder / _ORDER, np.argsort(ids, kind="stable").astype(np.int64))
+
+    @classmethod
+    def load(cls, folder: Path, *, mmap: bool) -> ChunkIds:
+        import numpy as np
+
+        mode: Literal["r"] | None = "r" if mmap else None
+        return cls(np.load(folder / _IDS, mmap_mode=mode), np.load(folder / _ORDER, mmap_mode=mode))
+
+
 class KeywordIndex:
     """A BM25 index whose documents are chunk ids, in the order they were indexed."""
 
-    def __init__(self, chunk_ids: list[str], retriever: Any, languages: list[str]) -> None:
+    def __init__(self, chunk_ids: Sequence[str], retriever: Any, languages: list[str]) -> None:
         self.chunk_ids = chunk_ids
-        self._position = {chunk_id: i for i, chunk_id in enumerate(chunk_ids)}
+        self._position: dict[str, int] | None = None
         self._retriever = retriever
         self.languages = languages
 
     @classmethod
     def build(cls, chunks: Sequence[StoredChunk]) -> KeywordIndex:
-        bm25s = _bm25s()
-        corpus = [
-            tokenize(c.text, language=str(c.metadata.get("language", "de"))) or ["\u2205"]
-            for c in chunks
-        ]
-        retriever = bm25s.BM25()
+        languages = [str(c.metadata.get("language", "de")) for c in chunks]
+        return cls.from_tokens(
+            [c.chunk_id for c in chunks],
+            [tokenize(c.text, language=lang) for c, lang in zip(chunks, languages, strict=True)],
+            sorted(set(languages)),
+        )
+
+    @classmethod
+    def from_tokens(
+        cls, chunk_ids: Sequence[str], tokens: Iterable[list[str]], languages: list[str]
+    ) -> KeywordIndex:
+        """An index over documents stemmed already (each in its chunk's language)."""
+        corpus = [t or [_EMPTY_DOCUMENT] for t in tokens]
+        retriever = _bm25s().BM25()
         if corpus:
             retriever.index(corpus, show_progress=False)
-        languages = sorted({str(c.metadata.get("language", "de")) for c in chunks})
-        return cls([c.chunk_id for c in chunks], retriever, languages)
+        return cls(list(chunk_ids), retriever, languages)
 
     def search(
         self, query: str, *, k: int, mask: npt.NDArray[np.float32] | None = None
@@ -128,6 +196,11 @@ class KeywordIndex:
         return found
 
     def position(self, chunk_id: str) -> int | None:
+        """The document number of ``chunk_id`` (its place in ``chunk_ids``), if indexed."""
+        if isinstance(self.chunk_ids, ChunkIds):
+            return self.chunk_ids.position(chunk_id)
+        if self._position is None:
+            self._position = {c: i for i, c in enumerate(self.chunk_ids)}
         return self._position.get(chunk_id)
 
     def save(self, folder: Path) -> None:
@@ -135,19 +208,31 @@ class KeywordIndex:
         partial = folder.with_name(folder.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
-        self._retriever.save(str(partial), show_progress=False)
-        meta = {"chunk_ids": self.chunk_ids, "languages": self.languages}
-        (partial / "chunks.json").write_text(json.dumps(meta), encoding="utf-8")
+        if self.chunk_ids:
+            self._retriever.save(str(partial), show_progress=False)
+        ChunkIds.save(self.chunk_ids, partial)
+        meta = {"documents": len(self.chunk_ids), "languages": self.languages}
+        (partial / _META).write_text(json.dumps(meta), encoding="utf-8")
         shutil.rmtree(folder, ignore_errors=True)
         partial.rename(folder)
 
     @classmethod
-    def load(cls, folder: Path) -> KeywordIndex | None:
-        """The index saved in ``folder``, or None when there is none or it is unreadable."""
+    def load(cls, folder: Path, *, mmap: bool = False) -> KeywordIndex | None:
+        """The index saved in ``folder``, or None when there is none or it is unreadable.
+
+        With ``mmap`` the BM25 scores and the chunk ids stay in the files, paged in as
+        searches read them and shared by every process that maps them.
+        """
         bm25s = _bm25s()
         try:
-            meta = json.loads((folder / "chunks.json").read_text(encoding="utf-8"))
-            retriever = bm25s.BM25.load(str(folder), show_progress=False)
-        except (OSError, ValueError):
+            meta = json.loads((folder / _META).read_text(encoding="utf-8"))
+            documents = int(meta["documents"])
+            chunk_ids = ChunkIds.load(folder, mmap=mmap)
+            retriever = (
+                bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False) if documents else None
+            )
+        except (OSError, ValueError, KeyError):
             return None
-        return cls(list(meta["chunk_ids"]), retriever, list(meta["languages"]))
+        if len(chunk_ids) != documents:
+            return None
+        return cls(chunk_ids, retriever, list(meta["languages"]))
