@@ -297,6 +297,28 @@ class ReviewStore:
         """Every chunk with its text and metadata."""
         return list(self._scan(with_documents=True))
 
+    def iter_chunks(self) -> Iterator[StoredChunk]:
+        """Every chunk with its text and metadata, read a page at a time."""
+        return self._scan(with_documents=True)
+
+    def get_chunks(self, ids: Iterable[str]) -> list[StoredChunk]:
+        """The chunks stored under ``ids`` (ids not stored are left out), in no set order."""
+        collection = self._existing()
+        wanted = list(dict.fromkeys(ids))
+        if collection is None or not wanted:
+            return []
+        found = []
+        for start in range(0, len(wanted), _PAGE):
+            page = collection.get(
+                ids=wanted[start : start + _PAGE], include=["metadatas", "documents"]
+            )
+            documents = page.get("documents") or [""] * len(page["ids"])
+            for chunk_id, document, metadata in zip(
+                page["ids"], documents, page["metadatas"] or [], strict=True
+            ):
+                found.append(StoredChunk(chunk_id, document or "", dict(metadata)))  # type: ignore[arg-type]
+        return found
+
     def _scan(self, *, with_documents: bool) -> Iterator[StoredChunk]:
         collection = self._existing()
         if collection is None:
