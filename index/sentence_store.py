@@ -142,6 +142,11 @@ class SentenceStore:
                 log.warning("sentence vectors unreadable now (%s); embedding them instead", error)
                 return {}
 
+    def read_chunks(self, chunk_ids: Sequence[str]) -> dict[str, list[StoredSentence]]:
+        """Like :meth:`of_chunks`, but a store that cannot be read raises (for writers)."""
+        with self._lock:
+            return self._read(chunk_ids)
+
     def _read(self, chunk_ids: Sequence[str]) -> dict[str, list[StoredSentence]]:
         import numpy as np
 
@@ -176,7 +181,9 @@ class SentenceStore:
 
     def vector_pages(self) -> Iterator[VectorPage]:
         """Every sentence id with its metadata and vector, a page at a time."""
-        yield from vector_pages(self._open())
+        collection = self._readable()
+        if collection is not None:
+            yield from vector_pages(collection)
 
     def update_metadatas(self, ids: Sequence[str], metadatas: Sequence[Metadata]) -> None:
         """Replace the metadata of these sentences."""
