@@ -8,28 +8,39 @@ run finishes the job without embedding anything twice.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from index.chunking import DEFAULT_CHUNK_CHARS, chunk_review, split_sentences
 from index.decoding import DEFAULT_MAX_FILE_BYTES
 from index.embedding import ReviewEmbedder
 from index.errors import EmptySourceError, IndexLockedError
-from index.files import ReviewFiles, is_under, path_text, scan_review_files
+from index.file_records import FileRecord, FileRecords, ReviewRecord, file_sha256, file_state
+from index.files import ReviewFiles, absolute_path, is_under, path_text, scan_review_files
 from index.loading import DEFAULT_MAX_RECORDS, load_reviews, one_line
 from index.metadata import parse_review
 from index.polarity import PolarityHead, head_for
 from index.records import Chunk, FileLoad, LoadFailure, LoadNote, Review, SourceRecord
 from index.sentence_store import SentenceStore, sentence_spans
-from index.store import Metadata, ReviewStore, chunk_metadata, review_from_metadata
+from index.store import (
+    Metadata,
+    ReviewStore,
+    chunk_metadata,
+    new_generation,
+    review_from_metadata,
+)
 from index.works import assign_works
 
 EMBED_BATCH = 64
+# Review ids per Chroma `where` lookup of their chunks.
+_FETCH_BATCH = 500
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +124,8 @@ def index_reviews(
     rebuild: bool = False,
     progress: Progress | None = None,
     embed_batch: int = EMBED_BATCH,
+    records: Path | None = None,
+    snapshots: Path | None = None,
 ) -> IndexReport:
     """Index the review files under ``paths`` into ``store``; returns what changed.
 
@@ -123,134 +136,547 @@ def index_reviews(
     a file of another folder with the same name is refused, not taken over. A folder
     that holds indexed reviews but no review files at all (an unmounted share, say)
     raises EmptySourceError unless ``allow_empty``.
+
+    With ``records`` (a SQLite file, see index.file_records), files whose size and mtime
+    (or, failing those, bytes) are as the last run recorded are not read again: a run in
+    which nothing changed reads no file and does not scan the store. With ``snapshots``
+    (see index.snapshot), a run that changes the store writes the new generation's
+    snapshot before publishing it.
     """
     started = time.monotonic()
-    report = IndexReport()
     found = scan_review_files(paths)
     if rebuild:
         if not allow_empty and not found.files and not found.unlistable:
             raise EmptySourceError(_nothing_to_rebuild_from(paths))
         store.drop()
-    stored = _group_by_review(store.metadatas())
-    if not allow_empty:
-        _refuse_emptied_folders(paths, found, stored)
-    roots = [path_text(os.path.realpath(p)) for p in paths]
-
-    reading = _Reading(stored, roots, report, chunk_chars=chunk_chars, progress=progress)
-    for folder in found.unlistable:
-        reading.add_unlistable(folder.failures, folder.source_path)
-    for file_load in load_reviews(
-        found.files,
-        columns=columns,
-        max_bytes=max_bytes,
-        max_records=max_records,
-        follow_external_links=follow_external_links,
-    ):
-        reading.add(file_load)
-    loaded = reading.reviews
-
-    carried: dict[str, Review] = {}
-    for review_id, stored_chunks in stored.items():
-        if review_id in loaded:
-            continue
-        first = min(stored_chunks.values(), key=lambda m: int(m["chunk_index"]))
-        source = str(first["source_path"])
-        if not any(is_under(source, root) for root in roots):
-            carried[review_id] = review_from_metadata(first)
-        elif reading.failed_at(source):
-            carried[review_id] = review_from_metadata(first)
-            report.kept.append(review_id)
-        else:
-            report.removed.append(review_id)
-
-    # Reviews carried over without their text keep a work attached by evidence.
-    regroup = [*loaded.values(), *(r for r in carried.values() if r.title)]
-    assign_works(regroup)
-
-    head = head_for(embedder.name)
-    pending: list[_ReviewPlan] = []
-    to_update: dict[str, Metadata] = {}
-    to_delete: list[str] = []
-    for review_id, review in loaded.items():
-        before = stored.get(review_id, {})
-        chunks = reading.chunks[review_id]
-        report.chunks_total += len(chunks)
-        plan = _ReviewPlan(review, chunks, before)
-        if plan.new:
-            pending.append(plan)
-        else:
-            to_update.update(plan.settle(head, {}).changed)
-        stale = set(before) - {c.chunk_id for c in chunks}
-        to_delete.extend(sorted(stale))
-        if not before:
-            report.added.append(review_id)
-        elif stale or len(before) != len(chunks) or _hash_of(before) != review.content_hash:
-            report.updated.append(review_id)
-        else:
-            report.unchanged.append(review_id)
-    for review_id, review in carried.items():
-        for chunk_id, old in stored[review_id].items():
-            position = _stored_position(review_id, chunk_id, old)
-            metadata = chunk_metadata(
-                review,
-                position,
-                chunk_count=len(stored[review_id]),
-                polarity=_stored_polarity(old),
-            )
-            report.chunks_total += 1
-            if metadata != old:
-                to_update[chunk_id] = metadata
-    for review_id in report.removed:
-        to_delete.extend(sorted(stored[review_id]))
-
-    sentences = SentenceStore(store)
-    report.sentences_embedded = _embed_and_store(
-        pending,
+    run = _Run(
+        paths,
+        found,
         store=store,
-        sentences=sentences,
         embedder=embedder,
-        head=head,
-        to_update=to_update,
+        reading=_ReadOptions(
+            chunk_chars, dict(columns or {}), max_bytes, max_records, follow_external_links
+        ),
+        allow_empty=allow_empty,
+        rebuild=rebuild,
         progress=progress,
-        batch_size=embed_batch,
+        embed_batch=embed_batch,
+        book=FileRecords(records) if records is not None else None,
+        snapshots=snapshots,
+        started=started,
     )
-    report.chunks_embedded = sum(len(plan.new) for plan in pending)
-    ids = sorted(to_update)
-    log.info("updating the metadata of %d chunks", len(ids))
-    store.update_metadatas(ids, [to_update[i] for i in ids])
-    log.info("deleting %d chunks", len(to_delete))
-    store.delete(to_delete)
-    sentences.delete_chunks(to_delete)
-    report.chunks_deleted = len(to_delete)
-    filled = False
-    if store.exists() and store.state.get("last_sentences") != SENTENCES_VERSION:
-        report.sentences_embedded += _fill_in_sentences(
-            store,
-            sentences,
-            skip={chunk.chunk_id for plan in pending for chunk in plan.new},
-            head=head,
-            embedder=embedder,
-            progress=progress,
-            batch_size=embed_batch,
+    try:
+        return run.go()
+    finally:
+        if run.book is not None:
+            run.book.close()
+
+
+@dataclass(frozen=True)
+class _ReadOptions:
+    """How files are read and split: records are trusted only under the same options."""
+
+    chunk_chars: int
+    columns: dict[str, str]
+    max_bytes: int
+    max_records: int
+    follow_external_links: bool
+
+    def text(self, store: ReviewStore) -> str:
+        return json.dumps(
+            {"store": store.name, "embedder": store.embedder_name, **asdict(self)},
+            sort_keys=True,
         )
-        filled = True
-    polarity_version = head.version if head else _NO_POLARITY
-    if stored and head is not None and store.state.get("last_polarity") != polarity_version:
-        _fill_in_polarities(store, sentences, head)
-        filled = True
-    report.seconds = round(time.monotonic() - started, 3)
-    if report.changed or to_update or rebuild or filled or not store.state.get("generation"):
-        store.mark_indexed(
+
+
+@dataclass
+class _Look:
+    """The files under the paths compared with their records."""
+
+    unchanged: list[FileRecord]
+    touched: list[FileRecord]
+    changed: list[tuple[Path, Path]]
+    gone: list[tuple[str, str]]
+    known: dict[tuple[str, str], FileRecord]
+
+
+class _Run:
+    """One index run: with trusted file records, only the files that changed are read."""
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        found: ReviewFiles,
+        *,
+        store: ReviewStore,
+        embedder: ReviewEmbedder,
+        reading: _ReadOptions,
+        allow_empty: bool,
+        rebuild: bool,
+        progress: Progress | None,
+        embed_batch: int,
+        book: FileRecords | None,
+        snapshots: Path | None,
+        started: float,
+    ) -> None:
+        self.paths = paths
+        self.found = found
+        self.store = store
+        self.embedder = embedder
+        self.options = reading
+        self.allow_empty = allow_empty
+        self.rebuild = rebuild
+        self.progress = progress
+        self.embed_batch = embed_batch
+        self.book = book
+        self.snapshots = snapshots
+        self.started = started
+        self.head = head_for(embedder.name)
+        self.polarity_version = self.head.version if self.head else _NO_POLARITY
+        self.roots = [path_text(os.path.realpath(p)) for p in paths]
+        self.settings = reading.text(store)
+
+    def go(self) -> IndexReport:
+        look = self._look()
+        if look is not None:
+            if self._nothing_changed(look):
+                return self._no_change(look)
+            report = self._index(look)
+            if report is not None:
+                return report
+            log.info("a review without a header changed: reading every file")
+        report = self._index(None)
+        assert report is not None
+        return report
+
+    # -- what changed ------------------------------------------------------------------
+
+    def _look(self) -> _Look | None:
+        """The files compared with their records; None when the records cannot be trusted."""
+        state = self.store.state
+        if (
+            self.book is None
+            or self.rebuild
+            or state.get("last_sentences") != SENTENCES_VERSION
+            or state.get("last_polarity") != self.polarity_version
+            or not self.book.trusted(generation=state.get("generation"), settings=self.settings)
+        ):
+            return None
+        known = self.book.files()
+        look = _Look([], [], [], [], known)
+        seen: set[tuple[str, str]] = set()
+        for file, root in self.found.files:
+            key = (path_text(file), path_text(root))
+            seen.add(key)
+            record = known.get(key)
+            now = file_state(str(file))
+            if record is None or record.failed or now is None or now.size != record.size:
+                look.changed.append((file, root))
+            elif now.mtime_ns == record.mtime_ns:
+                look.unchanged.append(record)
+            elif file_sha256(str(file)) == record.sha256:
+                record = replace(record, mtime_ns=now.mtime_ns)
+                look.unchanged.append(record)
+                look.touched.append(record)
+            else:
+                look.changed.append((file, root))
+        given = [path_text(absolute_path(p)) for p in self.paths]
+        look.gone = [
+            key
+            for key in known
+            if key not in seen and any(is_under(key[0], folder) for folder in given)
+        ]
+        return look
+
+    def _nothing_changed(self, look: _Look) -> bool:
+        if look.changed or look.gone or self.found.unlistable:
+            assert self.book is not None
+            return False
+        assert self.book is not None
+        unchanged = {r for record in look.unchanged for r in record.review_ids}
+        return all(
+            review_id in unchanged
+            for review_id, source in self.book.review_sources().items()
+            if self._under_roots(source)
+        )
+
+    def _under_roots(self, source: str) -> bool:
+        return any(is_under(source, root) for root in self.roots)
+
+    def _no_change(self, look: _Look) -> IndexReport:
+        assert self.book is not None
+        if look.touched:
+            self.book.touch(look.touched)
+        report = IndexReport()
+        report.unchanged = [r for record in look.unchanged for r in record.review_ids]
+        report.chunks_total = self.store.count()
+        generation = str(self.store.state.get("generation"))
+        if self.snapshots is not None and not (self.snapshots / generation).is_dir():
+            # An index made before snapshots: its first snapshot is written from the store.
+            generation = self._publish(report, changed=(), removed=(), full=True)
+            self.book.retag(generation)
+        report.seconds = round(time.monotonic() - self.started, 3)
+        return report
+
+    # -- an index run ------------------------------------------------------------------
+
+    def _index(self, look: _Look | None) -> IndexReport | None:
+        """Bring the store in step; with ``look``, only its changed files are read (None
+        when that cannot give the result a full read gives)."""
+        store = self.store
+        report = IndexReport()
+        if look is None:
+            stored = _StoredReviews.scan(store)
+            to_read = self.found.files
+            unchanged_ids: dict[str, None] = {}
+        else:
+            assert self.book is not None
+            stored = _StoredReviews.recorded(self.book.reviews())
+            to_read = look.changed
+            unchanged_ids = dict.fromkeys(r for rec in look.unchanged for r in rec.review_ids)
+        if not self.allow_empty:
+            _refuse_emptied_folders(self.paths, self.found, stored.sources())
+        # Size, mtime and bytes are taken before reading: a file changed meanwhile is
+        # recorded as it was, and read again next time.
+        seen = [
+            (file, root, file_state(str(file)), file_sha256(str(file))) for file, root in to_read
+        ]
+        loads: Iterable[FileLoad] = load_reviews(
+            to_read,
+            columns=self.options.columns or None,
+            max_bytes=self.options.max_bytes,
+            max_records=self.options.max_records,
+            follow_external_links=self.options.follow_external_links,
+        )
+        if look is not None:
+            loads = list(loads)
+            wanted = {
+                review_id
+                for review_id, source in stored.sources().items()
+                if self._under_roots(source) and review_id not in unchanged_ids
+            }
+            wanted.update(
+                record.review_id
+                for load in loads
+                for record in load.records
+                if record.review_id in stored.firsts
+            )
+            stored.fetch(store, wanted)
+
+        reading = _Reading(
+            stored.chunks,
+            self.roots,
+            report,
+            chunk_chars=self.options.chunk_chars,
+            progress=self.progress,
+        )
+        for folder in self.found.unlistable:
+            reading.add_unlistable(folder.failures, folder.source_path)
+        read_files: list[FileRecord] = []
+        for (file, root, state, sha), file_load in zip(seen, loads, strict=True):
+            review_ids, failed = reading.add(file_load)
+            if state is not None and sha is not None:
+                read_files.append(
+                    FileRecord(
+                        path_text(file),
+                        path_text(root),
+                        state.size,
+                        state.mtime_ns,
+                        sha,
+                        tuple(review_ids),
+                        failed,
+                    )
+                )
+        loaded = reading.reviews
+        if look is not None and any(not review.title for review in loaded.values()):
+            return None  # its work is found from the text of every review: a full read
+
+        carried: dict[str, Review] = {}
+        for review_id, first in stored.firsts.items():
+            if review_id in loaded:
+                continue
+            source = str(first["source_path"])
+            if review_id in unchanged_ids:
+                carried[review_id] = review_from_metadata(first)
+                report.unchanged.append(review_id)
+            elif not self._under_roots(source):
+                carried[review_id] = review_from_metadata(first)
+            elif reading.failed_at(source):
+                carried[review_id] = review_from_metadata(first)
+                report.kept.append(review_id)
+            else:
+                report.removed.append(review_id)
+
+        # Reviews carried over without their text keep a work attached by evidence.
+        regroup = [*loaded.values(), *(r for r in carried.values() if r.title)]
+        assign_works(regroup)
+        if look is not None:
+            works = {r.work.work_id for r in regroup if r.work}
+            for review_id in unchanged_ids:
+                review = carried.get(review_id)
+                work = review.work if review else None
+                if work and not work.work_id.startswith("untitled-") and work.work_id not in works:
+                    return None  # a review without a header whose work is gone
+
+        head = self.head
+        pending: list[_ReviewPlan] = []
+        to_update: dict[str, Metadata] = {}
+        to_delete: list[str] = []
+        for review_id, review in loaded.items():
+            before = stored.chunks.get(review_id, {})
+            chunks = sorted(reading.chunks[review_id], key=lambda c: c.index)
+            reading.chunks[review_id] = chunks
+            report.chunks_total += len(chunks)
+            plan = _ReviewPlan(review, chunks, before)
+            if plan.new:
+                pending.append(plan)
+            else:
+                to_update.update(plan.settle(head, {}).changed)
+            stale = set(before) - {c.chunk_id for c in chunks}
+            to_delete.extend(sorted(stale))
+            if not before:
+                report.added.append(review_id)
+            elif stale or len(before) != len(chunks) or _hash_of(before) != review.content_hash:
+                report.updated.append(review_id)
+            else:
+                report.unchanged.append(review_id)
+        to_check: list[str] = []
+        for review_id, review in carried.items():
+            chunk_ids = stored.chunk_ids[review_id]
+            report.chunks_total += len(chunk_ids)
+            if review_id in stored.chunks:
+                to_update.update(_carried_updates(review, stored.chunks[review_id]))
+                continue
+            first = stored.firsts[review_id]
+            position = _stored_position(review_id, chunk_ids[0], first)
+            expected = chunk_metadata(
+                review, position, chunk_count=len(chunk_ids), polarity=_stored_polarity(first)
+            )
+            if expected != first:  # its review's facts changed: every chunk of it changes
+                to_check.append(review_id)
+        if to_check:
+            stored.fetch(store, to_check)
+            for review_id in to_check:
+                to_update.update(_carried_updates(carried[review_id], stored.chunks[review_id]))
+        for review_id in report.removed:
+            to_delete.extend(sorted(stored.chunks.get(review_id, {})))
+
+        if self.book is not None:
+            self.book.distrust()
+        sentences = SentenceStore(store)
+        written: dict[str, Metadata] = {}
+        report.sentences_embedded = _embed_and_store(
+            pending,
+            store=store,
+            sentences=sentences,
+            embedder=self.embedder,
+            head=head,
+            to_update=to_update,
+            written=written,
+            progress=self.progress,
+            batch_size=self.embed_batch,
+        )
+        report.chunks_embedded = sum(len(plan.new) for plan in pending)
+        ids = sorted(to_update)
+        log.info("updating the metadata of %d chunks", len(ids))
+        store.update_metadatas(ids, [to_update[i] for i in ids])
+        log.info("deleting %d chunks", len(to_delete))
+        store.delete(to_delete)
+        sentences.delete_chunks(to_delete)
+        report.chunks_deleted = len(to_delete)
+        filled = False
+        if store.exists() and store.state.get("last_sentences") != SENTENCES_VERSION:
+            report.sentences_embedded += _fill_in_sentences(
+                store,
+                sentences,
+                skip={chunk.chunk_id for plan in pending for chunk in plan.new},
+                head=head,
+                embedder=self.embedder,
+                progress=self.progress,
+                batch_size=self.embed_batch,
+            )
+            filled = True
+        if (
+            stored.firsts
+            and head is not None
+            and store.state.get("last_polarity") != self.polarity_version
+        ):
+            _fill_in_polarities(store, sentences, head)
+            filled = True
+        generation = store.state.get("generation")
+        snapshot_missing = self.snapshots is not None and (
+            not generation or not (self.snapshots / str(generation)).is_dir()
+        )
+        if (
+            report.changed
+            or to_update
+            or self.rebuild
+            or filled
+            or not generation
+            or snapshot_missing
+        ):
+            generation = self._publish(
+                report,
+                changed=[*written, *to_update],
+                removed=to_delete,
+                full=self.rebuild or filled,
+            )
+        if self.book is not None:
+            self._record(
+                str(generation),
+                look,
+                read_files,
+                stored=_StoredReviews.scan(store) if filled else stored,
+                loaded=reading.chunks if not filled else {},
+                carried=carried if not filled else {},
+                removed=report.removed,
+                updates={**written, **to_update},
+                everything=filled,
+            )
+        report.seconds = round(time.monotonic() - self.started, 3)
+        return report
+
+    def _publish(
+        self,
+        report: IndexReport,
+        *,
+        changed: Collection[str],
+        removed: Collection[str],
+        full: bool,
+    ) -> str:
+        """Write the new generation's snapshot (given a snapshot root), then publish it."""
+        generation = new_generation()
+        if self.snapshots is not None:
+            from index.snapshot import write_snapshot
+
+            previous = self.store.state.get("generation")
+            if full or not previous or not (self.snapshots / str(previous)).is_dir():
+                previous = None
+            write_snapshot(
+                self.store,
+                self.snapshots,
+                generation,
+                previous=previous,
+                changed=sorted(set(changed)),
+                removed=sorted(set(removed)),
+                lexicon=None,
+            )
+        self.store.mark_indexed(
             {
                 "added": len(report.added),
                 "updated": len(report.updated),
                 "removed": len(report.removed),
                 "failed": len(report.failed),
                 "sentences": SENTENCES_VERSION,
-                "polarity": polarity_version,
-            }
+                "polarity": self.polarity_version,
+            },
+            generation=generation,
         )
-    return report
+        return generation
+
+    def _record(
+        self,
+        generation: str,
+        look: _Look | None,
+        read_files: list[FileRecord],
+        *,
+        stored: _StoredReviews,
+        loaded: Mapping[str, list[Chunk]],
+        carried: Mapping[str, Review],
+        removed: Sequence[str],
+        updates: Mapping[str, Metadata],
+        everything: bool,
+    ) -> None:
+        """Record the files read and the reviews the store holds now, at ``generation``."""
+        assert self.book is not None
+        reviews: dict[str, ReviewRecord] = {}
+        for review_id, chunks in loaded.items():
+            first_id = chunks[0].chunk_id
+            first = updates.get(first_id) or stored.chunks[review_id][first_id]
+            chunk_ids = tuple(c.chunk_id for c in chunks)
+            reviews[review_id] = ReviewRecord(review_id, chunk_ids, first)
+        for review_id in carried:
+            chunk_ids = stored.chunk_ids[review_id]
+            updated = updates.get(chunk_ids[0])
+            if updated is not None or look is None:
+                first = updated or stored.firsts[review_id]
+                reviews[review_id] = ReviewRecord(review_id, chunk_ids, first)
+        if everything:
+            for review_id, first in stored.firsts.items():
+                reviews[review_id] = ReviewRecord(review_id, stored.chunk_ids[review_id], first)
+        self.book.write(
+            generation=generation,
+            settings=self.settings,
+            files=[*read_files, *(look.touched if look else [])],
+            dropped_files=look.gone if look else (),
+            reviews=reviews,
+            dropped_reviews=removed,
+            replace=look is None or everything,
+        )
+
+
+def _carried_updates(review: Review, chunks: Mapping[str, Metadata]) -> dict[str, Metadata]:
+    """The chunks of a review carried over without its text whose metadata changes."""
+    changed: dict[str, Metadata] = {}
+    for chunk_id, old in chunks.items():
+        position = _stored_position(review.review_id, chunk_id, old)
+        metadata = chunk_metadata(
+            review, position, chunk_count=len(chunks), polarity=_stored_polarity(old)
+        )
+        if metadata != old:
+            changed[chunk_id] = metadata
+    return changed
+
+
+class _StoredReviews:
+    """What the store holds before a run: each review's chunk ids and first chunk's metadata,
+    and the metadata of every chunk of the reviews the run needs in full."""
+
+    def __init__(self) -> None:
+        self.chunks: dict[str, dict[str, Metadata]] = {}
+        self.firsts: dict[str, Metadata] = {}
+        self.chunk_ids: dict[str, tuple[str, ...]] = {}
+
+    @classmethod
+    def scan(cls, store: ReviewStore) -> _StoredReviews:
+        """Every chunk of the store (a full scan)."""
+        stored = cls()
+        stored._add(_group_by_review(store.metadatas()))
+        return stored
+
+    @classmethod
+    def recorded(cls, records: Mapping[str, ReviewRecord]) -> _StoredReviews:
+        """The reviews as the file records describe them (no chunk metadata yet)."""
+        stored = cls()
+        for review_id, record in records.items():
+            stored.firsts[review_id] = record.first
+            stored.chunk_ids[review_id] = record.chunk_ids
+        return stored
+
+    def fetch(self, store: ReviewStore, review_ids: Iterable[str]) -> None:
+        """Read every chunk's metadata of these reviews from the store."""
+        missing = sorted(set(review_ids) - set(self.chunks))
+        if not missing or not store.exists():
+            return
+        collection = store.client.get_collection(store.name, embedding_function=None)
+        found: dict[str, Metadata] = {}
+        for start in range(0, len(missing), _FETCH_BATCH):
+            part = missing[start : start + _FETCH_BATCH]
+            where: Any = {"review_id": {"$in": part}}
+            page = collection.get(where=where, include=["metadatas"])
+            for chunk_id, metadata in zip(page["ids"], page["metadatas"] or [], strict=True):
+                found[chunk_id] = dict(metadata)  # type: ignore[arg-type]
+        self._add(_group_by_review(found))
+
+    def _add(self, grouped: Mapping[str, dict[str, Metadata]]) -> None:
+        for review_id, chunks in grouped.items():
+            ordered = sorted(chunks, key=lambda c: int(chunks[c]["chunk_index"]))
+            self.chunks[review_id] = chunks
+            self.chunk_ids[review_id] = tuple(ordered)
+            self.firsts[review_id] = chunks[ordered[0]]
+
+    def sources(self) -> dict[str, str]:
+        return {review_id: str(first["source_path"]) for review_id, first in self.firsts.items()}
 
 
 class _Reading:
@@ -279,11 +705,15 @@ class _Reading:
         self._report.failed.extend(failures)
         self._unlistable.append(folder)
 
-    def add(self, file_load: FileLoad) -> None:
-        """Parse and split every record of ``file_load``; any error is that record's failure."""
+    def add(self, file_load: FileLoad) -> tuple[list[str], bool]:
+        """Parse and split every record of ``file_load``; any error is that record's failure.
+
+        Returns the review ids read from the file and whether anything in it failed.
+        """
         self._report.failed.extend(file_load.failures)
         self._report.notes.extend(file_load.notes)
         complete = file_load.complete
+        review_ids: list[str] = []
         for record in file_load.records:
             problem = self._id_problem(record)
             if problem is None:
@@ -291,8 +721,11 @@ class _Reading:
             if problem is not None:
                 self._report.failed.append(LoadFailure(file_load.path, problem, record.record_key))
                 complete = False
+            else:
+                review_ids.append(record.review_id)
         if not complete:
             self._failed_files.add(file_load.source_path)
+        return review_ids, not complete
 
     def failed_at(self, source: str) -> bool:
         """Whether reading ``source`` (a file) failed this run, or its folder was unlistable."""
@@ -357,7 +790,7 @@ class _Reading:
 
 
 def _refuse_emptied_folders(
-    paths: Sequence[Path], found: ReviewFiles, stored: Mapping[str, Mapping[str, Metadata]]
+    paths: Sequence[Path], found: ReviewFiles, sources: Mapping[str, str]
 ) -> None:
     if found.unlistable:
         return  # the reviews of an unlistable folder are kept, not removed
@@ -367,10 +800,7 @@ def _refuse_emptied_folders(
         if not folder.is_dir() or folder in with_files:
             continue
         real = path_text(os.path.realpath(folder))
-        held = sum(
-            any(is_under(str(m["source_path"]), real) for m in chunks.values())
-            for chunks in stored.values()
-        )
+        held = sum(is_under(source, real) for source in sources.values())
         if held:
             raise EmptySourceError(
                 f"{path_text(given)} holds no review files, but {held} indexed reviews come "
@@ -471,12 +901,13 @@ def _embed_and_store(
     embedder: ReviewEmbedder,
     head: PolarityHead | None,
     to_update: dict[str, Metadata],
+    written: dict[str, Metadata],
     progress: Progress | None,
     batch_size: int,
 ) -> int:
     """Embed and store the new chunks and each of their sentences; returns the sentences
     stored. Stored chunks of these reviews whose metadata changes (their review's
-    polarity) are added to ``to_update``.
+    polarity) are added to ``to_update``, the chunks stored to ``written``.
 
     A batch's sentences are stored before its chunks: a stored chunk has its sentences.
     """
@@ -506,6 +937,7 @@ def _embed_and_store(
                 [vector_of[c.chunk_id] for c, _ in stored],
                 [m for _, m in stored],
             )
+            written.update((c.chunk_id, m) for c, m in stored)
             done += len(stored)
             log.info("stored %d of %d new chunks", done, total)
             if progress:
