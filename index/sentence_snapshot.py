@@ -1,14 +1,23 @@
-"""The sentences of one generation of the index, in files a bot process memory-maps.
+"""The sentences of one generation of the index, in files every bot process shares.
 
 Reading sentence vectors from Chroma loads the whole sentence index into every bot
-process; these files are mapped instead, so the processes share their pages and read
-only the rows of the chunks a question needs. A folder holds:
+process. These files are read per chunk instead: a question reads only the rows of its
+chunks, through the page cache that all processes share. The vectors are read with
+positional reads rather than mapped, since a mapping counts every page it ever touched
+(the kernel maps large neighbourhoods of each row) in the process's resident memory.
 
-- ``vectors.npy``: one float16 row per sentence, the rows of a chunk together, by start;
-- ``starts.npy``, ``ends.npy`` (int32) and ``polarities.npy`` (float64, NaN when unknown);
-- ``chunks.sqlite``: chunk id -> (first row, row count), a point lookup by primary key;
-- ``manifest.json``: the row count and dimension, written last: a folder without it (a
-  write cut short) does not open.
+The rows lie in immutable segments; a folder holds:
+
+- per segment ``<segment>.vectors.npy`` (float16, one row per sentence, a chunk's rows
+  together and by start), ``<segment>.spans.npy`` (int32 start, end) and
+  ``<segment>.polarities.npy`` (float64, NaN when unknown);
+- ``chunks.sqlite``: chunk id -> (segment, first row, row count), looked up by primary key;
+- ``manifest.json``: the dimension and the segments with their row counts, written last:
+  a folder without it (a write cut short) does not open.
+
+A delta write links the previous folder's segments and adds one segment with the changed
+chunks' rows; the rows of removed chunks stay in their segment, unused, until they are a
+quarter of all rows, when every used row is copied into one new segment.
 """
 
 from __future__ import annotations
@@ -16,9 +25,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
+import shutil
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,130 +42,196 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 MANIFEST = "manifest.json"
-VECTORS = "vectors.npy"
-STARTS = "starts.npy"
-ENDS = "ends.npy"
-POLARITIES = "polarities.npy"
 CHUNKS = "chunks.sqlite"
 _PARTIAL = ".partial"
 # Chunk ids per SQLite lookup, well below its limit on bound parameters.
 _BATCH = 500
-# Rows copied at a time when the rows are gathered from another file.
-_COPY_ROWS = 65_536
+# Rows copied at a time when rows are gathered into a new segment.
+_COPY_ROWS = 8192
+# A delta write compacts when unused rows pass this share of all rows, or segments this count.
+_MAX_UNUSED_SHARE = 0.25
+_MAX_SEGMENTS = 16
 
 
 @dataclass(frozen=True)
 class ChunkRows:
-    """The rows of one chunk's sentences."""
+    """Where the sentences of one chunk lie."""
 
     chunk_id: str
+    segment: str
     first: int
     count: int
 
 
+def segment_files(segment: str) -> tuple[str, str, str]:
+    """The names of a segment's files: vectors, spans, polarities."""
+    return (f"{segment}.vectors.npy", f"{segment}.spans.npy", f"{segment}.polarities.npy")
+
+
+class _VectorFile:
+    """The rows of a float16 .npy matrix, read by position without mapping the file."""
+
+    def __init__(self, path: Path, rows: int, dimension: int) -> None:
+        import numpy as np
+
+        with path.open("rb") as file:
+            version = np.lib.format.read_magic(file)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran_order, dtype = read_header(file)
+            offset = file.tell()
+        if shape != (rows, dimension) or fortran_order or dtype != np.dtype("<f2"):
+            raise ValueError(f"{path.name} holds {shape} {dtype}, not ({rows}, {dimension}) <f2")
+        if path.stat().st_size != offset + rows * dimension * 2:
+            raise ValueError(f"{path.name} is not written in full")
+        self.dimension = dimension
+        self._offset = offset
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def read(self, first: int, count: int) -> npt.NDArray[np.float16]:
+        import numpy as np
+
+        size = self.dimension * 2
+        data = os.pread(self._fd, count * size, self._offset + first * size)
+        if len(data) != count * size:
+            raise OSError(f"sentence vectors end before row {first + count}")
+        return np.frombuffer(data, dtype="<f2").reshape(count, self.dimension)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+class _Segment:
+    """One immutable run of sentence rows."""
+
+    def __init__(self, folder: Path, name: str, rows: int, dimension: int) -> None:
+        import numpy as np
+
+        vectors, spans, polarities = segment_files(name)
+        self.rows = rows
+        self.spans: npt.NDArray[np.int32] = _load(folder / spans, (rows, 2), np.int32)
+        self.polarities: npt.NDArray[np.float64] = _load(folder / polarities, (rows,), np.float64)
+        self.vectors = _VectorFile(folder / vectors, rows, dimension)
+
+    def sentences(self, rows: ChunkRows) -> list[StoredSentence]:
+        import numpy as np
+
+        end = rows.first + rows.count
+        vectors = self.vectors.read(rows.first, rows.count).astype(np.float32)
+        spans = self.spans[rows.first : end].tolist()
+        polarities = self.polarities[rows.first : end].tolist()
+        return [
+            StoredSentence(rows.chunk_id, start, stop, vector, _polarity(polarity))
+            for (start, stop), vector, polarity in zip(spans, vectors, polarities, strict=True)
+        ]
+
+
 class SentenceSnapshot:
-    """The sentences of one generation, read per chunk id from memory-mapped files."""
+    """The sentences of one generation, read per chunk id."""
 
     def __init__(
         self,
+        folder: Path,
         connection: sqlite3.Connection,
-        vectors: npt.NDArray[np.float16],
-        starts: npt.NDArray[np.int32],
-        ends: npt.NDArray[np.int32],
-        polarities: npt.NDArray[np.float64],
+        segments: dict[str, _Segment],
+        dimension: int,
     ) -> None:
+        self.folder = folder
+        self.dimension = dimension
         self._connection = connection
-        self._vectors = vectors
-        self._starts = starts
-        self._ends = ends
-        self._polarities = polarities
+        self._segments = segments
         self._lock = threading.Lock()
 
     @classmethod
     def open(cls, folder: Path) -> SentenceSnapshot | None:
         """The snapshot in ``folder``; None when it is missing or was not written in full."""
-        import numpy as np
-
+        segments: dict[str, _Segment] = {}
+        connection: sqlite3.Connection | None = None
         try:
             manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
             if manifest.get("format") != FORMAT:
                 return None
-            rows, dimension = int(manifest["rows"]), int(manifest["dimension"])
-            arrays = [_load(folder / name, rows) for name in (VECTORS, STARTS, ENDS, POLARITIES)]
-            vectors, starts, ends, polarities = arrays
-            if vectors.shape != (rows, dimension) or vectors.dtype != np.float16:
-                return None
+            dimension = int(manifest["dimension"])
+            for name, rows in dict(manifest["segments"]).items():
+                segments[str(name)] = _Segment(folder, str(name), int(rows), dimension)
             if not (folder / CHUNKS).is_file():
-                return None
+                raise ValueError(f"{CHUNKS} is missing")
             connection = sqlite3.connect(
                 f"{(folder / CHUNKS).resolve().as_uri()}?mode=ro&immutable=1",
                 uri=True,
                 check_same_thread=False,
             )
-            try:
-                connection.execute("SELECT chunk_id, first_row, row_count FROM chunks LIMIT 1")
-            except sqlite3.Error:
-                connection.close()
-                return None
+            connection.execute("SELECT chunk_id, segment, first_row, row_count FROM chunks LIMIT 1")
         except (OSError, ValueError, KeyError, TypeError, sqlite3.Error) as error:
             log.info("no sentence snapshot in %s (%s)", folder, error)
+            for segment in segments.values():
+                segment.vectors.close()
+            if connection is not None:
+                connection.close()
             return None
-        return cls(connection, vectors, starts, ends, polarities)
-
-    @property
-    def rows(self) -> int:
-        return int(self._vectors.shape[0])
-
-    @property
-    def dimension(self) -> int:
-        return int(self._vectors.shape[1])
+        return cls(folder, connection, segments, dimension)
 
     def of_chunks(self, chunk_ids: Sequence[str]) -> dict[str, list[StoredSentence]]:
         """The sentences of each chunk, in order of their start; chunks without any are
         left out (the same as :meth:`SentenceStore.of_chunks`)."""
-        import numpy as np
-
-        found: dict[str, list[StoredSentence]] = {}
-        for rows in self._rows_of(list(dict.fromkeys(chunk_ids))):
-            end = rows.first + rows.count
-            vectors = np.asarray(self._vectors[rows.first : end], dtype=np.float32)
-            starts = self._starts[rows.first : end].tolist()
-            ends = self._ends[rows.first : end].tolist()
-            polarities = self._polarities[rows.first : end].tolist()
-            found[rows.chunk_id] = [
-                StoredSentence(rows.chunk_id, start, stop, vector, _polarity(polarity))
-                for start, stop, vector, polarity in zip(
-                    starts, ends, vectors, polarities, strict=True
-                )
-            ]
-        return found
+        return {
+            rows.chunk_id: self._segments[rows.segment].sentences(rows)
+            for rows in self._rows_of(list(dict.fromkeys(chunk_ids)))
+        }
 
     def _rows_of(self, chunk_ids: list[str]) -> list[ChunkRows]:
-        rows: dict[str, ChunkRows] = {}
+        found: dict[str, ChunkRows] = {}
         with self._lock:
             for start in range(0, len(chunk_ids), _BATCH):
                 batch = chunk_ids[start : start + _BATCH]
                 marks = ",".join("?" * len(batch))
                 query = (
-                    f"SELECT chunk_id, first_row, row_count FROM chunks WHERE chunk_id IN ({marks})"
+                    "SELECT chunk_id, segment, first_row, row_count FROM chunks"
+                    f" WHERE chunk_id IN ({marks})"
                 )
-                for chunk_id, first, count in self._connection.execute(query, batch):
-                    rows[chunk_id] = ChunkRows(chunk_id, first, count)
-        return [rows[c] for c in chunk_ids if c in rows and rows[c].count > 0]
+                for row in self._connection.execute(query, batch):
+                    found[row[0]] = ChunkRows(*row)
+        return [found[c] for c in chunk_ids if c in found and found[c].count > 0]
 
     def chunk_rows(self) -> list[ChunkRows]:
-        """Every chunk with its rows, in the order of the rows (for writing the next one)."""
+        """Every chunk with its rows, by segment and row (for writing the next snapshot)."""
         with self._lock:
             cursor = self._connection.execute(
-                "SELECT chunk_id, first_row, row_count FROM chunks ORDER BY first_row"
+                "SELECT chunk_id, segment, first_row, row_count FROM chunks"
+                " ORDER BY segment, first_row"
             )
-            return [ChunkRows(c, f, n) for c, f, n in cursor]
+            return [ChunkRows(*row) for row in cursor]
+
+    def segment_rows(self) -> dict[str, int]:
+        """Each segment with its number of rows, used or not."""
+        return {name: segment.rows for name, segment in self._segments.items()}
+
+    def vectors(self, segment: str, first: int, count: int) -> npt.NDArray[np.float16]:
+        return self._segments[segment].vectors.read(first, count)
+
+    def spans(self, segment: str, first: int, count: int) -> npt.NDArray[np.int32]:
+        return self._segments[segment].spans[first : first + count]
+
+    def polarities(self, segment: str, first: int, count: int) -> npt.NDArray[np.float64]:
+        return self._segments[segment].polarities[first : first + count]
 
     def close(self) -> None:
         with self._lock:
             self._connection.close()
+            for segment in self._segments.values():
+                segment.vectors.close()
+
+
+@dataclass(frozen=True)
+class _Rows:
+    vectors: npt.NDArray[np.float16]
+    spans: npt.NDArray[np.int32]
+    polarities: npt.NDArray[np.float64]
 
 
 def write_sentence_snapshot(
@@ -168,14 +245,17 @@ def write_sentence_snapshot(
 ) -> None:
     """Write the sentences of the stored chunks into ``folder``.
 
-    With ``previous`` (a folder written here before), its rows are copied for every chunk
-    neither changed nor removed, and only the changed chunks' sentences are read from the
-    store; without it (or when it does not open) every sentence is read. ``all_chunk_ids``,
-    when given, are the chunks of the generation: sentences of other chunks are left out
-    and its chunks that ``previous`` lacks are read from the store too.
+    With ``previous`` (a folder written here before), the rows of every chunk neither
+    changed nor removed are taken from it, and only the changed chunks' sentences are
+    read from the store; without it (or when it does not open) every sentence is read.
+    ``all_chunk_ids``, when given, are the chunks of the generation: sentences of other
+    chunks are left out, and its chunks that ``previous`` lacks are read from the store.
     """
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MANIFEST).unlink(missing_ok=True)
+    for leftover in folder.glob(f"*{_PARTIAL}"):
+        leftover.unlink()
+    wanted = None if all_chunk_ids is None else set(all_chunk_ids)
     older = SentenceSnapshot.open(previous) if previous is not None else None
     if previous is not None and older is None:
         log.warning("sentence snapshot %s does not open; reading every sentence", previous)
@@ -186,11 +266,9 @@ def write_sentence_snapshot(
             older,
             changed=set(chunk_ids_changed),
             removed=set(chunk_ids_removed),
-            wanted=None if all_chunk_ids is None else set(all_chunk_ids),
+            wanted=wanted,
         ):
-            _write_full(
-                sentences, folder, wanted=None if all_chunk_ids is None else set(all_chunk_ids)
-            )
+            _write_full(sentences, folder, wanted=wanted)
     finally:
         if older is not None:
             older.close()
@@ -205,8 +283,8 @@ def _write_delta(
     removed: set[str],
     wanted: set[str] | None,
 ) -> bool:
-    """Copy the unchanged chunks' rows of ``older`` and append the changed ones; False
-    when the store's vectors no longer have the older rows' dimension."""
+    """Keep the unchanged chunks' rows of ``older`` and add the changed ones; False when
+    the store's vectors no longer have the older rows' dimension."""
     import numpy as np
 
     kept: list[ChunkRows] = []
@@ -222,69 +300,95 @@ def _write_delta(
     if wanted is not None:
         to_read = (to_read & wanted) | (wanted - had - removed)
     fresh = sentences.read_chunks(sorted(to_read))
-    dimensions = {len(s.vector) for found in fresh.values() for s in found}
-    if dimensions and dimensions != {older.dimension}:
+    if any(len(s.vector) != older.dimension for found in fresh.values() for s in found):
         log.warning("sentence vectors changed dimension; reading every sentence")
         return False
-
-    table: list[ChunkRows] = []
-    sources: list[tuple[int, int]] = []  # row ranges of the older vectors, merged
-    row = 0
-    for rows in kept:
-        table.append(ChunkRows(rows.chunk_id, row, rows.count))
-        row += rows.count
-        if sources and sources[-1][1] == rows.first:
-            sources[-1] = (sources[-1][0], rows.first + rows.count)
-        else:
-            sources.append((rows.first, rows.first + rows.count))
-    copied = row
-    appended = [s for chunk_id in sorted(fresh) for s in fresh[chunk_id]]
-    for chunk_id in sorted(fresh):
-        table.append(ChunkRows(chunk_id, row, len(fresh[chunk_id])))
-        row += len(fresh[chunk_id])
-
-    old_starts, old_ends, old_polarities = older._starts, older._ends, older._polarities
-    starts = np.concatenate(
-        [old_starts[a:b] for a, b in sources]
-        + [np.asarray([s.start for s in appended], dtype=np.int32)]
-    )
-    ends = np.concatenate(
-        [old_ends[a:b] for a, b in sources] + [np.asarray([s.end for s in appended], np.int32)]
-    )
-    polarities = np.concatenate(
-        [old_polarities[a:b] for a, b in sources]
-        + [np.asarray([_nan(s.polarity) for s in appended], dtype=np.float64)]
+    added = [s for chunk_id in sorted(fresh) for s in fresh[chunk_id]]
+    fresh_rows = _Rows(
+        _half([s.vector for s in added], older.dimension),
+        np.asarray([(s.start, s.end) for s in added], dtype=np.int32).reshape(-1, 2),
+        np.asarray([_nan(s.polarity) for s in added], dtype=np.float64),
     )
 
-    def fill(out: npt.NDArray[np.float16]) -> None:
-        at = 0
-        for a, b in sources:
-            for start in range(a, b, _COPY_ROWS):
-                stop = min(b, start + _COPY_ROWS)
-                out[at : at + stop - start] = older._vectors[start:stop]
-                at += stop - start
-        if appended:
-            out[copied:] = _half([s.vector for s in appended])
-
-    _write_files(folder, older.dimension, table, starts, ends, polarities, fill)
+    sizes = older.segment_rows()
+    used = dict.fromkeys(rows.segment for rows in kept)
+    live = sum(rows.count for rows in kept) + len(added)
+    total = sum(sizes[name] for name in used) + len(added)
+    if total - live > _MAX_UNUSED_SHARE * total or len(used) + 1 > _MAX_SEGMENTS:
+        table, segments = _compact(folder, older, kept, fresh, fresh_rows)
+        log.info("sentence snapshot: %d rows compacted into one segment", live)
+    else:
+        for name in used:
+            for file in segment_files(name):
+                _link(older.folder / file, folder / file)
+        table, segments = list(kept), {name: sizes[name] for name in used}
+        if added:
+            name = _new_segment_name()
+            _write_segment(folder, name, older.dimension, fresh_rows, [fresh_rows.vectors])
+            segments[name] = len(added)
+            table.extend(_chunk_rows(name, 0, sorted(fresh), fresh))
+    _write_index(folder, older.dimension, table, segments)
     log.info(
-        "sentence snapshot: %d rows copied, %d rows of %d chunks read",
-        copied,
-        len(appended),
+        "sentence snapshot: %d chunks kept, %d rows of %d chunks read",
+        len(kept),
+        len(added),
         len(fresh),
     )
     return True
 
 
+def _compact(
+    folder: Path,
+    older: SentenceSnapshot,
+    kept: list[ChunkRows],
+    fresh: dict[str, list[StoredSentence]],
+    fresh_rows: _Rows,
+) -> tuple[list[ChunkRows], dict[str, int]]:
+    """Copy the kept rows of ``older`` and the fresh rows into one new segment."""
+    import numpy as np
+
+    name = _new_segment_name()
+    table: list[ChunkRows] = []
+    runs: list[tuple[str, int, int]] = []  # kept rows as runs: segment, first, end
+    row = 0
+    for rows in kept:
+        table.append(ChunkRows(rows.chunk_id, name, row, rows.count))
+        row += rows.count
+        if runs and runs[-1][0] == rows.segment and runs[-1][2] == rows.first:
+            runs[-1] = (rows.segment, runs[-1][1], rows.first + rows.count)
+        else:
+            runs.append((rows.segment, rows.first, rows.first + rows.count))
+    table.extend(_chunk_rows(name, row, sorted(fresh), fresh))
+    pieces = [
+        (segment, start, min(end, start + _COPY_ROWS) - start)
+        for segment, first, end in runs
+        for start in range(first, end, _COPY_ROWS)
+    ]
+    spans = [older.spans(segment, first, count) for segment, first, count in pieces]
+    polarities = [older.polarities(segment, first, count) for segment, first, count in pieces]
+
+    def vectors() -> Iterator[npt.NDArray[np.float16]]:
+        for segment, first, count in pieces:
+            yield older.vectors(segment, first, count)
+        yield fresh_rows.vectors
+
+    merged = _Rows(
+        fresh_rows.vectors,
+        np.concatenate([*spans, fresh_rows.spans]),
+        np.concatenate([*polarities, fresh_rows.polarities]),
+    )
+    _write_segment(folder, name, older.dimension, merged, vectors())
+    return table, {name: len(merged.spans)}
+
+
 def _write_full(sentences: SentenceStore, folder: Path, *, wanted: set[str] | None) -> None:
-    """Read every sentence from the store, group the rows by chunk, and write them."""
+    """Read every sentence from the store, group the rows by chunk, and write one segment."""
     import numpy as np
 
     unsorted = folder / f"vectors.unsorted{_PARTIAL}"
     chunk_codes: dict[str, int] = {}
     codes: list[int] = []
-    starts: list[int] = []
-    ends: list[int] = []
+    spans: list[tuple[int, int]] = []
     polarities: list[float] = []
     dimension = 0
     try:
@@ -297,49 +401,44 @@ def _write_full(sentences: SentenceStore, folder: Path, *, wanted: set[str] | No
                 ]
                 if not keep:
                     continue
-                vectors = _half([page.vectors[i] for i in keep])
-                if dimension and vectors.shape[1] != dimension:
-                    raise ValueError("sentence vectors of different dimensions in one store")
+                vectors = _half([page.vectors[i] for i in keep], dimension or None)
                 dimension = int(vectors.shape[1])
                 raw.write(vectors.tobytes())
                 for i in keep:
                     metadata = page.metadatas[i]
                     chunk_id = str(metadata["chunk_id"])
                     codes.append(chunk_codes.setdefault(chunk_id, len(chunk_codes)))
-                    starts.append(int(metadata["start"]))
-                    ends.append(int(metadata["end"]))
+                    spans.append((int(metadata["start"]), int(metadata["end"])))
                     polarities.append(_nan(metadata.get("polarity")))
         rows = len(codes)
         # Rows ordered by chunk id, then start: a chunk's rows are one run, in order.
-        rank = {chunk_id: r for r, chunk_id in enumerate(sorted(chunk_codes))}
-        by_rank = np.asarray([rank[c] for c in sorted(chunk_codes, key=chunk_codes.__getitem__)])
-        chunk_rank = by_rank[np.asarray(codes, dtype=np.int64)] if rows else np.zeros(0, np.int64)
-        start_array = np.asarray(starts, dtype=np.int32)
-        order = np.lexsort((start_array, chunk_rank))
-        counts = np.bincount(chunk_rank, minlength=len(rank)) if rows else np.zeros(0, np.int64)
-        firsts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if rows else counts
+        names = sorted(chunk_codes)
+        rank_of_code = np.empty(len(names), dtype=np.int64)
+        for rank, chunk_id in enumerate(names):
+            rank_of_code[chunk_codes[chunk_id]] = rank
+        chunk_rank = rank_of_code[np.asarray(codes, dtype=np.int64)]
+        span_array = np.asarray(spans, dtype=np.int32).reshape(-1, 2)
+        order = np.lexsort((span_array[:, 0], chunk_rank))
+        counts = np.bincount(chunk_rank, minlength=len(names))
+        firsts = np.cumsum(counts) - counts
+        name = _new_segment_name()
         table = [
-            ChunkRows(chunk_id, int(firsts[r]), int(counts[r])) for chunk_id, r in rank.items()
+            ChunkRows(chunk_id, name, int(firsts[r]), int(counts[r]))
+            for r, chunk_id in enumerate(names)
         ]
         source = (
             np.memmap(unsorted, dtype=np.float16, mode="r", shape=(rows, dimension))
             if rows
             else np.zeros((0, dimension), np.float16)
         )
-
-        def fill(out: npt.NDArray[np.float16]) -> None:
-            for at in range(0, rows, _COPY_ROWS):
-                out[at : at + _COPY_ROWS] = source[order[at : at + _COPY_ROWS]]
-
-        _write_files(
-            folder,
-            dimension,
-            table,
-            start_array[order],
-            np.asarray(ends, dtype=np.int32)[order],
+        blocks = (source[order[at : at + _COPY_ROWS]] for at in range(0, rows, _COPY_ROWS))
+        ordered = _Rows(
+            np.zeros((0, dimension), np.float16),
+            span_array[order],
             np.asarray(polarities, dtype=np.float64)[order],
-            fill,
         )
+        _write_segment(folder, name, dimension, ordered, blocks)
+        _write_index(folder, dimension, table, {name: rows})
     finally:
         unsorted.unlink(missing_ok=True)
     if wanted is not None and (missing := len(wanted - chunk_codes.keys())):
@@ -347,40 +446,71 @@ def _write_full(sentences: SentenceStore, folder: Path, *, wanted: set[str] | No
     log.info("sentence snapshot: %d rows of %d chunks written", rows, len(chunk_codes))
 
 
-def _write_files(
+def _chunk_rows(
+    segment: str, first: int, chunk_ids: Sequence[str], found: dict[str, list[StoredSentence]]
+) -> list[ChunkRows]:
+    table = []
+    for chunk_id in chunk_ids:
+        table.append(ChunkRows(chunk_id, segment, first, len(found[chunk_id])))
+        first += len(found[chunk_id])
+    return table
+
+
+def _write_segment(
     folder: Path,
+    name: str,
     dimension: int,
-    table: Sequence[ChunkRows],
-    starts: npt.NDArray[np.int32],
-    ends: npt.NDArray[np.int32],
-    polarities: npt.NDArray[np.float64],
-    fill: Callable[[npt.NDArray[np.float16]], None],
+    rows: _Rows,
+    vectors: Iterable[npt.NDArray[np.float16]],
 ) -> None:
-    """Write every file under a temporary name, move each into place, the manifest last."""
+    """Write a segment's files under temporary names and move each into place; the
+    vectors come in blocks, in the order of ``rows``' spans."""
     import numpy as np
 
-    rows = len(starts)
-    vectors_path = folder / (VECTORS + _PARTIAL)
-    if rows:
-        vectors = np.lib.format.open_memmap(
-            vectors_path, mode="w+", dtype=np.float16, shape=(rows, dimension)
-        )
-        fill(vectors)
-        vectors.flush()
-        del vectors
-    else:
-        with vectors_path.open("wb") as file:
-            np.save(file, np.zeros((0, dimension), dtype=np.float16))
-    _sync(vectors_path)
-    for name, array in ((STARTS, starts), (ENDS, ends), (POLARITIES, polarities)):
-        with (folder / (name + _PARTIAL)).open("wb") as file:
+    vectors_name, spans_name, polarities_name = segment_files(name)
+    count = len(rows.spans)
+    with (folder / (vectors_name + _PARTIAL)).open("wb") as file:
+        header = {"descr": "<f2", "fortran_order": False, "shape": (count, dimension)}
+        np.lib.format.write_array_header_1_0(file, header)
+        written = 0
+        for block in vectors:
+            file.write(np.ascontiguousarray(block, dtype="<f2").tobytes())
+            written += len(block)
+        if written != count:
+            raise ValueError(f"{written} sentence vectors for {count} sentences")
+        file.flush()
+        os.fsync(file.fileno())
+    for file_name, array in ((spans_name, rows.spans), (polarities_name, rows.polarities)):
+        with (folder / (file_name + _PARTIAL)).open("wb") as file:
             np.save(file, array)
             file.flush()
             os.fsync(file.fileno())
-    _write_table(folder / (CHUNKS + _PARTIAL), table)
-    for name in (VECTORS, STARTS, ENDS, POLARITIES, CHUNKS):
-        os.replace(folder / (name + _PARTIAL), folder / name)
-    manifest = {"format": FORMAT, "rows": rows, "dimension": dimension, "chunks": len(table)}
+    for file_name in segment_files(name):
+        os.replace(folder / (file_name + _PARTIAL), folder / file_name)
+
+
+def _write_index(
+    folder: Path, dimension: int, table: Iterable[ChunkRows], segments: dict[str, int]
+) -> None:
+    """Write the chunk table, then the manifest that makes the folder open."""
+    partial = folder / (CHUNKS + _PARTIAL)
+    connection = sqlite3.connect(partial)
+    try:
+        connection.execute(
+            "CREATE TABLE chunks (chunk_id TEXT PRIMARY KEY, segment TEXT NOT NULL,"
+            " first_row INTEGER NOT NULL, row_count INTEGER NOT NULL) WITHOUT ROWID"
+        )
+        connection.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?)",
+            ((r.chunk_id, r.segment, r.first, r.count) for r in table),
+        )
+        connection.commit()
+    finally:
+        connection.close()
+    with partial.open("rb+") as file:
+        os.fsync(file.fileno())
+    os.replace(partial, folder / CHUNKS)
+    manifest = {"format": FORMAT, "dimension": dimension, "segments": segments}
     with (folder / (MANIFEST + _PARTIAL)).open("w", encoding="utf-8") as file:
         json.dump(manifest, file)
         file.flush()
@@ -388,46 +518,39 @@ def _write_files(
     os.replace(folder / (MANIFEST + _PARTIAL), folder / MANIFEST)
 
 
-def _write_table(path: Path, table: Iterable[ChunkRows]) -> None:
-    path.unlink(missing_ok=True)
-    connection = sqlite3.connect(path)
+def _link(source: Path, target: Path) -> None:
+    """Share an immutable segment file with the previous folder (copy it where links fail)."""
+    target.unlink(missing_ok=True)
     try:
-        connection.execute(
-            "CREATE TABLE chunks (chunk_id TEXT PRIMARY KEY, first_row INTEGER NOT NULL,"
-            " row_count INTEGER NOT NULL) WITHOUT ROWID"
-        )
-        connection.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?)", ((r.chunk_id, r.first, r.count) for r in table)
-        )
-        connection.commit()
-    finally:
-        connection.close()
-    _sync(path)
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
-def _load(path: Path, rows: int) -> Any:
+def _new_segment_name() -> str:
+    return secrets.token_hex(6)
+
+
+def _load(path: Path, shape: tuple[int, ...], dtype: Any) -> Any:
     import numpy as np
 
-    if rows == 0:  # an empty file cannot be mapped
-        return np.load(path)
-    array = np.load(path, mmap_mode="r")
-    if array.shape[0] != rows:
-        raise ValueError(f"{path.name} holds {array.shape[0]} rows, not {rows}")
+    array = np.load(path, mmap_mode="r") if shape[0] else np.load(path)
+    if array.shape != shape or array.dtype != np.dtype(dtype):
+        raise ValueError(f"{path.name} holds {array.shape} {array.dtype}, not {shape} {dtype}")
     return array
 
 
-def _half(vectors: Sequence[Any]) -> npt.NDArray[np.float16]:
+def _half(vectors: Sequence[Any], dimension: int | None) -> npt.NDArray[np.float16]:
     import numpy as np
 
     half = np.asarray(vectors, dtype=np.float32).astype(np.float16)
-    if half.ndim != 2 or not np.isfinite(half).all():
+    if not len(vectors):
+        return half.reshape(0, dimension or 0)
+    if half.ndim != 2 or (dimension is not None and half.shape[1] != dimension):
+        raise ValueError(f"sentence vectors of shape {half.shape}, not rows of {dimension}")
+    if not np.isfinite(half).all():
         raise ValueError("sentence vectors do not fit float16")
     return half
-
-
-def _sync(path: Path) -> None:
-    with path.open("rb+") as file:
-        os.fsync(file.fileno())
 
 
 def _nan(polarity: object) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy
@@ -74,44 +75,76 @@ def test_snapshot_gives_every_chunk_the_stored_sentences(
     assert snapshot.of_chunks(["no such chunk"]) == {}
 
 
-def test_delta_write_equals_a_full_write(
+def segments(folder: Path) -> dict[str, int]:
+    """The folder's segments with their rows, and the inode of each one's vectors."""
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return {name: (folder / f"{name}.vectors.npy").stat().st_ino for name in manifest["segments"]}
+
+
+def write_delta(
+    service: ReviewService, folder: Path, previous: Path, before: set[str], after: set[str]
+) -> SentenceSnapshot:
+    write_sentence_snapshot(
+        service.sentences,
+        folder,
+        previous=previous,
+        chunk_ids_changed=after - before,
+        chunk_ids_removed=before - after,
+        all_chunk_ids=after,
+    )
+    snapshot = SentenceSnapshot.open(folder)
+    assert snapshot is not None
+    return snapshot
+
+
+def assert_delta_equals_full(
+    service: ReviewService, delta: SentenceSnapshot, full_folder: Path, asked: set[str]
+) -> None:
+    chunk_ids = {c.chunk_id for c in service.store.chunks()}
+    full = write_full(service, full_folder, chunk_ids)
+    from_delta = delta.of_chunks(sorted(asked))
+    assert set(from_delta) == chunk_ids
+    assert_same(from_delta, full.of_chunks(sorted(asked)))
+
+
+def test_delta_writes_equal_full_writes(
     service: ReviewService, seeds_copy: Path, tmp_path: Path
 ) -> None:
     first_ids = index(service, seeds_copy)
-    first = tmp_path / "first"
-    write_full(service, first, first_ids).close()
+    write_full(service, tmp_path / "first", first_ids).close()
     review = seeds_copy / EDITED
     text = review.read_text(encoding="utf-8")
     review.write_text(
         text.replace("Keanu Reeves als Gast", "Keanu Reeves als Überraschungsgast"),
         encoding="utf-8",
     )
-    deleted = next(p for p in sorted(seeds_copy.iterdir()) if p.name != EDITED)
-    deleted.unlink()
 
-    second_ids = index(service, seeds_copy)
-    changed, removed = second_ids - first_ids, first_ids - second_ids
-    assert changed and len(removed) > len(changed), "one chunk edited, one review's chunks gone"
-    write_sentence_snapshot(
-        service.sentences,
-        tmp_path / "delta",
-        previous=first,
-        chunk_ids_changed=changed,
-        chunk_ids_removed=removed,
-        all_chunk_ids=second_ids,
+    edited_ids = index(service, seeds_copy)
+    assert len(edited_ids - first_ids) == 1 == len(first_ids - edited_ids)
+    edited = write_delta(service, tmp_path / "edited", tmp_path / "first", first_ids, edited_ids)
+
+    assert_delta_equals_full(service, edited, tmp_path / "edited full", first_ids | edited_ids)
+    (new_chunk,) = edited_ids - first_ids
+    chunk_text = next(c.text for c in service.store.chunks() if c.chunk_id == new_chunk)
+    assert any(
+        "Überraschungsgast" in chunk_text[s.start : s.end]
+        for s in edited.of_chunks([new_chunk])[new_chunk]
     )
-    delta = SentenceSnapshot.open(tmp_path / "delta")
-    full = write_full(service, tmp_path / "full", second_ids)
-    assert delta is not None
+    first_segments, edited_segments = segments(tmp_path / "first"), segments(tmp_path / "edited")
+    assert len(edited_segments) == 2 and set(first_segments.items()) < set(
+        edited_segments.items()
+    ), "the unchanged rows are shared with the previous folder, not copied"
 
-    asked = sorted(first_ids | second_ids)
-    from_delta, from_full = delta.of_chunks(asked), full.of_chunks(asked)
-    assert set(from_delta) == second_ids
-    assert_same(from_delta, from_full)
-    for chunk_id in changed:
-        edited = from_delta[chunk_id]
-        chunk_text = next(c.text for c in service.store.chunks() if c.chunk_id == chunk_id)
-        assert any("Überraschungsgast" in chunk_text[s.start : s.end] for s in edited)
+    next(p for p in sorted(seeds_copy.iterdir()) if p.name != EDITED).unlink()
+    fewer_ids = index(service, seeds_copy)
+    assert fewer_ids < edited_ids
+    fewer = write_delta(service, tmp_path / "fewer", tmp_path / "edited", edited_ids, fewer_ids)
+
+    assert_delta_equals_full(service, fewer, tmp_path / "fewer full", first_ids | edited_ids)
+    fewer_segments = segments(tmp_path / "fewer")
+    assert len(fewer_segments) == 1 and not set(fewer_segments) & set(edited_segments), (
+        "with a review's rows unused, the used rows are compacted into one segment"
+    )
 
 
 def test_delta_write_over_a_missing_previous_reads_every_sentence(
@@ -134,18 +167,24 @@ def test_delta_write_over_a_missing_previous_reads_every_sentence(
     )
 
 
-@pytest.mark.parametrize("damage", ["no manifest", "short vectors", "no chunk table"])
+@pytest.mark.parametrize(
+    "damage", ["no manifest", "short vectors", "cut vectors", "no chunk table"]
+)
 def test_folder_not_written_in_full_does_not_open(
     service: ReviewService, tmp_path: Path, damage: str
 ) -> None:
     chunk_ids = index(service, SEEDS)
     folder = tmp_path / "sentences"
     write_full(service, folder, chunk_ids).close()
+    (segment,) = segments(folder)
     if damage == "no manifest":
         (folder / "manifest.json").unlink()
     elif damage == "short vectors":
-        vectors = numpy.load(folder / "vectors.npy")
-        numpy.save(folder / "vectors.npy", vectors[:-1])
+        vectors = numpy.load(folder / f"{segment}.vectors.npy")
+        numpy.save(folder / f"{segment}.vectors.npy", vectors[:-1])
+    elif damage == "cut vectors":
+        with (folder / f"{segment}.vectors.npy").open("rb+") as file:
+            file.truncate(file.seek(0, 2) - 100)
     else:
         (folder / "chunks.sqlite").unlink()
 
