@@ -77,7 +77,6 @@ CREATE TABLE vocabulary (
     count INTEGER NOT NULL,
     PRIMARY KEY (work_id, term)
 ) WITHOUT ROWID;
-CREATE INDEX vocabulary_by_term ON vocabulary (term);
 CREATE TABLE term_totals (
     term TEXT PRIMARY KEY,
     total INTEGER NOT NULL
@@ -377,21 +376,31 @@ def write_snapshot(
     return final
 
 
-def _contributions(text: str) -> Counter[str]:
-    """What one chunk adds to its work's vocabulary: 1 per stemmer that finds a stem."""
-    counts: Counter[str] = Counter()
-    for language in _VOCABULARY_LANGUAGES:
-        counts.update(set(tokenize(text, language=language)))
-    return counts
+class _Stems:
+    """A chunk text's German and English stems, each made once."""
+
+    def __init__(self, text: str) -> None:
+        self.by_language = {lang: tokenize(text, language=lang) for lang in _VOCABULARY_LANGUAGES}
+
+    def of(self, language: str) -> list[str]:
+        """The stems the keyword index uses for a chunk in ``language``."""
+        # tokenize stems and stops every language but German as English.
+        return self.by_language["de" if language == "de" else "en"]
+
+    def in_work(self, work_id: str) -> Counter[tuple[str, str]]:
+        """What the chunk adds to its work's vocabulary: 1 per stemmer that finds a stem."""
+        counts: Counter[tuple[str, str]] = Counter()
+        for stems in self.by_language.values():
+            counts.update((work_id, t) for t in set(stems))
+        return counts
 
 
-def _work_contributions(work_id: str, text: str) -> Counter[tuple[str, str]]:
-    return Counter({(work_id, t): n for t, n in _contributions(text).items()})
+def _language(chunk: StoredChunk) -> str:
+    return str(chunk.metadata.get("language", "de"))
 
 
-def _chunk_row(chunk: StoredChunk, position: int) -> tuple[object, ...]:
+def _chunk_row(chunk: StoredChunk, position: int, stems: _Stems) -> tuple[object, ...]:
     metadata = chunk.metadata
-    language = str(metadata.get("language", "de"))
     work_id = metadata.get("work_id")
     return (
         chunk.chunk_id,
@@ -399,19 +408,21 @@ def _chunk_row(chunk: StoredChunk, position: int) -> tuple[object, ...]:
         str(metadata["review_id"]),
         None if work_id is None else str(work_id),
         int(metadata["chunk_index"]),
-        language,
+        _language(chunk),
         chunk.text,
-        " ".join(tokenize(chunk.text, language=language)),
+        " ".join(stems.of(_language(chunk))),
         json.dumps(metadata, ensure_ascii=False, sort_keys=True),
     )
 
 
 def _insert_chunks(
-    connection: sqlite3.Connection, chunks: Sequence[StoredChunk], first_position: int
+    connection: sqlite3.Connection,
+    chunks: Sequence[tuple[StoredChunk, _Stems]],
+    first_position: int,
 ) -> None:
     connection.executemany(
         "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [_chunk_row(c, first_position + i) for i, c in enumerate(chunks)],
+        [_chunk_row(c, first_position + i, stems) for i, (c, stems) in enumerate(chunks)],
     )
 
 
@@ -419,13 +430,12 @@ def _fill(connection: sqlite3.Connection, chunks: Iterator[StoredChunk]) -> None
     """Every chunk of the store, with its reviews and vocabulary (a full build)."""
     position = 0
     review_ids: set[str] = set()
-    while page := list(islice(chunks, _PAGE)):
+    while page := [(c, _Stems(c.text)) for c in islice(chunks, _PAGE)]:
         _insert_chunks(connection, page, position)
         position += len(page)
         vocabulary: Counter[tuple[str, str]] = Counter()
-        for chunk in page:
-            work = str(chunk.metadata.get("work_id", ""))
-            vocabulary.update(_work_contributions(work, chunk.text))
+        for chunk, stems in page:
+            vocabulary.update(stems.in_work(str(chunk.metadata.get("work_id", ""))))
             review_ids.add(chunk.review_id)
         _add_vocabulary(connection, vocabulary)
     _refresh_reviews(connection, review_ids)
@@ -449,20 +459,20 @@ def _apply_delta(
 
     vocabulary: Counter[tuple[str, str]] = Counter()
     review_ids: set[str] = set()
+    stems = {c: _Stems(chunk.text) for c, chunk in fresh.items()}
     for chunk_id in touched:
         before = old.get(chunk_id)
         after = fresh.get(chunk_id)
         new_work = str(after.metadata.get("work_id", "")) if after else ""
+        same = before is not None and after is not None and before[1:] == (new_work, after.text)
         if before is not None:
             review_ids.add(before[0])
-            if after is None or (before[1], before[2]) != (new_work, after.text):
-                vocabulary.subtract(
-                    {(before[1], t): n for t, n in _contributions(before[2]).items()}
-                )
+            if not same:
+                vocabulary.subtract(_Stems(before[2]).in_work(before[1]))
         if after is not None:
             review_ids.add(after.review_id)
-            if before is None or (before[1], before[2]) != (new_work, after.text):
-                vocabulary.update(_work_contributions(new_work, after.text))
+            if not same:
+                vocabulary.update(stems[chunk_id].in_work(new_work))
 
     updated = [c for c in sorted(fresh) if c in old]
     for batch in _batches(sorted(gone)):
@@ -470,10 +480,11 @@ def _apply_delta(
     connection.executemany(
         "UPDATE chunks SET review_id = ?, work_id = ?, chunk_index = ?, language = ?,"
         " text = ?, tokens = ?, metadata = ? WHERE chunk_id = ?",
-        [(*row[2:], row[0]) for row in (_chunk_row(fresh[c], 0) for c in updated)],
+        [(*row[2:], row[0]) for row in (_chunk_row(fresh[c], 0, stems[c]) for c in updated)],
     )
     end = connection.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM chunks").fetchone()[0]
-    _insert_chunks(connection, [fresh[c] for c in sorted(fresh) if c not in old], int(end))
+    added = [(fresh[c], stems[c]) for c in sorted(fresh) if c not in old]
+    _insert_chunks(connection, added, int(end))
     _add_vocabulary(connection, vocabulary)
     _refresh_reviews(connection, review_ids)
     # Keyword documents are numbered by position: close the gaps removed chunks left.
@@ -502,9 +513,14 @@ def _add_vocabulary(connection: sqlite3.Connection, delta: Counter[tuple[str, st
         " ON CONFLICT (term) DO UPDATE SET total = total + excluded.total",
         [(t, n) for t, n in totals.items() if n],
     )
-    if any(n < 0 for _, _, n in changes):
-        connection.execute("DELETE FROM vocabulary WHERE count <= 0")
-        connection.execute("DELETE FROM term_totals WHERE total <= 0")
+    connection.executemany(
+        "DELETE FROM vocabulary WHERE work_id = ? AND term = ? AND count <= 0",
+        [(w, t) for w, t, n in changes if n < 0],
+    )
+    connection.executemany(
+        "DELETE FROM term_totals WHERE term = ? AND total <= 0",
+        [(t,) for t, n in totals.items() if n < 0],
+    )
 
 
 def _refresh_reviews(connection: sqlite3.Connection, review_ids: Iterable[str]) -> None:
@@ -534,27 +550,34 @@ def _keyword_index(connection: sqlite3.Connection) -> KeywordIndex:
 
 
 class _WorkVocabulary(Mapping[str, Counter[str]]):
-    """The vocabulary table as index.search.work_vocabulary's dict, read a work at a time."""
+    """The vocabulary table as index.search.work_vocabulary's dict, read a work at a time.
+
+    Its keys are the works that have chunks ("" for chunks of no work), as there.
+    """
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
+        self._works: frozenset[str] | None = None
+
+    def _keys(self) -> frozenset[str]:
+        if self._works is None:
+            rows = self._connection.execute("SELECT DISTINCT work_id FROM chunks").fetchall()
+            self._works = frozenset(str(r[0] or "") for r in rows)
+        return self._works
 
     def __getitem__(self, work_id: str) -> Counter[str]:
+        if work_id not in self._keys():
+            raise KeyError(work_id)
         rows = self._connection.execute(
             "SELECT term, count FROM vocabulary WHERE work_id = ?", (work_id,)
         ).fetchall()
-        if not rows:
-            raise KeyError(work_id)
         return Counter({str(t): int(n) for t, n in rows})
 
     def __iter__(self) -> Iterator[str]:
-        rows = self._connection.execute("SELECT DISTINCT work_id FROM vocabulary").fetchall()
-        return iter([str(r[0]) for r in rows])
+        return iter(sorted(self._keys()))
 
     def __len__(self) -> int:
-        return int(
-            self._connection.execute("SELECT COUNT(DISTINCT work_id) FROM vocabulary").fetchone()[0]
-        )
+        return len(self._keys())
 
 
 def _catalog(connection: sqlite3.Connection, lexicon: Translator | None) -> Catalog:
