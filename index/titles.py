@@ -121,8 +121,10 @@ class TitleIndex:
     ``vocabulary`` holds stemmed word counts per work id (chunks or reviews that use the
     word); with it, a one-word title that other works' reviews use as a word ("Leben") is
     only a title when quoted, and a title's beginning or end names it only when one of its
-    words is rare in other works' reviews. ``lexicon`` (optional) finds titles translated
-    between German and English.
+    words is rare in other works' reviews. ``term_totals`` (the counts summed over all
+    works) spares summing ``vocabulary``, which is then read only for works that share a
+    title, while building; the index keeps no work's vocabulary. ``lexicon`` (optional)
+    finds titles translated between German and English.
     """
 
     def __init__(
@@ -130,6 +132,7 @@ class TitleIndex:
         works: Iterable[Work],
         *,
         vocabulary: Mapping[str, Counter[str]] | None = None,
+        term_totals: Counter[str] | None = None,
         lexicon: Translator | None = None,
         other_titles: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
@@ -137,17 +140,25 @@ class TitleIndex:
         for work in works:
             if not work.title.startswith("("):
                 self.works.setdefault(work.work_id, work)
-        self._vocabulary = vocabulary or {}
-        self._totals: Counter[str] = Counter()
-        for counts in self._vocabulary.values():
-            self._totals.update(counts)
-        self._namesakes: dict[str, list[str]] = {}
+        vocabulary = vocabulary or {}
+        if term_totals is None:
+            term_totals = Counter()
+            for counts in vocabulary.values():
+                term_totals.update(counts)
+        self._totals: Counter[str] = term_totals
+        self._own: Counter[str] = Counter()
+        namesakes: dict[str, list[str]] = {}
         for work in self.works.values():
-            self._namesakes.setdefault(normalize(work.title), []).append(work.work_id)
+            namesakes.setdefault(normalize(work.title), []).append(work.work_id)
         self._aliases: dict[str, list[_Alias]] = {}
         self._translated: dict[str, list[tuple[str, str, tuple[frozenset[str], ...]]]] = {}
         self._sense_cache: dict[str, list[frozenset[str]]] = {}
         for work in self.works.values():
+            # Works that share this title ("Ballerina" of 2023 and 2025) are not "other"
+            # works: their words are taken out of the totals while the title is cut.
+            self._own = Counter()
+            for namesake in namesakes[normalize(work.title)]:
+                self._own.update(vocabulary.get(namesake, Counter()))
             titles = {
                 work.title,
                 work.original_title or "",
@@ -155,6 +166,10 @@ class TitleIndex:
             }
             for title in sorted(t for t in titles if t):
                 self._add_title(work, title, lexicon)
+        self._own = Counter()
+        # Which stems some review uses, for :meth:`unused`; the counts were for building.
+        self._used = frozenset(term for term, n in term_totals.items() if n > 0)
+        self._totals = Counter()
         self._fuzzy_keys = sorted(
             key
             for key, aliases in self._aliases.items()
@@ -168,6 +183,7 @@ class TitleIndex:
         reviews: Sequence[Review],
         *,
         vocabulary: Mapping[str, Counter[str]] | None = None,
+        term_totals: Counter[str] | None = None,
         lexicon: Translator | None = None,
     ) -> TitleIndex:
         """The index of the reviews' works, their titles and the titles their reviews give.
@@ -188,7 +204,13 @@ class TitleIndex:
                     counts = counted.setdefault(review.work.work_id, Counter())
                     counts.update(set(_stems(review.text)))
             vocabulary = counted
-        return cls(works.values(), vocabulary=vocabulary, lexicon=lexicon, other_titles=other)
+        return cls(
+            works.values(),
+            vocabulary=vocabulary,
+            term_totals=term_totals,
+            lexicon=lexicon,
+            other_titles=other,
+        )
 
     # -- building -----------------------------------------------------------------------
 
@@ -198,7 +220,7 @@ class TitleIndex:
         parts = [p.split() for p in [whole, *(normalize(p) for p in _PARTS.split(title))] if p]
         bares = [words[1:] if words[0] in ARTICLES and len(words) > 1 else words for words in parts]
         for words, bare in zip(parts[1:], bares[1:], strict=True):
-            if self._distinctive(work, bare):
+            if self._distinctive(bare):
                 for key in (" ".join(words), " ".join(bare)):
                     if self._add(work, key, "title"):
                         added.append(key)
@@ -212,7 +234,7 @@ class TitleIndex:
                         and _in_dictionary(piece[0], lexicon)
                     ):
                         continue  # "Land" of "Tremors - Im Land der Raketenwürmer" is a word
-                    if piece and self._distinctive(work, piece) and self._add(work, key, "part"):
+                    if piece and self._distinctive(piece) and self._add(work, key, "part"):
                         added.append(key)
         if lexicon is not None:
             raw = {normalize(w): w for w in _TOKEN.findall(title)}
@@ -225,7 +247,7 @@ class TitleIndex:
         aliases = self._aliases.setdefault(key, [])
         if any(a.work_id == work.work_id for a in aliases):
             return True
-        everyday = " " not in key and self._elsewhere(work, [key]) >= EVERYDAY_WORD_CHUNKS
+        everyday = " " not in key and self._elsewhere([key]) >= EVERYDAY_WORD_CHUNKS
         aliases.append(_Alias(work.work_id, key, how, everyday, whole))
         return True
 
@@ -262,27 +284,20 @@ class TitleIndex:
                 self._sense_cache[word] = halves or [own]
         return self._sense_cache[word]
 
-    def _elsewhere(self, work: Work, words: Sequence[str]) -> int:
-        """How often other works' reviews use the rarest of ``words``."""
-        # Works that share this title ("Ballerina" of 2023 and 2025) are not "other" works.
-        title = normalize(work.title)
-        own: Counter[str] = Counter()
-        for other in self._namesakes.get(title, [work.work_id]):
-            own.update(self._vocabulary.get(other, Counter()))
+    def _elsewhere(self, words: Sequence[str]) -> int:
+        """How often other works' reviews use the rarest of ``words`` (while building)."""
         counts = []
         for word in words:
             stems = set(_stems(word)) or {word}
-            counts.append(max(self._totals[s] - own[s] for s in stems))
+            counts.append(max(self._totals[s] - self._own[s] for s in stems))
         return min(counts, default=0)
 
-    def _distinctive(self, work: Work, words: Sequence[str]) -> bool:
+    def _distinctive(self, words: Sequence[str]) -> bool:
         """Whether some word of ``words`` is rare in other works' reviews (and not a joiner)."""
         content = [w for w in words if w.isdigit() or (len(w) >= 3 and not _stop_word(w))]
         if not content or all(w.isdigit() for w in content):
             return False
-        return self._elsewhere(work, [w for w in content if not w.isdigit()]) < (
-            EVERYDAY_WORD_CHUNKS
-        )
+        return self._elsewhere([w for w in content if not w.isdigit()]) < (EVERYDAY_WORD_CHUNKS)
 
     # -- matching -----------------------------------------------------------------------
 
@@ -309,7 +324,7 @@ class TitleIndex:
         """Whether no indexed review uses any word of ``phrase`` (articles aside)."""
         words = [w for w in normalize(phrase).split() if w not in ARTICLES]
         return bool(words) and all(
-            not any(self._totals[s] for s in (_stems(w) or [w])) for w in words
+            not any(s in self._used for s in (_stems(w) or [w])) for w in words
         )
 
     def _exact(self, text: str, tokens: list[_Token]) -> list[tuple[int, int, float, TitleMatch]]:

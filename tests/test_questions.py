@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.reading import read_question, title_index
+from bot.engine.reading import read_question
+from index.catalog import Catalog
 from index.lexicon import Lexicon
 from index.records import Review, Work
-from index.titles import TitleIndex
 
 DING_LINES = """\
 zwei :: two
@@ -68,16 +68,16 @@ def reviews() -> list[Review]:
 
 
 @pytest.fixture(scope="module")
-def titles(reviews: list[Review], tmp_path_factory: pytest.TempPathFactory) -> TitleIndex:
+def catalog(reviews: list[Review], tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     folder = tmp_path_factory.mktemp("lexicon")
     dictionary = folder / "de-en"
     dictionary.write_text(DING_LINES, encoding="utf-8")
     lexicon = Lexicon.load(dictionary, cache_dir=folder / "cache")
-    return TitleIndex.from_reviews(reviews, lexicon=lexicon)
+    return Catalog.build(reviews, lexicon=lexicon)
 
 
-def _titles(question: str, reviews: list[Review], titles: TitleIndex) -> list[str]:
-    return [w.title for w in read_question(question, reviews, titles=titles).works]
+def _titles(question: str, catalog: Catalog) -> list[str]:
+    return [w.title for w in read_question(question, catalog).works]
 
 
 @pytest.mark.parametrize(
@@ -102,9 +102,9 @@ def _titles(question: str, reviews: list[Review], titles: TitleIndex) -> list[st
     ],
 )
 def test_a_title_is_found_in_part_inflected_misspelt_or_translated(
-    question: str, title: str | None, reviews: list[Review], titles: TitleIndex
+    question: str, title: str | None, catalog: Catalog
 ) -> None:
-    found = _titles(question, reviews, titles)
+    found = _titles(question, catalog)
     if title is None:  # two films named at once: both
         assert "Der Herr der Ringe - Die zwei Türme" in found
         assert "Harry Potter und der Feuerkelch" in found
@@ -112,33 +112,30 @@ def test_a_title_is_found_in_part_inflected_misspelt_or_translated(
         assert found == [title]
 
 
-def test_two_films_of_one_title_are_both_named_unless_the_year_decides(
-    reviews: list[Review], titles: TitleIndex
-) -> None:
-    both = read_question("Wer hat bei Ballerina Regie geführt?", reviews, titles=titles)
+def test_two_films_of_one_title_are_both_named_unless_the_year_decides(catalog: Catalog) -> None:
+    both = read_question("Wer hat bei Ballerina Regie geführt?", catalog)
     assert [w.year for w in both.works] == [2023, 2025]
     assert both.ambiguous
-    one = read_question("Who directed Ballerina (2025)?", reviews, titles=titles)
+    one = read_question("Who directed Ballerina (2025)?", catalog)
     assert [w.year for w in one.works] == [2025]
 
 
-def test_the_longer_title_wins_over_the_one_it_contains(
-    reviews: list[Review], titles: TitleIndex
-) -> None:
-    assert _titles("Wie endet Stargate Continuum?", reviews, titles) == ["Stargate Continuum"]
-    assert _titles("Wie endet Stargate?", reviews, titles) == ["Stargate"]
+def test_the_longer_title_wins_over_the_one_it_contains(catalog: Catalog) -> None:
+    assert _titles("Wie endet Stargate Continuum?", catalog) == ["Stargate Continuum"]
+    assert _titles("Wie endet Stargate?", catalog) == ["Stargate"]
 
 
 def test_a_one_word_title_that_is_an_everyday_word_is_named_only_in_quotes(
     reviews: list[Review],
 ) -> None:
-    assert read_question("Was lernt man über das Leben?", reviews).works == []
-    assert [w.title for w in read_question("Wie endet „Leben“?", reviews).works] == ["Leben"]
+    plain = Catalog.build(reviews)
+    assert read_question("Was lernt man über das Leben?", plain).works == []
+    assert [w.title for w in read_question("Wie endet „Leben“?", plain).works] == ["Leben"]
 
 
 def test_without_a_dictionary_german_titles_are_still_found(reviews: list[Review]) -> None:
-    plain = TitleIndex.from_reviews(reviews)
-    assert _titles("Worum geht es in Die zwei Türme?", reviews, plain) == [
+    plain = Catalog.build(reviews)
+    assert _titles("Worum geht es in Die zwei Türme?", plain) == [
         "Der Herr der Ringe - Die zwei Türme"
     ]
 
@@ -154,9 +151,9 @@ def test_without_a_dictionary_german_titles_are_still_found(reviews: list[Review
     ],
 )
 def test_a_title_that_is_not_indexed_is_named_and_not_counted(
-    question: str, unknown: str, reviews: list[Review], titles: TitleIndex
+    question: str, unknown: str, catalog: Catalog
 ) -> None:
-    read = read_question(question, reviews, titles=titles)
+    read = read_question(question, catalog)
     assert read.unknown_title == unknown
     assert read.works == []
     assert read.intent is None
@@ -175,10 +172,8 @@ def test_a_title_that_is_not_indexed_is_named_and_not_counted(
         "Which film has the best rating?",
     ],
 )
-def test_ordinary_questions_name_no_unknown_title(
-    question: str, reviews: list[Review], titles: TitleIndex
-) -> None:
-    assert read_question(question, reviews, titles=titles).unknown_title is None
+def test_ordinary_questions_name_no_unknown_title(question: str, catalog: Catalog) -> None:
+    assert read_question(question, catalog).unknown_title is None
 
 
 @pytest.mark.parametrize(
@@ -201,16 +196,8 @@ def test_ordinary_questions_name_no_unknown_title(
         ("Welche Filme gibt es?", "list"),
     ],
 )
-def test_intents_match_whole_words(
-    question: str, intent: str | None, reviews: list[Review], titles: TitleIndex
-) -> None:
-    assert read_question(question, reviews, titles=titles).intent == intent
-
-
-def test_the_title_index_is_built_once_per_reviews_list(reviews: list[Review]) -> None:
-    catalogue = list(reviews)
-    assert title_index(catalogue) is title_index(catalogue)
-    assert title_index(list(reviews)) is not title_index(catalogue)
+def test_intents_match_whole_words(question: str, intent: str | None, catalog: Catalog) -> None:
+    assert read_question(question, catalog).intent == intent
 
 
 def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
@@ -282,9 +269,9 @@ def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
     ],
 )
 def test_opinion_questions_are_told_by_their_wording(
-    question: str, opinion: str | None, reviews: list[Review], titles: TitleIndex
+    question: str, opinion: str | None, catalog: Catalog
 ) -> None:
-    read = read_question(question, reviews, titles=titles)
+    read = read_question(question, catalog)
     assert read.opinion == opinion
     if opinion == "extreme":
         assert read.extreme == ("negative" if "negativ" in question else "positive")
@@ -292,47 +279,37 @@ def test_opinion_questions_are_told_by_their_wording(
         assert read.extreme == ("negative" if "worst" in question or "hate" in question else None)
 
 
-def test_a_year_picks_among_works_of_one_title_and_keeps_the_other_titles(
-    reviews: list[Review], titles: TitleIndex
-) -> None:
+def test_a_year_picks_among_works_of_one_title_and_keeps_the_other_titles(catalog: Catalog) -> None:
     question = "Is Crank liked better than the 2023 Ballerina?"
-    read = read_question(question, reviews, titles=titles)
+    read = read_question(question, catalog)
     assert sorted((w.title, w.year) for w in read.works) == [("Ballerina", 2023), ("Crank", None)]
     assert read.opinion == "comparison"
 
 
 def test_a_comparison_that_names_one_of_two_works_of_a_title_compares_both(
-    reviews: list[Review], titles: TitleIndex
+    catalog: Catalog,
 ) -> None:
-    read = read_question("Is the 2025 Ballerina better than the other one?", reviews, titles=titles)
+    read = read_question("Is the 2025 Ballerina better than the other one?", catalog)
     assert sorted(w.year or 0 for w in read.works) == [2023, 2025]
     assert read.opinion == "comparison"
-    verdict = read_question("Is the 2025 Ballerina worth watching?", reviews, titles=titles)
+    verdict = read_question("Is the 2025 Ballerina worth watching?", catalog)
     assert [w.year for w in verdict.works] == [2025]
 
 
-def test_who_liked_a_film_least_asks_for_its_most_negative_review(
-    reviews: list[Review], titles: TitleIndex
-) -> None:
-    read = read_question("Wer mochte Crank am wenigsten?", reviews, titles=titles)
+def test_who_liked_a_film_least_asks_for_its_most_negative_review(catalog: Catalog) -> None:
+    read = read_question("Wer mochte Crank am wenigsten?", catalog)
     assert (read.opinion, read.extreme) == ("extreme", "negative")
 
 
-def test_an_opinion_question_keeps_the_metadata_intents_apart(
-    reviews: list[Review], titles: TitleIndex
-) -> None:
-    assert read_question("Welcher Film ist am besten bewertet?", reviews, titles=titles).intent == (
-        "best"
-    )
-    counted = read_question("Wie viele Rezensionen zu Crank sind positiv?", reviews, titles=titles)
+def test_an_opinion_question_keeps_the_metadata_intents_apart(catalog: Catalog) -> None:
+    assert read_question("Welcher Film ist am besten bewertet?", catalog).intent == "best"
+    counted = read_question("Wie viele Rezensionen zu Crank sind positiv?", catalog)
     assert counted.intent is None  # the verdict counts positive reviews, not all of them
 
 
-def test_a_follow_up_asks_a_verdict_of_the_last_film(
-    reviews: list[Review], titles: TitleIndex
-) -> None:
-    crank = read_question("Wer spielt in Crank mit?", reviews, titles=titles).works
-    read = read_question("Und lohnt er sich?", reviews, previous_works=crank, titles=titles)
+def test_a_follow_up_asks_a_verdict_of_the_last_film(catalog: Catalog) -> None:
+    crank = read_question("Wer spielt in Crank mit?", catalog).works
+    read = read_question("Und lohnt er sich?", catalog, previous_works=crank)
     assert read.opinion == "verdict"
     assert [w.title for w in read.works] == ["Crank"]
 
@@ -346,6 +323,6 @@ def test_a_follow_up_asks_a_verdict_of_the_last_film(
     ],
 )
 def test_what_one_reviewer_says_or_a_film_not_indexed_is_no_opinion_question(
-    question: str, reviews: list[Review], titles: TitleIndex
+    question: str, catalog: Catalog
 ) -> None:
-    assert read_question(question, reviews, titles=titles).opinion is None
+    assert read_question(question, catalog).opinion is None

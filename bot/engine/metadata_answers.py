@@ -7,15 +7,19 @@ from statistics import mean
 
 from bot.answers import Answer, Source
 from bot.engine.reading import Question
-from index.catalog import summarize_works
+from index.catalog import Catalog, summarize_works
 from index.records import Review
 
 
-def answer_from_metadata(question: Question, reviews: Sequence[Review]) -> Answer | None:
-    """Counts, averages, best/worst and lists, computed exactly; None if not such a question."""
+def answer_from_metadata(question: Question, catalog: Catalog | Sequence[Review]) -> Answer | None:
+    """Counts, averages, best/worst and lists, computed exactly; None if not such a question.
+
+    Only a question about all reviews reads all of them; one about works or an author
+    reads theirs. (A plain list of reviews is accepted as the catalogue's source.)
+    """
     if question.intent is None:
         return None
-    scope = _scope(question, reviews)
+    scope = _scope(question, catalog)
     lang = question.language
     de = lang == "de"
     subject = _subject(question)
@@ -88,11 +92,18 @@ def answer_from_metadata(question: Question, reviews: Sequence[Review]) -> Answe
     return _metadata_answer(question, text, winners)
 
 
-def _scope(question: Question, reviews: Sequence[Review]) -> list[Review]:
-    scope = list(reviews)
-    if question.works:
-        ids = {w.work_id for w in question.works}
-        scope = [r for r in scope if r.work and r.work.work_id in ids]
+def _scope(question: Question, catalog: Catalog | Sequence[Review]) -> list[Review]:
+    if not isinstance(catalog, Catalog):
+        scope = list(catalog)
+        if question.works:
+            ids = {w.work_id for w in question.works}
+            scope = [r for r in scope if r.work and r.work.work_id in ids]
+    elif question.works:
+        scope = catalog.reviews_of(list(dict.fromkeys(w.work_id for w in question.works)))
+    elif question.author:
+        scope = catalog.reviews_by(question.author)
+    else:
+        scope = catalog.reviews()
     if question.author:
         scope = [r for r in scope if r.author == question.author]
     return scope

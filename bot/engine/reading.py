@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from index.catalog import Catalog
 from index.language import detect_language
 from index.records import Review, Work
 from index.titles import ARTICLES, TitleIndex
@@ -207,20 +208,20 @@ class Question:
 
 def read_question(
     text: str,
-    reviews: Sequence[Review],
+    catalog: Catalog | Sequence[Review],
     *,
     previous_works: Sequence[Work] = (),
     vocabulary: Mapping[str, Counter[str]] | None = None,
     titles: TitleIndex | None = None,
 ) -> Question:
-    """Analyse ``text`` against the indexed reviews; ``previous_works`` serve follow-ups.
+    """Analyse ``text`` against the indexed catalogue; ``previous_works`` serve follow-ups.
 
-    ``vocabulary`` (stemmed word counts per work id) lets words like "Netflix" or
-    "John Wick" pick one of several works that share a title. ``titles`` is the reviews'
-    title index (built from ``reviews`` and ``vocabulary`` once per list when not given).
+    The works' word counts let words like "Netflix" or "John Wick" pick one of several
+    works that share a title. A list of reviews instead of a catalogue is read through
+    :func:`catalog_of` (with its ``vocabulary`` and ``titles``), built once per list.
     """
-    if titles is None:
-        titles = title_index(reviews, vocabulary)
+    if not isinstance(catalog, Catalog):
+        catalog = catalog_of(catalog, vocabulary=vocabulary, titles=titles)
     language = detect_language(text, default="en" if re.search(r"[a-z]", text) else "de")
     if re.search(r"[äöüß]", text, re.I):
         language = "de"
@@ -229,13 +230,13 @@ def read_question(
     question.intent = _intent(text)
     if question.aspect == "age_rating" and question.intent == "ratings":
         question.intent = None  # "What is the FSK age rating?" asks a field, not the stars
-    question.author = _author(text, reviews)
-    works = _named_works(text, reviews, titles)
+    question.author = catalog.author_in(text)
+    works = _named_works(text, catalog)
     question.opinion, question.extreme = opinion_asked(text, question.intent, works=works)
     # A comparison of works that share a title compares them all ("Is the Netflix Ballerina
     # better than the John Wick one?").
-    if len(works) > 1 and vocabulary and question.opinion != "comparison":
-        works, question.deciding = _narrow_by_vocabulary(text, works, vocabulary)
+    if len(works) > 1 and question.opinion != "comparison":
+        works, question.deciding = _narrow_by_vocabulary(text, works, catalog)
     if question.opinion:
         question.intent = None
     # In a chat, a question about the text that names no film goes on about the last one;
@@ -251,9 +252,9 @@ def read_question(
             if question.opinion:
                 question.intent = None
     question.works = works
-    question.names = _mentioned_names(text, reviews)
+    question.names = catalog.names_in(text)
     if not works:
-        question.unknown_title = _unknown_title(text, reviews, titles, language)
+        question.unknown_title = _unknown_title(text, catalog, language)
         if question.unknown_title:
             question.intent = None  # no count or rating of a work that is not indexed
     shared = {normalize(w.title) for w in works}
@@ -353,29 +354,10 @@ def _intent(text: str) -> str | None:
     return None
 
 
-def _author(text: str, reviews: Sequence[Review]) -> str | None:
-    padded = f" {normalize(text)} "
-    authors = sorted({r.author for r in reviews if r.author}, key=len, reverse=True)
-    for author in authors:
-        if f" {normalize(author)} " in padded:
-            return author
-    return None
-
-
-def _named_works(text: str, reviews: Sequence[Review], titles: TitleIndex) -> list[Work]:
+def _named_works(text: str, catalog: Catalog) -> list[Work]:
     """Works whose title, or director, the question names; narrowed by year and people."""
-    # "Netflix-Ballerina" names "Ballerina": compounds are read as separate words too.
-    padded = f" {normalize(text)} {normalize(text.replace('-', ' '))} "
-    works: dict[str, Work] = {}
-    people: dict[str, set[str]] = {}
-    for review in reviews:
-        if review.work is None:
-            continue
-        works.setdefault(review.work.work_id, review.work)
-        names = people.setdefault(review.work.work_id, set())
-        names.update(normalize(n) for n in [review.director or "", *review.cast] if n)
-    by_title = [m.work for m in titles.find(text)]
-    by_person = [w for w in works.values() if any(_names(padded, p) for p in people[w.work_id])]
+    by_title = [m.work for m in catalog.titles.find(text)]
+    by_person = catalog.works_by_person(text)
     candidates = by_title or by_person
     years = {int(y) for y in _YEAR.findall(text)}
     if years:
@@ -387,8 +369,7 @@ def _named_works(text: str, reviews: Sequence[Review], titles: TitleIndex) -> li
         candidates = narrowed
     if len(candidates) == 1 and _COMPARES.search(text):
         # "Is the John Wick Ballerina better than the Korean one?" compares both.
-        title = normalize(candidates[0].title)
-        candidates = [w for w in works.values() if normalize(w.title) == title]
+        candidates = catalog.works_titled(candidates[0].title)
     return sorted(candidates, key=lambda w: (w.year or 0, w.work_id))
 
 
@@ -401,24 +382,28 @@ _COMPARES = re.compile(
 )
 
 
-def title_index(
-    reviews: Sequence[Review], vocabulary: Mapping[str, Counter[str]] | None = None
-) -> TitleIndex:
-    """The title index of ``reviews``, built once per reviews list (kept for a few lists)."""
-    key = (id(reviews), id(vocabulary))
-    cached = _TITLE_INDEXES.get(key)
-    if cached is not None and cached[0] is reviews and cached[1] is vocabulary:
-        return cached[2]
-    titles = TitleIndex.from_reviews(reviews, vocabulary=vocabulary)
-    if len(_TITLE_INDEXES) >= 4:
-        _TITLE_INDEXES.pop(next(iter(_TITLE_INDEXES)))
-    _TITLE_INDEXES[key] = (reviews, vocabulary, titles)
-    return titles
+def catalog_of(
+    reviews: Sequence[Review],
+    *,
+    vocabulary: Mapping[str, Counter[str]] | None = None,
+    titles: TitleIndex | None = None,
+) -> Catalog:
+    """The catalogue of a review list, built once per list (kept for a few lists)."""
+    key = (id(reviews), id(vocabulary), id(titles))
+    cached = _CATALOGS.get(key)
+    if cached is not None and cached[0] is reviews:
+        return cached[1]
+    catalog = Catalog.build(reviews, vocabulary=vocabulary, titles=titles)
+    if len(_CATALOGS) >= 4:
+        _CATALOGS.pop(next(iter(_CATALOGS)))
+    # The list is kept with its catalogue so that its id is not reused while cached.
+    _CATALOGS[key] = (reviews, catalog, vocabulary, titles)
+    return catalog
 
 
-_TITLE_INDEXES: dict[
-    tuple[int, int],
-    tuple[Sequence[Review], Mapping[str, Counter[str]] | None, TitleIndex],
+_CATALOGS: dict[
+    tuple[int, int, int],
+    tuple[Sequence[Review], Catalog, Mapping[str, Counter[str]] | None, TitleIndex | None],
 ] = {}
 
 
@@ -439,9 +424,7 @@ _SLOT_TITLE = re.compile(
 _GERMAN_SLOT = re.compile(r"\b(?:in|von|vom|zu|zum|über|für)\s+$", re.I)
 
 
-def _unknown_title(
-    text: str, reviews: Sequence[Review], titles: TitleIndex, language: str
-) -> str | None:
+def _unknown_title(text: str, catalog: Catalog, language: str) -> str | None:
     """A title the question names that no indexed work has (the reviews cannot answer).
 
     Named after "Film" or quoted, any such title counts; in the title slot only a span
@@ -459,43 +442,17 @@ def _unknown_title(
     ]
     if not named:
         return None
-    known = " ".join(
-        f" {normalize(t)} "
-        for r in reviews
-        if r.work
-        for t in (r.work.title, r.work.original_title, r.title, r.director, r.author, *r.cast)
-        if t
-    )
     for title, by_slot in named:
-        key = normalize(title)
-        words = [w for w in key.split() if w not in ARTICLES]
-        if not words or f" {key} " in known or any(f" {w} " in known for w in words):
+        words = [w for w in normalize(title).split() if w not in ARTICLES]
+        if not words or any(catalog.known_word(w) for w in words):
             continue
-        if not by_slot or (not titles.find(title) and titles.unused(title)):
+        if not by_slot or (not catalog.titles.find(title) and catalog.titles.unused(title)):
             return title
     return None
 
 
-def _mentioned_names(text: str, reviews: Sequence[Review]) -> list[str]:
-    """People and titles of the catalogue that the question names."""
-    padded = f" {normalize(text)} "
-    names = {
-        name
-        for review in reviews
-        for name in (
-            review.director,
-            review.author,
-            *review.cast,
-            review.work.title if review.work else None,
-            review.original_title,
-        )
-        if name and not name.startswith("(") and _names(padded, name)
-    }
-    return sorted(names)
-
-
 def _narrow_by_vocabulary(
-    text: str, works: list[Work], vocabulary: Mapping[str, Counter[str]]
+    text: str, works: list[Work], catalog: Catalog
 ) -> tuple[list[Work], list[str]]:
     """Keep the work whose reviews use the question's other words far more than the rest.
 
@@ -512,19 +469,28 @@ def _narrow_by_vocabulary(
         and w not in GENERIC_WORDS
         and not any(p.search(w) for p in ASPECTS.values())
     ]
+    # A word and its translations count together, so "music" in English reviews of one
+    # film does not outvote "Musik" in German reviews of the other.
+    groups = {
+        word: {
+            t
+            for lang in ("de", "en")
+            for t in tokenize(
+                " ".join([word, *SYNONYMS.get(word, ())]),
+                language=lang,
+                also_stop="en" if lang == "de" else "de",
+            )
+        }
+        for word in words
+    }
+    terms = sorted(set().union(*groups.values()))
+    vocabulary = catalog.vocabulary([w.work_id for w in works], terms) if terms else {}
     votes: Counter[str] = Counter()
     voters: dict[str, list[str]] = {}
     for word in words:
-        # A word and its translations count together, so "music" in English reviews
-        # of one film does not outvote "Musik" in German reviews of the other.
-        group = " ".join([word, *SYNONYMS.get(word, ())])
-        terms = {
-            t
-            for lang in ("de", "en")
-            for t in tokenize(group, language=lang, also_stop="en" if lang == "de" else "de")
-        }
         counts = {
-            w.work_id: sum(vocabulary.get(w.work_id, Counter())[t] for t in terms) for w in works
+            w.work_id: sum(vocabulary.get(w.work_id, Counter())[t] for t in groups[word])
+            for w in works
         }
         for work_id, count in counts.items():
             others = max(c for k, c in counts.items() if k != work_id)
@@ -538,17 +504,6 @@ def _narrow_by_vocabulary(
         return works, []
     winner = ranked[0][0]
     return [w for w in works if w.work_id == winner], voters[winner]
-
-
-def _names(padded_text: str, name: str) -> bool:
-    key = normalize(name)
-    if not key:
-        return False
-    if f" {key} " in padded_text:
-        return True
-    # "Wiseman" alone names Len Wiseman; short or common parts do not.
-    parts = key.split()
-    return len(parts) > 1 and len(parts[-1]) >= 5 and f" {parts[-1]} " in padded_text
 
 
 # Opinion questions are read by the shape of the judgement they ask for, not by film words:
