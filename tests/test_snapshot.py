@@ -6,6 +6,7 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,7 +182,7 @@ def test_old_generations_go_but_the_newest_two_stay(indexed: Indexed, tmp_path: 
     assert sorted(p.name for p in root.iterdir()) == ["three", "two"]
 
 
-def _state(snapshot: Snapshot) -> dict[str, object]:
+def _state(snapshot: Snapshot) -> dict[str, Any]:
     """Everything a question reads from a snapshot, in comparable form."""
     chunk_ids = sorted(snapshot.chunks)
     reviews = snapshot.reviews()
@@ -200,7 +201,14 @@ def _state(snapshot: Snapshot) -> dict[str, object]:
             for c, found in sorted(sentences.items())
         },
         "catalog": (snapshot.catalog.review_count, sorted(snapshot.catalog.works)),
+        "masked": {w: _masked(snapshot, w) for w in work_ids},
     }
+
+
+def _masked(snapshot: Snapshot, work_id: str) -> list[str]:
+    """The chunks a keyword search restricted to ``work_id`` may find."""
+    mask = snapshot.keyword_mask([work_id])
+    return sorted(snapshot.keyword.chunk_ids[int(i)] for i in mask.nonzero()[0])
 
 
 def work_vocabulary_terms(snapshot: Snapshot) -> set[str]:
@@ -237,6 +245,9 @@ def test_a_delta_snapshot_equals_a_full_rebuild(
     delta_state, full_state = _state(delta), _state(full)
     assert delta_state == full_state
     assert delta_state["chunks"] == after
+    assert delta_state["masked"] == {
+        w: sorted(c.chunk_id for c in delta.chunks_of_works([w])) for w in delta_state["masked"]
+    }
     assert delta.vocabulary(
         sorted(work_vocabulary(after.values())), sorted(work_vocabulary_terms(full))
     ) == _with_every_work(work_vocabulary(after.values()))
