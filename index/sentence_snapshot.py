@@ -198,15 +198,6 @@ class SentenceSnapshot:
                     found[row[0]] = ChunkRows(*row)
         return [found[c] for c in chunk_ids if c in found and found[c].count > 0]
 
-    def chunk_rows(self) -> list[ChunkRows]:
-        """Every chunk with its rows, by segment and row (for writing the next snapshot)."""
-        with self._lock:
-            cursor = self._connection.execute(
-                "SELECT chunk_id, segment, first_row, row_count FROM chunks"
-                " ORDER BY segment, first_row"
-            )
-            return [ChunkRows(*row) for row in cursor]
-
     def segment_rows(self) -> dict[str, int]:
         """Each segment with its number of rows, used or not."""
         return {name: segment.rows for name, segment in self._segments.items()}
@@ -284,53 +275,72 @@ def _write_delta(
     wanted: set[str] | None,
 ) -> bool:
     """Keep the unchanged chunks' rows of ``older`` and add the changed ones; False when
-    the store's vectors no longer have the older rows' dimension."""
+    the store's vectors no longer have the older rows' dimension.
+
+    The chunk table is the previous one, copied and edited in SQLite, so a small delta
+    costs no Python work per stored chunk (unless ``wanted`` needs to be checked)."""
     import numpy as np
 
-    kept: list[ChunkRows] = []
-    had: set[str] = set()
-    for rows in older.chunk_rows():
-        had.add(rows.chunk_id)
-        if rows.chunk_id in changed or rows.chunk_id in removed:
-            continue
-        if wanted is not None and rows.chunk_id not in wanted:
-            continue
-        kept.append(rows)
-    to_read = changed - removed
-    if wanted is not None:
-        to_read = (to_read & wanted) | (wanted - had - removed)
-    fresh = sentences.read_chunks(sorted(to_read))
-    if any(len(s.vector) != older.dimension for found in fresh.values() for s in found):
-        log.warning("sentence vectors changed dimension; reading every sentence")
-        return False
-    added = [s for chunk_id in sorted(fresh) for s in fresh[chunk_id]]
-    fresh_rows = _Rows(
-        _half([s.vector for s in added], older.dimension),
-        np.asarray([(s.start, s.end) for s in added], dtype=np.int32).reshape(-1, 2),
-        np.asarray([_nan(s.polarity) for s in added], dtype=np.float64),
-    )
-
-    sizes = older.segment_rows()
-    used = dict.fromkeys(rows.segment for rows in kept)
-    live = sum(rows.count for rows in kept) + len(added)
-    total = sum(sizes[name] for name in used) + len(added)
-    if total - live > _MAX_UNUSED_SHARE * total or len(used) + 1 > _MAX_SEGMENTS:
-        table, segments = _compact(folder, older, kept, fresh, fresh_rows)
-        log.info("sentence snapshot: %d rows compacted into one segment", live)
-    else:
-        for name in used:
-            for file in segment_files(name):
-                _link(older.folder / file, folder / file)
-        table, segments = list(kept), {name: sizes[name] for name in used}
-        if added:
-            name = _new_segment_name()
-            _write_segment(folder, name, older.dimension, fresh_rows, [fresh_rows.vectors])
-            segments[name] = len(added)
-            table.extend(_chunk_rows(name, 0, sorted(fresh), fresh))
-    _write_index(folder, older.dimension, table, segments)
+    table_path = folder / (CHUNKS + _PARTIAL)
+    shutil.copyfile(older.folder / CHUNKS, table_path)
+    table = sqlite3.connect(table_path)
+    try:
+        dropped = changed | removed
+        to_read = changed - removed
+        if wanted is not None:
+            had = {chunk_id for (chunk_id,) in table.execute("SELECT chunk_id FROM chunks")}
+            dropped |= had - wanted
+            to_read = (to_read & wanted) | (wanted - had - removed)
+        table.executemany("DELETE FROM chunks WHERE chunk_id = ?", ((c,) for c in dropped))
+        fresh = sentences.read_chunks(sorted(to_read))
+        if any(len(s.vector) != older.dimension for found in fresh.values() for s in found):
+            log.warning("sentence vectors changed dimension; reading every sentence")
+            return False
+        added = [s for chunk_id in sorted(fresh) for s in fresh[chunk_id]]
+        fresh_rows = _Rows(
+            _half([s.vector for s in added], older.dimension),
+            np.asarray([(s.start, s.end) for s in added], dtype=np.int32).reshape(-1, 2),
+            np.asarray([_nan(s.polarity) for s in added], dtype=np.float64),
+        )
+        used = dict(table.execute("SELECT segment, SUM(row_count) FROM chunks GROUP BY segment"))
+        sizes = older.segment_rows()
+        live = sum(used.values()) + len(added)
+        total = sum(sizes[name] for name in used) + len(added)
+        if total - live > _MAX_UNUSED_SHARE * total or len(used) + 1 > _MAX_SEGMENTS:
+            kept = [
+                ChunkRows(*row)
+                for row in table.execute(
+                    "SELECT chunk_id, segment, first_row, row_count FROM chunks"
+                    " ORDER BY segment, first_row"
+                )
+            ]
+            table.close()
+            rows, segments = _compact(folder, older, kept, fresh, fresh_rows)
+            _write_table(table_path, rows)
+            log.info("sentence snapshot: %d rows compacted into one segment", live)
+        else:
+            for name in used:
+                for file in segment_files(name):
+                    _link(older.folder / file, folder / file)
+            segments = {name: sizes[name] for name in used}
+            if added:
+                name = _new_segment_name()
+                _write_segment(folder, name, older.dimension, fresh_rows, [fresh_rows.vectors])
+                segments[name] = len(added)
+                table.executemany(
+                    "INSERT INTO chunks VALUES (?, ?, ?, ?)",
+                    (
+                        (r.chunk_id, r.segment, r.first, r.count)
+                        for r in _chunk_rows(name, 0, sorted(fresh), fresh)
+                    ),
+                )
+            table.commit()
+    finally:
+        table.close()
+    _publish(folder, older.dimension, segments)
     log.info(
-        "sentence snapshot: %d chunks kept, %d rows of %d chunks read",
-        len(kept),
+        "sentence snapshot: %d chunks dropped, %d rows of %d chunks read",
+        len(dropped),
         len(added),
         len(fresh),
     )
@@ -438,7 +448,8 @@ def _write_full(sentences: SentenceStore, folder: Path, *, wanted: set[str] | No
             np.asarray(polarities, dtype=np.float64)[order],
         )
         _write_segment(folder, name, dimension, ordered, blocks)
-        _write_index(folder, dimension, table, {name: rows})
+        _write_table(folder / (CHUNKS + _PARTIAL), table)
+        _publish(folder, dimension, {name: rows})
     finally:
         unsorted.unlink(missing_ok=True)
     if wanted is not None and (missing := len(wanted - chunk_codes.keys())):
@@ -489,12 +500,9 @@ def _write_segment(
         os.replace(folder / (file_name + _PARTIAL), folder / file_name)
 
 
-def _write_index(
-    folder: Path, dimension: int, table: Iterable[ChunkRows], segments: dict[str, int]
-) -> None:
-    """Write the chunk table, then the manifest that makes the folder open."""
-    partial = folder / (CHUNKS + _PARTIAL)
-    connection = sqlite3.connect(partial)
+def _write_table(path: Path, table: Iterable[ChunkRows]) -> None:
+    path.unlink(missing_ok=True)
+    connection = sqlite3.connect(path)
     try:
         connection.execute(
             "CREATE TABLE chunks (chunk_id TEXT PRIMARY KEY, segment TEXT NOT NULL,"
@@ -507,6 +515,12 @@ def _write_index(
         connection.commit()
     finally:
         connection.close()
+
+
+def _publish(folder: Path, dimension: int, segments: dict[str, int]) -> None:
+    """Move the written chunk table into place, then write the manifest that makes the
+    folder open."""
+    partial = folder / (CHUNKS + _PARTIAL)
     with partial.open("rb+") as file:
         os.fsync(file.fileno())
     os.replace(partial, folder / CHUNKS)

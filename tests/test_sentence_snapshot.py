@@ -199,3 +199,16 @@ def test_empty_store_writes_a_snapshot_without_sentences(
     snapshot = SentenceSnapshot.open(tmp_path / "sentences")
 
     assert snapshot is not None and snapshot.of_chunks(["any"]) == {}
+
+
+def test_delta_write_fills_in_chunks_the_previous_snapshot_lacks(
+    service: ReviewService, tmp_path: Path
+) -> None:
+    chunk_ids = index(service, SEEDS)
+    lacking = sorted(chunk_ids)[0]
+    older = write_full(service, tmp_path / "older", chunk_ids - {lacking})
+    assert lacking not in older.of_chunks([lacking])
+
+    filled = write_delta(service, tmp_path / "filled", tmp_path / "older", chunk_ids, chunk_ids)
+
+    assert_delta_equals_full(service, filled, tmp_path / "full", chunk_ids)
