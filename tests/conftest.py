@@ -151,6 +151,14 @@ def llm_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def embeddings_url() -> Iterator[str]:
+    """A real local llama.cpp server answering OpenAI-compatible /v1/embeddings."""
+    require_server_installed()
+    with start_llm_server(assemble_model(default_model_path()), embedding=True) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
 def telegram_server() -> Iterator[TelegramTestServer]:
     """A real Bot API test server on loopback; each test takes a bot token of its own."""
     with TelegramTestServer() as server:

@@ -168,11 +168,14 @@ def start_llm_server(
     port: int | None = None,
     startup_timeout: float = 120.0,
     python: str = sys.executable,
+    embedding: bool = False,
 ) -> Iterator[str]:
     """Run ``llama_cpp.server`` on ``model``; yield its base URL ``http://127.0.0.1:P/v1``.
 
     One thread, no all-logits buffer and a 2048-token context keep it small and
     fast on a shared 2-core machine.  The server is stopped when the block exits.
+    With ``embedding`` it serves ``/v1/embeddings`` (and no completions): one vector per
+    text, the mean of the model's token vectors.
     """
     port = port or free_port()
     base_url = f"http://127.0.0.1:{port}/v1"
@@ -185,6 +188,9 @@ def start_llm_server(
         "--logits_all", "False",
         "--n_ctx", "2048",
     ]  # fmt: skip
+    if embedding:
+        # The model names no pooling, so the server would answer a vector per token.
+        command += ["--embedding", "true", "--kv_overrides", "qwen2.pooling_type=int:1"]
     with tempfile.TemporaryFile(prefix="llm-server-", suffix=".log") as log:
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
