@@ -259,3 +259,18 @@ def test_a_delta_snapshot_equals_a_full_rebuild(
 
 def _with_every_work(vocabulary: dict[str, Counter[str]]) -> dict[str, Counter[str]]:
     return {w: vocabulary[w] for w in sorted(vocabulary)}
+
+
+def test_threads_share_one_open_snapshot(indexed: Indexed, snapshot: Snapshot) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    stored = indexed.store.chunks()
+
+    def read(chunk: StoredChunk) -> bool:
+        work_id = str(chunk.metadata.get("work_id", ""))
+        return snapshot.chunks[chunk.chunk_id] == chunk and (
+            not work_id or chunk in snapshot.chunks_of_works([work_id])
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(read, stored * 5))
