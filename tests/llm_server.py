@@ -169,10 +169,11 @@ def start_llm_server(
     startup_timeout: float = 120.0,
     python: str = sys.executable,
     embedding: bool = False,
+    threads: int = 1,
 ) -> Iterator[str]:
     """Run ``llama_cpp.server`` on ``model``; yield its base URL ``http://127.0.0.1:P/v1``.
 
-    One thread, no all-logits buffer and a 2048-token context keep it small and
+    One thread (``threads``), no all-logits buffer and a 2048-token context keep it small and
     fast on a shared 2-core machine.  The server is stopped when the block exits.
     With ``embedding`` it serves ``/v1/embeddings`` (and no completions): one vector per
     text, the mean of the model's token vectors.
@@ -184,7 +185,7 @@ def start_llm_server(
         "--model", str(model),
         "--host", "127.0.0.1",
         "--port", str(port),
-        "--n_threads", "1",
+        "--n_threads", str(threads),
         "--logits_all", "False",
         "--n_ctx", "2048",
     ]  # fmt: skip
