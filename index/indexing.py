@@ -22,7 +22,14 @@ from index.chunking import DEFAULT_CHUNK_CHARS, chunk_review, split_sentences
 from index.decoding import DEFAULT_MAX_FILE_BYTES
 from index.embedding import ReviewEmbedder
 from index.errors import EmptySourceError, IndexLockedError
-from index.file_records import FileRecord, FileRecords, ReviewRecord, file_sha256, file_state
+from index.file_records import (
+    FileRecord,
+    FileRecords,
+    FileState,
+    ReviewRecord,
+    file_sha256,
+    file_state,
+)
 from index.files import ReviewFiles, absolute_path, is_under, path_text, scan_review_files
 from index.loading import DEFAULT_MAX_RECORDS, load_reviews, one_line
 from index.metadata import parse_review
@@ -266,7 +273,7 @@ class _Run:
         look = _Look([], [], [], [], known)
         seen: set[tuple[str, str]] = set()
         for file, root in self.found.files:
-            key = (path_text(file), path_text(root))
+            key = _key(file, root)
             seen.add(key)
             record = known.get(key)
             now = file_state(str(file))
@@ -338,8 +345,10 @@ class _Run:
             _refuse_emptied_folders(self.paths, self.found, stored.sources())
         # Size, mtime and bytes are taken before reading: a file changed meanwhile is
         # recorded as it was, and read again next time.
+        recording = self.book is not None
         seen = [
-            (file, root, file_state(str(file)), file_sha256(str(file))) for file, root in to_read
+            (file, root, *(_fingerprint(file) if recording else (None, None)))
+            for file, root in to_read
         ]
         loads: Iterable[FileLoad] = load_reviews(
             to_read,
@@ -608,11 +617,20 @@ class _Run:
             generation=generation,
             settings=self.settings,
             files=[*read_files, *(look.touched if look else [])],
-            dropped_files=look.gone if look else (),
+            # A changed file that could not be looked at keeps no record: it is read next time.
+            dropped_files=[*look.gone, *(_key(f, r) for f, r in look.changed)] if look else (),
             reviews=reviews,
             dropped_reviews=removed,
             replace=look is None or everything,
         )
+
+
+def _fingerprint(file: Path) -> tuple[FileState | None, str | None]:
+    return file_state(str(file)), file_sha256(str(file))
+
+
+def _key(file: Path, root: Path) -> tuple[str, str]:
+    return (path_text(file), path_text(root))
 
 
 def _carried_updates(review: Review, chunks: Mapping[str, Metadata]) -> dict[str, Metadata]:
