@@ -242,10 +242,13 @@ def write_sentence_snapshot(
     ``all_chunk_ids``, when given, are the chunks of the generation: sentences of other
     chunks are left out, and its chunks that ``previous`` lacks are read from the store.
     """
+    if previous is not None and previous.resolve() == folder.resolve():
+        raise ValueError("a sentence snapshot is written into a folder of its own")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MANIFEST).unlink(missing_ok=True)
-    for leftover in folder.glob(f"*{_PARTIAL}"):
-        leftover.unlink()
+    for leftover in folder.iterdir():  # of an earlier write into this folder
+        if leftover.name.endswith((_PARTIAL, ".npy")) or leftover.name == CHUNKS:
+            leftover.unlink()
     wanted = None if all_chunk_ids is None else set(all_chunk_ids)
     older = SentenceSnapshot.open(previous) if previous is not None else None
     if previous is not None and older is None:

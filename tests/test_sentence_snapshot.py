@@ -10,7 +10,7 @@ import pytest
 
 from bot.service import ReviewService
 from index.indexing import index_reviews
-from index.sentence_snapshot import SentenceSnapshot, write_sentence_snapshot
+from index.sentence_snapshot import SentenceSnapshot, segment_files, write_sentence_snapshot
 from index.sentence_store import StoredSentence, sentence_collection_name
 from tests.conftest import SEEDS
 
@@ -147,10 +147,11 @@ def test_delta_writes_equal_full_writes(
     )
 
 
-def test_delta_write_over_a_missing_previous_reads_every_sentence(
+def test_write_over_a_missing_previous_reads_every_sentence(
     service: ReviewService, tmp_path: Path
 ) -> None:
     chunk_ids = index(service, SEEDS)
+    write_full(service, tmp_path / "sentences", set(sorted(chunk_ids)[:1])).close()
     write_sentence_snapshot(
         service.sentences,
         tmp_path / "sentences",
@@ -165,6 +166,10 @@ def test_delta_write_over_a_missing_previous_reads_every_sentence(
     assert_same(
         snapshot.of_chunks(sorted(chunk_ids)), service.sentences.of_chunks(sorted(chunk_ids))
     )
+    (segment,) = segments(tmp_path / "sentences")
+    assert sorted(p.name for p in (tmp_path / "sentences").iterdir()) == sorted(
+        ["chunks.sqlite", "manifest.json", *segment_files(segment)]
+    ), "nothing of the earlier write into the folder is left"
 
 
 @pytest.mark.parametrize(
