@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from index.keyword import tokenize
@@ -175,6 +176,7 @@ class TitleIndex:
             for key, aliases in self._aliases.items()
             if len(key) >= MIN_FUZZY_CHARS and any(a.how == "title" for a in aliases)
         )
+        self._fuzzy_filter = _TrigramFilter(self._fuzzy_keys)
         self.max_words = max((len(k.split()) for k in self._aliases), default=1)
 
     @classmethod
@@ -352,9 +354,12 @@ class TitleIndex:
         spans = [s for s in spans if len(s[2]) >= MIN_FUZZY_CHARS - 1]
         if not spans or not self._fuzzy_keys:
             return []
+        keys = self._fuzzy_filter.candidates(" ".join(t.key for t in tokens))
+        if not keys:
+            return []
         scores = process.cdist(
             [s[2] for s in spans],
-            self._fuzzy_keys,
+            keys,
             scorer=fuzz.ratio,
             score_cutoff=FUZZY_SCORE,
             workers=1,
@@ -362,7 +367,7 @@ class TitleIndex:
         found = []
         for row, column in zip(*scores.nonzero(), strict=True):
             start, end, span = spans[row]
-            key = self._fuzzy_keys[column]
+            key = keys[column]
             score = float(scores[row, column])
             if span == key:
                 continue  # found exactly already
@@ -394,6 +399,48 @@ class TitleIndex:
             match = TitleMatch(self.works[work_id], key, "", "translated", 100 * share)
             found.append((start, end, len(key) * share * 0.9, match))
         return found
+
+
+class _TrigramFilter:
+    """The title keys that some span of a text might match fuzzily, found without comparing
+    the text with every key.
+
+    A key within ``d`` edits of a span keeps at least ``len(key) - 2 - 3 * d`` of its
+    character trigrams in the span (each edit touches at most three), hence in the text.
+    ``d`` is at most what a ratio of FUZZY_SCORE allows against the longest span that can
+    reach it, so no key a span matches is left out.
+    """
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        self._keys = list(keys)
+        postings: dict[str, list[int]] = {}
+        for position, key in enumerate(self._keys):
+            for start in range(len(key) - 2):
+                postings.setdefault(key[start : start + 3], []).append(position)
+        self._postings = {t: np.array(p, dtype=np.int32) for t, p in postings.items()}
+        self._needed = np.array([_trigrams_kept(len(k)) for k in self._keys], dtype=np.int32)
+
+    def candidates(self, text: str) -> list[str]:
+        """The keys, in their order, that keep enough trigrams in ``text``."""
+        found = [self._postings[t] for t in _trigrams(text) if t in self._postings]
+        counts = np.bincount(
+            np.concatenate(found) if found else np.zeros(0, dtype=np.int32),
+            minlength=len(self._keys),
+        )
+        return [self._keys[i] for i in np.flatnonzero(counts >= self._needed)]
+
+
+def _trigrams(text: str) -> set[str]:
+    return {text[i : i + 3] for i in range(len(text) - 2)}
+
+
+def _trigrams_kept(length: int) -> int:
+    """The fewest trigrams of a key of ``length`` characters that a matching span keeps."""
+    # ratio = 100 * (1 - edits / (both lengths)), and the edits are at least the difference
+    # in length: a longer span than this cannot reach the cutoff at all.
+    longest_span = int(length * (200 - FUZZY_SCORE) / FUZZY_SCORE + 1e-9)
+    edits = int((100 - FUZZY_SCORE) * (length + longest_span) / 100 + 1e-9)
+    return length - 2 - 3 * edits
 
 
 def _best_spans(candidates: list[tuple[int, int, float, TitleMatch]]) -> list[TitleMatch]:
