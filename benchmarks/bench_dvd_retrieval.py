@@ -130,7 +130,6 @@ def rankers(service: Any) -> dict[str, Ranker]:
     from bot.engine.retrieval import retrieve
 
     search = service.search
-    reviews = service.catalog()
 
     def hybrid(question: str) -> list[str]:
         return [h.review_id for h in search.search(question, language="de", k=2 * DEPTH)]
@@ -145,7 +144,7 @@ def rankers(service: Any) -> dict[str, Ranker]:
 
     def answerer(question: str) -> list[str]:
         # What `ask` retrieves: only the works a question names, with synonyms for BM25.
-        read = read_question(question, reviews, vocabulary=service.view().vocabulary)
+        read = read_question(question, service.view().catalog)
         return [p.review_id for p in retrieve(read, search, k=2 * DEPTH)[0]]
 
     return {"hybrid": hybrid, "dense": dense, "bm25": bm25, "answerer": answerer}

@@ -99,12 +99,9 @@ def run(
         service.index([corpus])
         indexed = time.perf_counter()
         view = service.view()
-        reviews = view.reviews
-        works = {r.review_id.rsplit("#", 1)[1]: r.work for r in reviews if r.work}
+        works = {r.review_id.rsplit("#", 1)[1]: r.work for r in view.catalog.reviews() if r.work}
         for pair in pairs:
-            question = read_question(
-                pair["question"], reviews, vocabulary=view.vocabulary, titles=view.titles
-            )
+            question = read_question(pair["question"], view.catalog)
             question.works, question.ambiguous = [works[pair["review_id"]]], False
             question.unknown_title = None
             answer, _, _ = service.answer_offline(question, view=view)

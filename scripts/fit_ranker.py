@@ -98,10 +98,8 @@ def gold_questions(name: str, service: Any) -> list[Asked]:
     for item in load_gold(GOLD / f"{name}.jsonl"):
         if item.history:
             continue  # follow-ups depend on the conversation, not on the ranking
-        read = read_question(
-            item.question, view.reviews, vocabulary=view.vocabulary, titles=view.titles
-        )
-        if answer_from_metadata(read, view.reviews) is not None:
+        read = read_question(item.question, view.catalog)
+        if answer_from_metadata(read, view.catalog) is not None:
             continue
         spans, rows, unknown, cross = _rows_for(service, read)
         facts = [*item.key_facts, *item.any_facts]
@@ -135,10 +133,10 @@ def subjqa_questions(service: Any, pairs: list[dict[str, Any]]) -> list[Asked]:
     from bot.engine.reading import read_question
 
     view = service.view()
-    works = {r.review_id.rsplit("#", 1)[1]: r.work for r in view.reviews if r.work}
+    works = {r.review_id.rsplit("#", 1)[1]: r.work for r in view.catalog.reviews() if r.work}
     asked = []
     for pair in pairs:
-        read = read_question(pair["question"], view.reviews)
+        read = read_question(pair["question"], view.catalog)
         read.works, read.ambiguous, read.unknown_title = [works[pair["review_id"]]], False, None
         spans, rows, unknown, cross = _rows_for(service, read)
         gold = [_normalized(a["text"]) for a in pair["answers"] if a["text"].strip()]
@@ -244,7 +242,7 @@ def fit_abstention(asked: list[Asked], sentences: dict[str, Any]) -> dict[str, A
     from bot.engine.features import QUESTION_FEATURES
 
     dev = [a for a in asked if a.split == "dev"]
-    sizes = defaultdict(int)
+    sizes: defaultdict[str, int] = defaultdict(int)
     for a in dev:
         sizes[a.corpus] += 1
     weights = np.array([1.0 / sizes[a.corpus] for a in dev])
