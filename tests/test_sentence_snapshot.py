@@ -11,7 +11,7 @@ import pytest
 from bot.service import ReviewService
 from index.indexing import index_reviews
 from index.sentence_snapshot import SentenceSnapshot, segment_files, write_sentence_snapshot
-from index.sentence_store import StoredSentence, sentence_collection_name
+from index.sentence_store import SentenceStore, StoredSentence, sentence_collection_name
 from tests.conftest import SEEDS
 
 EDITED = "002_8bc465d4c9f8ae35.txt"
@@ -26,7 +26,7 @@ def index(service: ReviewService, folder: Path) -> set[str]:
 
 def write_full(service: ReviewService, folder: Path, chunk_ids: set[str]) -> SentenceSnapshot:
     write_sentence_snapshot(
-        service.sentences,
+        SentenceStore(service.store),
         folder,
         previous=None,
         chunk_ids_changed=(),
@@ -59,7 +59,7 @@ def test_snapshot_gives_every_chunk_the_stored_sentences(
     service: ReviewService, tmp_path: Path
 ) -> None:
     chunk_ids = index(service, SEEDS)
-    expected = service.sentences.of_chunks(sorted(chunk_ids))
+    expected = SentenceStore(service.store).of_chunks(sorted(chunk_ids))
     assert set(expected) == chunk_ids and any(
         s.polarity is not None for found in expected.values() for s in found
     ), "the seeds' sentences carry polarities, so the test compares them"
@@ -85,7 +85,7 @@ def write_delta(
     service: ReviewService, folder: Path, previous: Path, before: set[str], after: set[str]
 ) -> SentenceSnapshot:
     write_sentence_snapshot(
-        service.sentences,
+        SentenceStore(service.store),
         folder,
         previous=previous,
         chunk_ids_changed=after - before,
@@ -153,7 +153,7 @@ def test_write_over_a_missing_previous_reads_every_sentence(
     chunk_ids = index(service, SEEDS)
     write_full(service, tmp_path / "sentences", set(sorted(chunk_ids)[:1])).close()
     write_sentence_snapshot(
-        service.sentences,
+        SentenceStore(service.store),
         tmp_path / "sentences",
         previous=tmp_path / "never written",
         chunk_ids_changed=(),
@@ -163,9 +163,8 @@ def test_write_over_a_missing_previous_reads_every_sentence(
     snapshot = SentenceSnapshot.open(tmp_path / "sentences")
 
     assert snapshot is not None
-    assert_same(
-        snapshot.of_chunks(sorted(chunk_ids)), service.sentences.of_chunks(sorted(chunk_ids))
-    )
+    stored = SentenceStore(service.store).of_chunks(sorted(chunk_ids))
+    assert_same(snapshot.of_chunks(sorted(chunk_ids)), stored)
     (segment,) = segments(tmp_path / "sentences")
     assert sorted(p.name for p in (tmp_path / "sentences").iterdir()) == sorted(
         ["chunks.sqlite", "manifest.json", *segment_files(segment)]
