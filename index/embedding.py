@@ -162,6 +162,11 @@ class OpenAIEmbedder(ReviewEmbedder):
             response = self._client.embeddings.create(
                 model=self._model, input=texts, encoding_format="float"
             )
+        except openai.APITimeoutError:
+            raise EmbeddingError(
+                f"{where} did not answer {len(texts)} texts within {self._endpoint.timeout:g} s "
+                f"({self._endpoint.retries + 1} tries): allow it longer or send smaller batches"
+            ) from None
         except openai.APIConnectionError as error:
             tries = self._endpoint.retries + 1
             raise EmbeddingError(

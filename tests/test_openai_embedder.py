@@ -48,6 +48,7 @@ class FakeEndpoint:
     per_token: bool = False
     held: range = range(0)  # the requests (by number) that wait for each other to answer
     slow_text: str | None = None  # the request holding this text answers last
+    delay: float = 0.0  # seconds every request waits before answering
     inputs: list[list[str]] = field(default_factory=list)
     authorizations: list[str | None] = field(default_factory=list)
     in_flight: int = 0
@@ -76,6 +77,7 @@ class FakeEndpoint:
                     self.barrier.wait()
             if self.slow_text is not None and self.slow_text in texts:
                 time.sleep(0.3)
+            time.sleep(self.delay)
             if status is not None:
                 return status, {"error": {"message": f"status {status} on purpose"}}
             rows = [
@@ -208,6 +210,14 @@ def test_an_endpoint_that_keeps_failing_gives_up_with_its_status(
     with pytest.raises(EmbeddingError, match=r"answered 500 .*status 500 on purpose"):
         embedder.embed_documents(["Ein Film."])
     assert len(state.inputs) - requests_before == 3  # one try and two retries
+
+
+def test_an_endpoint_too_slow_to_answer_says_so(endpoint: tuple[str, FakeEndpoint]) -> None:
+    url, state = endpoint
+    embedder = make(url, timeout=0.2, retries=1)
+    state.delay = 0.5
+    with pytest.raises(EmbeddingError, match=r"did not answer 1 texts within 0\.2 s \(2 tries\)"):
+        embedder.embed_documents(["Ein Film."])
 
 
 def test_a_refused_api_key_says_so(endpoint: tuple[str, FakeEndpoint]) -> None:
