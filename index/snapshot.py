@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 PARTIAL = ".partial"
 KEEP = 2
 DATABASE = "snapshot.sqlite"
@@ -71,11 +71,15 @@ CREATE TABLE reviews (
     metadata TEXT NOT NULL
 );
 CREATE INDEX reviews_by_work ON reviews (work_id);
+CREATE TABLE works (
+    work INTEGER PRIMARY KEY,
+    work_id TEXT NOT NULL UNIQUE
+);
 CREATE TABLE vocabulary (
-    work_id TEXT NOT NULL,
+    work INTEGER NOT NULL,
     term TEXT NOT NULL,
     count INTEGER NOT NULL,
-    PRIMARY KEY (work_id, term)
+    PRIMARY KEY (work, term)
 ) WITHOUT ROWID;
 CREATE TABLE term_totals (
     term TEXT PRIMARY KEY,
@@ -283,8 +287,9 @@ class Snapshot:
         for works in _batches(found, _BATCH // 2):
             for words in _batches(wanted_terms, _BATCH // 2):
                 rows = self._database.rows(
-                    "SELECT work_id, term, count FROM vocabulary"
-                    f" WHERE work_id IN ({_marks(works)}) AND term IN ({_marks(words)})",
+                    "SELECT w.work_id, v.term, v.count FROM works AS w"
+                    " JOIN vocabulary AS v ON v.work = w.work"
+                    f" WHERE w.work_id IN ({_marks(works)}) AND v.term IN ({_marks(words)})",
                     [*works, *words],
                 )
                 for work_id, term, count in rows:
@@ -495,14 +500,30 @@ def _apply_delta(
     )
 
 
+def _work_keys(connection: sqlite3.Connection, work_ids: set[str]) -> dict[str, int]:
+    """The vocabulary's number for each work id (work ids are long; counts are many)."""
+    connection.executemany(
+        "INSERT OR IGNORE INTO works (work_id) VALUES (?)", [(w,) for w in sorted(work_ids)]
+    )
+    keys: dict[str, int] = {}
+    for batch in _batches(sorted(work_ids)):
+        keys.update(
+            connection.execute(
+                f"SELECT work_id, work FROM works WHERE work_id IN ({_marks(batch)})", batch
+            ).fetchall()
+        )
+    return keys
+
+
 def _add_vocabulary(connection: sqlite3.Connection, delta: Counter[tuple[str, str]]) -> None:
     """Add ``delta`` (negative to take away) to the work vocabulary and the term totals."""
-    changes = [(w, t, n) for (w, t), n in delta.items() if n]
+    keys = _work_keys(connection, {w for (w, _), n in delta.items() if n})
+    changes = [(keys[w], t, n) for (w, t), n in delta.items() if n]
     if not changes:
         return
     connection.executemany(
         "INSERT INTO vocabulary VALUES (?, ?, ?)"
-        " ON CONFLICT (work_id, term) DO UPDATE SET count = count + excluded.count",
+        " ON CONFLICT (work, term) DO UPDATE SET count = count + excluded.count",
         changes,
     )
     totals: Counter[str] = Counter()
@@ -514,7 +535,7 @@ def _add_vocabulary(connection: sqlite3.Connection, delta: Counter[tuple[str, st
         [(t, n) for t, n in totals.items() if n],
     )
     connection.executemany(
-        "DELETE FROM vocabulary WHERE work_id = ? AND term = ? AND count <= 0",
+        "DELETE FROM vocabulary WHERE work = ? AND term = ? AND count <= 0",
         [(w, t) for w, t, n in changes if n < 0],
     )
     connection.executemany(
@@ -569,7 +590,9 @@ class _WorkVocabulary(Mapping[str, Counter[str]]):
         if work_id not in self._keys():
             raise KeyError(work_id)
         rows = self._connection.execute(
-            "SELECT term, count FROM vocabulary WHERE work_id = ?", (work_id,)
+            "SELECT term, count FROM vocabulary"
+            " WHERE work = (SELECT work FROM works WHERE work_id = ?)",
+            (work_id,),
         ).fetchall()
         return Counter({str(t): int(n) for t, n in rows})
 
