@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -29,16 +28,16 @@ from bot.engine.retrieval import SENTENCE_POOL, leading_passages, retrieve
 from bot.question_input import clean_question
 from bot.screening import SentenceScreen
 from bot.settings import Settings
-from index.catalog import WorkSummary, summarize_works
+from index.catalog import Catalog, WorkSummary, summarize_works
 from index.embedding import ReviewEmbedder, create_embedder, embedder_name
 from index.indexing import IndexReport, Progress, index_lock, index_reviews
 from index.lexicon import Lexicon
 from index.polarity import head_for
 from index.records import Review, Work
-from index.search import HybridSearch, SearchSnapshot, work_vocabulary
+from index.search import HybridSearch
 from index.sentence_store import SentenceStore
-from index.store import ReviewStore, connect, reviews_from_metadatas
-from index.titles import TitleIndex
+from index.snapshot import Snapshot, snapshot_root
+from index.store import ReviewStore, connect
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -51,14 +50,15 @@ if TYPE_CHECKING:
 class CatalogView:
     """Everything a question reads about the index, from one generation of it."""
 
-    snapshot: SearchSnapshot
+    snapshot: Snapshot
     search: HybridSearch
-    reviews: list[Review]
-    vocabulary: dict[str, Counter[str]]
-    titles: TitleIndex
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.snapshot.catalog
 
     def works_by_id(self, work_ids: Sequence[str]) -> list[Work]:
-        known = {r.work.work_id: r.work for r in self.reviews if r.work}
+        known = self.catalog.works
         return [known[w] for w in work_ids if w in known]
 
 
@@ -88,7 +88,9 @@ class ReviewService:
     def embedder(self) -> ReviewEmbedder:
         if self._embedder is None:
             self._embedder = create_embedder(
-                self.settings.embedder, threads=self.settings.embed_threads
+                self.settings.embedder,
+                threads=self.settings.embed_threads,
+                endpoint=self.settings.embedding_endpoint(),
             )
         return self._embedder
 
@@ -124,18 +126,27 @@ class ReviewService:
                 embed_batch=self.settings.embed_batch,
                 follow_external_links=self.settings.follow_links,
                 allow_empty=allow_empty,
+                snapshots=self.snapshots,
+                records=self.snapshots / "files.sqlite",
+                lexicon=self.lexicon,
             )
 
+    @property
+    def snapshots(self) -> Path:
+        """Where the indexer publishes each generation's snapshot and bots open it."""
+        return snapshot_root(self.settings.data_dir, self.settings.collection)
+
     def reviews(self) -> list[Review]:
+        """Every review the store holds now (a scan of the store: for listings and checks)."""
         return self.store.reviews()
+
+    def catalog(self) -> list[Review]:
+        """The reviews of the latest published generation, as questions see them."""
+        return self.view().catalog.reviews()
 
     @cached_property
     def search(self) -> HybridSearch:
-        return HybridSearch(self.store, self.embedder, cache_dir=self.settings.data_dir / "keyword")
-
-    def catalog(self) -> list[Review]:
-        """The indexed reviews' metadata, reloaded when the index changed (any process)."""
-        return self.view().reviews
+        return HybridSearch(self.store, self.embedder, snapshots=self.snapshots)
 
     def view(self) -> CatalogView:
         """The index's latest generation as one question should see it, all of it at once."""
@@ -146,18 +157,7 @@ class ReviewService:
         with self._view_lock:
             view = self._view
             if view is None or view.snapshot is not snapshot:
-                chunks = list(snapshot.chunks.values())
-                reviews = reviews_from_metadatas(c.metadata for c in chunks)
-                vocabulary = work_vocabulary(chunks)
-                view = CatalogView(
-                    snapshot=snapshot,
-                    search=self.search.pinned(snapshot),
-                    reviews=reviews,
-                    vocabulary=vocabulary,
-                    titles=TitleIndex.from_reviews(
-                        reviews, vocabulary=vocabulary, lexicon=self.lexicon
-                    ),
-                )
+                view = CatalogView(snapshot=snapshot, search=self.search.pinned(snapshot))
                 self._view = view
             return view
 
@@ -188,12 +188,13 @@ class ReviewService:
 
     @cached_property
     def sentences(self) -> SentenceStore:
+        """The store's sentence vectors (questions read the snapshot's copy)."""
         return SentenceStore(self.store)
 
     def sentence_ranker(
         self,
         question_vector: Sequence[float],
-        snapshot: SearchSnapshot,
+        snapshot: Snapshot,
         *,
         model: RankerModel | None = None,
         fitted: bool = True,
@@ -211,7 +212,7 @@ class ReviewService:
         keyword = snapshot.keyword
         return SentenceRanker(
             question_vector,
-            sentences=self.sentences.of_chunks,
+            sentences=snapshot.sentences.of_chunks,
             embed_passages=self.embedder.embed_documents,
             rarity=Rarity(keyword.document_frequency, keyword.documents),
             model=model if fitted else None,
@@ -237,27 +238,21 @@ class ReviewService:
         question = clean_question(question, max_chars=self.settings.max_question_chars)
         llm = self.llm
         view = self.view()
-        reviews = view.reviews
+        catalog = view.catalog
         previous = view.works_by_id(conversation.subject_work_ids()) if conversation else []
         turns = conversation.turns() if conversation and llm else []
         standalone = llm.condense(question, turns) if llm and turns else question
-        read = read_question(
-            standalone,
-            reviews,
-            previous_works=previous,
-            vocabulary=view.vocabulary,
-            titles=view.titles,
-        )
+        read = read_question(standalone, catalog, previous_works=previous)
         if standalone != question:
             # The reply keeps the language the user asked in, whatever the rewrite did.
-            read.language = read_question(question, reviews, titles=view.titles).language
+            read.language = read_question(question, catalog).language
         answer = None
         if read.intent == "ratings" and not read.opinion and read.works:
             # Ratings are of whole reviews: "Wie wird die Musik von X bewertet?" asks how the
             # reviews judge the music.
             answer = self.answer_aspect(read, view=view)
         if answer is None:
-            answer = answer_from_metadata(read, reviews)
+            answer = answer_from_metadata(read, catalog)
         if answer is None and read.opinion:
             # Opinions are counted from ratings and stored polarities; an LLM only words the
             # summary, and its answer is shown only when its numbers are the counted ones.
@@ -309,9 +304,9 @@ class ReviewService:
         """Reads the opinions of works' reviews from one generation of the index."""
         view = view or self.view()
         return OpinionReader(
-            reviews=view.reviews,
-            chunks=view.snapshot.chunks,
-            sentences=self.sentences.of_chunks,
+            reviews_of=view.catalog.reviews_of,
+            chunks_of=view.snapshot.chunks_of_works,
+            sentences=view.snapshot.sentences.of_chunks,
             head=head_for(self.embedder.name),
             embed_passages=self.embedder.embed_documents,
             screen=self.screen,
@@ -330,7 +325,7 @@ class ReviewService:
                 return answer
         if read.opinion == "aspect":
             return None  # "How is Ok-ju related to Min-hee?" asks the text, not an opinion
-        catalogue = list({r.work.work_id: r.work for r in view.reviews if r.work}.values())
+        catalogue = list(view.catalog.works.values())
         return answer_opinion(read, self.opinion_reader(view), catalogue)
 
     def answer_aspect(self, read: Question, *, view: CatalogView | None = None) -> Answer | None:
@@ -357,7 +352,7 @@ class ReviewService:
         if not self.store.count():
             return []  # nothing indexed yet: no snapshot to read
         view = self.view()
-        summaries = summarize_works(view.reviews)
+        summaries = summarize_works(view.catalog.reviews())
         opinions = summarize_opinions(
             self.opinion_reader(view), [s.work for s in summaries], aspects=self.aspects
         )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from index.chunking import DEFAULT_CHUNK_CHARS, chunk_review, split_sentences
 from index.decoding import DEFAULT_MAX_FILE_BYTES
@@ -44,6 +44,9 @@ from index.store import (
     review_from_metadata,
 )
 from index.works import assign_works
+
+if TYPE_CHECKING:
+    from index.titles import Translator
 
 EMBED_BATCH = 64
 # Review ids per Chroma `where` lookup of their chunks.
@@ -133,6 +136,7 @@ def index_reviews(
     embed_batch: int = EMBED_BATCH,
     records: Path | None = None,
     snapshots: Path | None = None,
+    lexicon: Translator | None = None,
 ) -> IndexReport:
     """Index the review files under ``paths`` into ``store``; returns what changed.
 
@@ -148,7 +152,8 @@ def index_reviews(
     (or, failing those, bytes) are as the last run recorded are not read again: a run in
     which nothing changed reads no file and does not scan the store. With ``snapshots``
     (see index.snapshot), a run that changes the store writes the new generation's
-    snapshot before publishing it.
+    snapshot before publishing it; ``lexicon`` lets its title index find titles translated
+    between German and English.
     """
     started = time.monotonic()
     found = scan_review_files(paths)
@@ -170,6 +175,7 @@ def index_reviews(
         embed_batch=embed_batch,
         book=FileRecords(records) if records is not None else None,
         snapshots=snapshots,
+        lexicon=lexicon,
         started=started,
     )
     try:
@@ -224,6 +230,7 @@ class _Run:
         embed_batch: int,
         book: FileRecords | None,
         snapshots: Path | None,
+        lexicon: Translator | None,
         started: float,
     ) -> None:
         self.paths = paths
@@ -237,6 +244,7 @@ class _Run:
         self.embed_batch = embed_batch
         self.book = book
         self.snapshots = snapshots
+        self.lexicon = lexicon
         self.started = started
         self.head = head_for(embedder.name)
         self.polarity_version = self.head.version if self.head else _NO_POLARITY
@@ -378,6 +386,11 @@ class _Run:
             report,
             chunk_chars=self.options.chunk_chars,
             progress=self.progress,
+            unread={
+                review_id: str(stored.firsts[review_id]["source_path"])
+                for review_id in unchanged_ids
+                if review_id in stored.firsts
+            },
         )
         for folder in self.found.unlistable:
             reading.add_unlistable(folder.failures, folder.source_path)
@@ -568,7 +581,7 @@ class _Run:
                 previous=previous,
                 changed=sorted(set(changed)),
                 removed=sorted(set(removed)),
-                lexicon=None,
+                lexicon=self.lexicon,
             )
         self.store.mark_indexed(
             {
@@ -708,8 +721,11 @@ class _Reading:
         *,
         chunk_chars: int,
         progress: Progress | None = None,
+        unread: Mapping[str, str] | None = None,
     ) -> None:
         self.reviews: dict[str, Review] = {}
+        # Review ids of files this run does not read again (unchanged), with their files.
+        self._unread = unread or {}
         self.chunks: dict[str, list[Chunk]] = {}
         self._stored = stored
         self._roots = roots
@@ -790,6 +806,9 @@ class _Reading:
         review_id = record.review_id
         if review_id in self.reviews:
             return f"review id {review_id} is already used by {self.reviews[review_id].source_path}"
+        owner = self._unread.get(review_id)
+        if owner is not None and owner != record.source_path:
+            return f"review id {review_id} is already used by {owner}"
         before = self._stored.get(review_id)
         if not before:
             return None

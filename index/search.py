@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from index.embedding import ReviewEmbedder
-from index.keyword import KeywordIndex, tokenize
+from index.errors import IndexEmptyError
+from index.keyword import tokenize
 from index.store import ReviewStore, StoredChunk
+
+if TYPE_CHECKING:
+    from index.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -38,24 +41,12 @@ class Hit:
         return self.chunk.review_id
 
 
-@dataclass(frozen=True)
-class SearchSnapshot:
-    """One generation of the store as questions see it; never changed once made.
-
-    A question that works on one snapshot cannot mix the chunks, keyword index and
-    generation of two index runs, however many questions run at once.
-    """
-
-    generation: str
-    chunks: Mapping[str, StoredChunk]
-    keyword: KeywordIndex
-
-
 class HybridSearch:
-    """Searches one store; notices when another process re-indexed it and reloads.
+    """Searches one store through the snapshot its indexer published for each generation.
 
-    Each search works on the latest :class:`SearchSnapshot`; :meth:`pinned` gives a
-    search that keeps to one snapshot, for a question that searches more than once.
+    Each search works on the latest :class:`Snapshot`, opened when the store's generation
+    changes (any process may have re-indexed); :meth:`pinned` gives a search that keeps to
+    one snapshot, for a question that searches more than once.
     """
 
     def __init__(
@@ -63,12 +54,12 @@ class HybridSearch:
         store: ReviewStore,
         embedder: ReviewEmbedder,
         *,
-        cache_dir: Path | None = None,
-        snapshot: SearchSnapshot | None = None,
+        snapshots: Path,
+        snapshot: Snapshot | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
-        self._cache_dir = cache_dir
+        self._root = snapshots
         self._snapshot = snapshot
         self._pinned = snapshot is not None
         self._lock = threading.Lock()
@@ -78,63 +69,56 @@ class HybridSearch:
         snapshot = self._snapshot
         return snapshot.generation if snapshot else None
 
-    def snapshot(self) -> SearchSnapshot:
-        """The latest complete generation of the store, reloaded when it changed."""
+    def snapshot(self) -> Snapshot:
+        """The latest published generation of the store, opened when it changed."""
         current = self._snapshot
         if self._pinned and current is not None:
             return current
-        generation = _generation(self._store.fresh_state())
+        generation = str(self._store.fresh_state().get("generation") or "")
         if current is not None and current.generation == generation:
             return current
+        from index.snapshot import Snapshot
+
         with self._lock:
             current = self._snapshot
             if current is not None and current.generation == generation:
                 return current
-            if current is not None and self._store.being_indexed():
-                # An index run is writing: keep answering from the last finished one.
-                return current
-            self._snapshot = self._load(generation, previous=current)
-            return self._snapshot
+            opened = Snapshot.open(self._root, generation) if generation else None
+            if opened is None:
+                if current is not None:
+                    return current  # not published here yet: keep the last one
+                opened = self._write_missing(generation)
+            log.info("opened the snapshot of generation %s", generation)
+            self._snapshot = opened
+            return opened
 
-    def pinned(self, snapshot: SearchSnapshot | None = None) -> HybridSearch:
+    def _write_missing(self, generation: str) -> Snapshot:
+        """The snapshot of an index made before indexers wrote one (written once, here)."""
+        from index.snapshot import Snapshot, write_snapshot
+
+        if not generation:
+            raise IndexEmptyError("nothing is indexed yet: run `reviewbot index` first")
+        log.warning(
+            "the index has no snapshot of generation %s; writing it now "
+            "(`reviewbot index` writes it at index time)",
+            generation,
+        )
+        write_snapshot(self._store, self._root, generation)
+        opened = Snapshot.open(self._root, generation)
+        if opened is None:
+            raise IndexEmptyError(f"the snapshot of generation {generation} cannot be read")
+        return opened
+
+    def pinned(self, snapshot: Snapshot | None = None) -> HybridSearch:
         """A search that answers from ``snapshot`` (default: the latest) only."""
         return HybridSearch(
-            self._store,
-            self._embedder,
-            cache_dir=self._cache_dir,
-            snapshot=snapshot or self.snapshot(),
+            self._store, self._embedder, snapshots=self._root, snapshot=snapshot or self.snapshot()
         )
 
     def refresh(self) -> bool:
-        """Reload the keyword index if the store changed since; True when it did."""
+        """Open the latest snapshot if the store changed since; True when it did."""
         before = self._snapshot
         return self.snapshot() is not before
-
-    def _load(self, generation: str, *, previous: SearchSnapshot | None) -> SearchSnapshot:
-        chunks = self._store.chunks()
-        after = _generation(self._store.fresh_state())
-        if previous is not None and (after != generation or self._store.being_indexed()):
-            # An index run started or ended while the chunks were read: they may mix
-            # two generations, so the previous snapshot stays until the next question.
-            return previous
-        by_id = {c.chunk_id: c for c in chunks}
-        cached = self._cache_dir / generation if self._cache_dir and generation else None
-        keyword = KeywordIndex.load(cached) if cached and cached.exists() else None
-        if keyword is None or set(keyword.chunk_ids) != set(by_id):
-            keyword = KeywordIndex.build(chunks)
-            if cached is not None:
-                self._save(keyword, cached)
-        log.info("keyword index loaded: %d chunks, generation %s", len(chunks), generation)
-        return SearchSnapshot(generation, MappingProxyType(by_id), keyword)
-
-    def _save(self, keyword: KeywordIndex, folder: Path) -> None:
-        try:
-            for old in folder.parent.glob("*"):
-                if old.name != folder.name:
-                    shutil.rmtree(old, ignore_errors=True)
-            keyword.save(folder)
-        except OSError as error:
-            log.warning("could not cache the keyword index in %s: %s", folder, error)
 
     def chunks(self) -> Mapping[str, StoredChunk]:
         return self.snapshot().chunks
@@ -160,31 +144,13 @@ class HybridSearch:
         where = {"work_id": {"$in": list(work_ids)}} if work_ids else None
         if vector is None:
             vector = self._embedder.embed_query(question)
-        dense = [
-            replace(snapshot.chunks[c.chunk_id], score=c.score)
-            for c in self._store.query(vector, k=candidates, where=where)
-            if c.chunk_id in snapshot.chunks
-        ]
-        mask = None
-        if work_ids:
-            import numpy as np
-
-            wanted = set(work_ids)
-            mask = np.array(
-                [
-                    float(snapshot.chunks[c].metadata.get("work_id") in wanted)
-                    if c in snapshot.chunks
-                    else 0.0
-                    for c in snapshot.keyword.chunk_ids
-                ],
-                dtype=np.float32,
-            )
+        found = self._store.query(vector, k=candidates, where=where)
+        known = snapshot.chunks.many(c.chunk_id for c in found)
+        dense = [replace(known[c.chunk_id], score=c.score) for c in found if c.chunk_id in known]
+        mask = snapshot.keyword_mask(work_ids) if work_ids else None
         keyword = snapshot.keyword.search(keywords or question, k=candidates, mask=mask)
-        return _fuse(dense, keyword, snapshot.chunks, language=language)[:k]
-
-
-def _generation(state: Mapping[str, object]) -> str:
-    return str(state.get("generation") or "")
+        known.update(snapshot.chunks.many(c for c, _ in keyword if c not in known))
+        return _fuse(dense, keyword, known, language=language)[:k]
 
 
 def _fuse(

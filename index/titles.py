@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -98,8 +98,7 @@ class TitleMatch:
     score: float
 
 
-@dataclass(frozen=True)
-class _Alias:
+class _Alias(NamedTuple):
     work_id: str
     key: str
     how: str  # "title" (a whole title or a part of it) or "part" (its beginning or end)
@@ -151,7 +150,8 @@ class TitleIndex:
         namesakes: dict[str, list[str]] = {}
         for work in self.works.values():
             namesakes.setdefault(normalize(work.title), []).append(work.work_id)
-        self._aliases: dict[str, list[_Alias]] = {}
+        # Plain tuples (read as _Alias): a large index unpickles many times faster.
+        self._aliases: dict[str, list[tuple[str, str, str, bool, bool]]] = {}
         self._translated: dict[str, list[tuple[str, str, tuple[frozenset[str], ...]]]] = {}
         self._sense_cache: dict[str, list[frozenset[str]]] = {}
         for work in self.works.values():
@@ -174,10 +174,13 @@ class TitleIndex:
         self._fuzzy_keys = sorted(
             key
             for key, aliases in self._aliases.items()
-            if len(key) >= MIN_FUZZY_CHARS and any(a.how == "title" for a in aliases)
+            if len(key) >= MIN_FUZZY_CHARS and any(a.how == "title" for a in self._of(key))
         )
         self._fuzzy_filter = _TrigramFilter(self._fuzzy_keys)
         self.max_words = max((len(k.split()) for k in self._aliases), default=1)
+
+    def _of(self, key: str) -> list[_Alias]:
+        return [_Alias._make(a) for a in self._aliases.get(key, ())]
 
     @classmethod
     def from_reviews(
@@ -247,16 +250,16 @@ class TitleIndex:
         if len(key) < 3 and not key.isdigit():
             return False
         aliases = self._aliases.setdefault(key, [])
-        if any(a.work_id == work.work_id for a in aliases):
+        if any(a[0] == work.work_id for a in aliases):
             return True
         everyday = " " not in key and self._elsewhere([key]) >= EVERYDAY_WORD_CHUNKS
-        aliases.append(_Alias(work.work_id, key, how, everyday, whole))
+        aliases.append((work.work_id, key, how, everyday, whole))
         return True
 
     def _add_translation(
         self, work: Work, key: str, words: Sequence[str], lexicon: Translator
     ) -> None:
-        if any(a.one_word_everyday for a in self._aliases.get(key, ())):
+        if any(a.one_word_everyday for a in self._of(key)):
             return
         senses: list[frozenset[str]] = []
         translates = False
@@ -334,7 +337,7 @@ class TitleIndex:
         for start in range(len(tokens)):
             for end in range(start + 1, min(len(tokens), start + self.max_words + 1) + 1):
                 key = " ".join(t.key for t in tokens[start:end])
-                for alias in self._aliases.get(key, ()):
+                for alias in self._of(key):
                     if alias.one_word_everyday and not _quoted(text, tokens[start]):
                         continue
                     one_word_part = end - start == 1 and not alias.whole
@@ -371,7 +374,7 @@ class TitleIndex:
             score = float(scores[row, column])
             if span == key:
                 continue  # found exactly already
-            for alias in self._aliases[key]:
+            for alias in self._of(key):
                 if alias.how == "title":
                     match = TitleMatch(self.works[alias.work_id], key, span, "fuzzy", score)
                     found.append((start, end, len(key) * score / 100, match))

@@ -45,6 +45,11 @@ REFUSED: list[tuple[str, str]] = [
     ("embed_threads", "many"),
     ("embed_threads", "0"),
     ("embed_batch", "-1"),
+    ("embeddings_url", "ftp://embed.example/v1"),
+    ("embeddings_batch", "0"),
+    ("embeddings_concurrency", "0"),
+    ("embeddings_timeout", "inf"),
+    ("embeddings_retries", "-1"),
     ("chunk_chars", "1e9"),
     ("chunk_chars", "10"),
     ("max_file_mb", "nan"),
@@ -90,6 +95,9 @@ def _runtime_cases(folder: Path) -> list[tuple[str, str, frozenset[str], dict[st
         ("cache_dir", "/proc/no/such/folder", only_telegram, {"REVIEWBOT_DICTIONARY": str(binary)}),
         ("llm_model", "no-such-model", only_telegram, no_llm),
         ("llm_api_key", "sk-wrong", only_telegram, no_llm),
+        ("embeddings_api_key", "sk-any", frozenset(), {}),
+        ("embeddings_query_prefix", "query: ", frozenset(), {}),
+        ("embeddings_passage_prefix", "passage: ", frozenset(), {}),
     ]
 
 
@@ -271,7 +279,7 @@ def test_verbose_shows_reviewbots_steps_and_not_the_libraries_info(
     assert result.returncode == 0, result.stderr
     assert any(name in result.stdout for name in DIRECTORS)
     lines = result.stderr.splitlines()
-    assert any(line.startswith("INFO index.search: keyword index loaded") for line in lines)
+    assert any(line.startswith("INFO index.search: opened the snapshot") for line in lines)
     assert all(line.split(" ", 1)[0] in {"INFO", "WARNING"} for line in lines), lines
     assert not [line for line in lines if line.startswith(("INFO httpx", "INFO chromadb"))]
 
@@ -347,8 +355,7 @@ def test_the_installed_command_answers_latin1_bytes_with_nothing_on_stderr(
     tmp_path: Path, indexed_data: Path
 ) -> None:
     data = tmp_path / "data"
-    # Without the keyword index's cache, so bm25s builds it (and would log that it does).
-    shutil.copytree(indexed_data, data, ignore=shutil.ignore_patterns("keyword"))
+    shutil.copytree(indexed_data, data)
     question = "Wer hat bei Ballerina Regie geführt?".encode("latin-1")
     result = _run_installed([b"ask", question], tmp_path, REVIEWBOT_DATA_DIR=str(data))
     assert result.returncode == 0, result.stderr

@@ -188,7 +188,11 @@ def test_a_clearly_positive_unrated_review_inside_the_mixed_band_outranks_a_spli
         _work_review("b1", b, rating=None, polarity=high - 0.03),
     ]
     reader = OpinionReader(
-        reviews=reviews, chunks={}, sentences=lambda ids: {}, head=head, embed_passages=None
+        reviews_of=lambda work_ids: [r for r in reviews if r.work and r.work.work_id in work_ids],
+        chunks_of=lambda work_ids: [],
+        sentences=lambda ids: {},
+        head=head,
+        embed_passages=None,
     )
     question = Question(text="Which Ballerina is better?", language="en", works=[a, b])
     question.opinion = "comparison"

@@ -171,24 +171,24 @@ def ranking_key(work: WorkReviews) -> tuple[float, float, float, int]:
 class OpinionReader:
     """Reads the opinions of works' reviews from one generation of the index.
 
-    ``chunks`` are the generation's stored chunks, ``sentences`` gives the stored sentences
-    of chunks (with vectors), ``head`` the polarity head (None under an embedder it was not
-    fitted for: then only ratings count), ``embed_passages`` embeds sentences of a chunk
-    stored without them.
+    ``reviews_of`` and ``chunks_of`` give the generation's reviews and stored chunks of
+    works (by work id), ``sentences`` gives the stored sentences of chunks (with vectors),
+    ``head`` the polarity head (None under an embedder it was not fitted for: then only
+    ratings count), ``embed_passages`` embeds sentences of a chunk stored without them.
     """
 
     def __init__(
         self,
         *,
-        reviews: Sequence[Review],
-        chunks: Mapping[str, StoredChunk],
+        reviews_of: Callable[[Sequence[str]], list[Review]],
+        chunks_of: Callable[[Sequence[str]], list[StoredChunk]],
         sentences: SentencesOf,
         head: PolarityHead | None,
         embed_passages: EmbedPassages | None = None,
         screen: SentenceScreen | None = None,
     ) -> None:
-        self._reviews = reviews
-        self._chunks = chunks
+        self._reviews_of = reviews_of
+        self._chunks_of = chunks_of
         self._sentences = sentences
         self._head = head
         self._embed = embed_passages
@@ -198,7 +198,7 @@ class OpinionReader:
         """The reviews of each work with their polarity (and verdict sentence if ``quotes``)."""
         wanted = {w.work_id for w in works}
         by_work: dict[str, list[Review]] = {w.work_id: [] for w in works}
-        for review in self._reviews:
+        for review in self._reviews_of(sorted(wanted)):
             if review.work is not None and review.work.work_id in wanted:
                 by_work[review.work.work_id].append(review)
         unrated = [
@@ -223,7 +223,11 @@ class OpinionReader:
         return result
 
     def reviews_of(self, work: Work) -> list[Review]:
-        return [r for r in self._reviews if r.work is not None and r.work.work_id == work.work_id]
+        return [
+            r
+            for r in self._reviews_of([work.work_id])
+            if r.work is not None and r.work.work_id == work.work_id
+        ]
 
     def sentences_of(self, reviews: Sequence[Review]) -> dict[str, list[ReadSentence]]:
         """Per review, its sentences in order, with their polarity and unit vector."""
@@ -299,8 +303,9 @@ class OpinionReader:
     def _read_sentences(self, reviews: Sequence[Review]) -> dict[str, list[ReadSentence]]:
         """Per review, its sentences in order, with their polarity and unit vector."""
         ids = {r.review_id for r in reviews}
+        work_ids = sorted({r.work.work_id for r in reviews if r.work is not None})
         chunks = sorted(
-            (c for c in self._chunks.values() if c.review_id in ids),
+            (c for c in self._chunks_of(work_ids) if c.review_id in ids),
             key=lambda c: (c.review_id, int(str(c.metadata.get("chunk_index", 0)))),
         )
         stored = self._sentences([c.chunk_id for c in chunks]) if chunks else {}

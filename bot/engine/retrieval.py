@@ -112,9 +112,8 @@ def _header_passages(
     ids = {w.work_id for w in works}
     found = [
         Hit(chunk, 0.0, 0.0, 0.0)
-        for chunk in search.chunks().values()
-        if chunk.metadata.get("work_id") in ids
-        and any(f.attribute == question.aspect for f in find_header_fields(chunk.text))
+        for chunk in search.snapshot().chunks_of_works(sorted(ids))
+        if any(f.attribute == question.aspect for f in find_header_fields(chunk.text))
     ]
     found.sort(key=lambda h: (h.review_id, int(h.chunk.metadata.get("chunk_index", 0))))
     return passages_from_hits(found, start=start)
