@@ -11,11 +11,11 @@ from index.catalog import Catalog, summarize_works
 from index.records import Review
 
 
-def answer_from_metadata(question: Question, catalog: Catalog | Sequence[Review]) -> Answer | None:
+def answer_from_metadata(question: Question, catalog: Catalog) -> Answer | None:
     """Counts, averages, best/worst and lists, computed exactly; None if not such a question.
 
     Only a question about all reviews reads all of them; one about works or an author
-    reads theirs. (A plain list of reviews is accepted as the catalogue's source.)
+    reads theirs.
     """
     if question.intent is None:
         return None
@@ -92,13 +92,8 @@ def answer_from_metadata(question: Question, catalog: Catalog | Sequence[Review]
     return _metadata_answer(question, text, winners)
 
 
-def _scope(question: Question, catalog: Catalog | Sequence[Review]) -> list[Review]:
-    if not isinstance(catalog, Catalog):
-        scope = list(catalog)
-        if question.works:
-            ids = {w.work_id for w in question.works}
-            scope = [r for r in scope if r.work and r.work.work_id in ids]
-    elif question.works:
+def _scope(question: Question, catalog: Catalog) -> list[Review]:
+    if question.works:
         scope = catalog.reviews_of(list(dict.fromkeys(w.work_id for w in question.works)))
     elif question.author:
         scope = catalog.reviews_by(question.author)

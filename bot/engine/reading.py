@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from index.catalog import Catalog
 from index.language import detect_language
-from index.records import Review, Work
-from index.titles import ARTICLES, TitleIndex
+from index.records import Work
+from index.titles import ARTICLES
 from index.works import normalize
 
 # Which header field a question asks about, by its wording (German and English).
@@ -206,22 +206,13 @@ class Question:
     extreme: str | None = None
 
 
-def read_question(
-    text: str,
-    catalog: Catalog | Sequence[Review],
-    *,
-    previous_works: Sequence[Work] = (),
-    vocabulary: Mapping[str, Counter[str]] | None = None,
-    titles: TitleIndex | None = None,
-) -> Question:
+def read_question(text: str, catalog: Catalog, *, previous_works: Sequence[Work] = ()) -> Question:
     """Analyse ``text`` against the indexed catalogue; ``previous_works`` serve follow-ups.
 
-    The works' word counts let words like "Netflix" or "John Wick" pick one of several
-    works that share a title. A list of reviews instead of a catalogue is read through
-    :func:`catalog_of` (with its ``vocabulary`` and ``titles``), built once per list.
+    The question's words are looked up in the catalogue, never matched against every
+    review. The works' word counts let words like "Netflix" or "John Wick" pick one of
+    several works that share a title.
     """
-    if not isinstance(catalog, Catalog):
-        catalog = catalog_of(catalog, vocabulary=vocabulary, titles=titles)
     language = detect_language(text, default="en" if re.search(r"[a-z]", text) else "de")
     if re.search(r"[äöüß]", text, re.I):
         language = "de"
@@ -380,31 +371,6 @@ _COMPARES = re.compile(
     r"\b(?:better|worse|besser|schlechter|more|mehr|lieber|prefer\w*)\b",
     re.I,
 )
-
-
-def catalog_of(
-    reviews: Sequence[Review],
-    *,
-    vocabulary: Mapping[str, Counter[str]] | None = None,
-    titles: TitleIndex | None = None,
-) -> Catalog:
-    """The catalogue of a review list, built once per list (kept for a few lists)."""
-    key = (id(reviews), id(vocabulary), id(titles))
-    cached = _CATALOGS.get(key)
-    if cached is not None and cached[0] is reviews:
-        return cached[1]
-    catalog = Catalog.build(reviews, vocabulary=vocabulary, titles=titles)
-    if len(_CATALOGS) >= 4:
-        _CATALOGS.pop(next(iter(_CATALOGS)))
-    # The list is kept with its catalogue so that its id is not reused while cached.
-    _CATALOGS[key] = (reviews, catalog, vocabulary, titles)
-    return catalog
-
-
-_CATALOGS: dict[
-    tuple[int, int, int],
-    tuple[Sequence[Review], Catalog, Mapping[str, Counter[str]] | None, TitleIndex | None],
-] = {}
 
 
 # "the film Sternenstaub über Kiel", "der Film „Nebelwal“": a title the question names.
