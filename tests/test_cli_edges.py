@@ -95,9 +95,9 @@ def _runtime_cases(folder: Path) -> list[tuple[str, str, frozenset[str], dict[st
         ("cache_dir", "/proc/no/such/folder", only_telegram, {"REVIEWBOT_DICTIONARY": str(binary)}),
         ("llm_model", "no-such-model", only_telegram, no_llm),
         ("llm_api_key", "sk-wrong", only_telegram, no_llm),
-        ("embeddings_api_key", "sk-any", frozenset(), {}),
-        ("embeddings_query_prefix", "query: ", frozenset(), {}),
-        ("embeddings_passage_prefix", "passage: ", frozenset(), {}),
+        ("embeddings_api_key", "sk-any", only_telegram, {}),
+        ("embeddings_query_prefix", "query: ", only_telegram, {}),
+        ("embeddings_passage_prefix", "passage: ", only_telegram, {}),
     ]
 
 
