@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from math import fsum
 from statistics import mean
 from typing import Any, NamedTuple, Protocol
 
+from index.opinion_figures import OpinionFigures
 from index.records import Review, Work
 from index.titles import TitleIndex, Translator
 from index.works import normalize
@@ -19,6 +21,9 @@ from index.works import normalize
 # A name of two words or more is also found by its last word when that word has at least
 # this many letters ("Wiseman" names Len Wiseman; "Lee" names no one).
 MIN_SURNAME_CHARS = 5
+
+# How many reviews with the best (or worst) rating the corpus figures keep by id.
+EXTREME_IDS_KEPT = 100
 
 
 @dataclass
@@ -119,6 +124,10 @@ class ReviewSource(Protocol):
         """The reviews of these works, in the order of :meth:`reviews`."""
         ...
 
+    def reviews_with_ids(self, review_ids: Sequence[str]) -> list[Review]:
+        """The reviews of these ids (unknown ids are left out), in the order of :meth:`reviews`."""
+        ...
+
     def vocabulary(self, work_ids: Sequence[str], terms: Sequence[str]) -> dict[str, Counter[str]]:
         """Per work id, how many of the work's chunks hold each of ``terms`` (stems)."""
         ...
@@ -133,7 +142,9 @@ class ReviewsInMemory:
         self._reviews = list(reviews)
         self._vocabulary = vocabulary or {}
         self._by_work: dict[str, list[int]] = {}
+        self._by_id: dict[str, int] = {}
         for position, review in enumerate(self._reviews):
+            self._by_id.setdefault(review.review_id, position)
             if review.work:
                 self._by_work.setdefault(review.work.work_id, []).append(position)
 
@@ -144,12 +155,66 @@ class ReviewsInMemory:
         positions = sorted({p for w in set(work_ids) for p in self._by_work.get(w, ())})
         return [self._reviews[p] for p in positions]
 
+    def reviews_with_ids(self, review_ids: Sequence[str]) -> list[Review]:
+        positions = sorted({self._by_id[r] for r in review_ids if r in self._by_id})
+        return [self._reviews[p] for p in positions]
+
     def vocabulary(self, work_ids: Sequence[str], terms: Sequence[str]) -> dict[str, Counter[str]]:
         found: dict[str, Counter[str]] = {}
         for work_id in work_ids:
             counts = self._vocabulary.get(work_id) or Counter()
             found[work_id] = Counter({t: counts[t] for t in terms if counts[t]})
         return found
+
+
+class RatingExtreme(NamedTuple):
+    """The best (or worst) normalised rating and the reviews that give it."""
+
+    rating: float
+    review_ids: tuple[str, ...]  # the first EXTREME_IDS_KEPT, in the order of the reviews
+    total: int  # how many reviews give it in all
+
+
+class CorpusFigures(NamedTuple):
+    """What questions about all reviews need, counted once when the catalogue is built."""
+
+    reviews_per_work: dict[str, int]  # work id -> its number of reviews
+    reviews_without_work: int
+    rated: int  # reviews that give a rating
+    rating_sum: float  # of their normalised ratings
+    best: RatingExtreme | None  # None when no review gives a rating
+    worst: RatingExtreme | None
+
+    @property
+    def average_rating(self) -> float | None:
+        return self.rating_sum / self.rated if self.rated else None
+
+    @classmethod
+    def of(cls, reviews: Sequence[Review]) -> CorpusFigures:
+        per_work: Counter[str] = Counter()
+        without_work = 0
+        ratings: list[tuple[float, str]] = []
+        for review in reviews:
+            if review.work:
+                per_work[review.work.work_id] += 1
+            else:
+                without_work += 1
+            if review.rating:
+                ratings.append((review.rating.normalized, review.review_id))
+        values = [value for value, _ in ratings]
+        return cls(
+            reviews_per_work=dict(per_work),
+            reviews_without_work=without_work,
+            rated=len(ratings),
+            rating_sum=fsum(values),
+            best=_extreme(ratings, max(values)) if values else None,
+            worst=_extreme(ratings, min(values)) if values else None,
+        )
+
+
+def _extreme(ratings: Sequence[tuple[float, str]], rating: float) -> RatingExtreme:
+    review_ids = [review_id for value, review_id in ratings if value == rating]
+    return RatingExtreme(rating, tuple(review_ids[:EXTREME_IDS_KEPT]), len(review_ids))
 
 
 class NameEntry(NamedTuple):
@@ -180,10 +245,16 @@ class Catalog:
         authors: dict[str, tuple[str, ...]],
         review_count: int,
         source: ReviewSource | None,
+        figures: CorpusFigures | None = None,
+        opinion_figures: OpinionFigures | None = None,
     ) -> None:
         self.works = works
         self.titles = titles
         self.review_count = review_count
+        # None only in a catalogue pickled before the figures were counted.
+        self.figures = figures
+        # Per-work ratings and stored polarities (None in a catalogue pickled before them).
+        self.opinion_figures = opinion_figures
         # Entries as plain tuples: they unpickle far faster than named ones.
         self._names = names
         self._longest_name = max((k.count(" ") + 1 for k in names), default=1)
@@ -227,6 +298,8 @@ class Catalog:
             known_words=_known_words(reviews),
             authors=_authors(reviews),
             review_count=len(reviews),
+            figures=CorpusFigures.of(reviews),
+            opinion_figures=OpinionFigures.build(reviews),
             source=source if source is not None else ReviewsInMemory(reviews, vocabulary),
         )
 
@@ -242,6 +315,8 @@ class Catalog:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        self.figures = None
+        self.opinion_figures = None
         self.__dict__.update(state)
 
     @property
@@ -264,6 +339,10 @@ class Catalog:
         if "" in work_ids:  # a review without a work is found only by reading them all
             return [r for r in self.reviews() if r.author == author]
         return [r for r in self.reviews_of(work_ids) if r.author == author]
+
+    def reviews_with_ids(self, review_ids: Sequence[str]) -> list[Review]:
+        """The reviews of these ids, in the order of :meth:`reviews`."""
+        return self.source.reviews_with_ids(review_ids) if review_ids else []
 
     def vocabulary(self, work_ids: Sequence[str], terms: Sequence[str]) -> dict[str, Counter[str]]:
         """Per work, how many of its chunks hold each of ``terms`` (stems)."""

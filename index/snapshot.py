@@ -279,6 +279,18 @@ class Snapshot:
             )
         return [review_from_metadata(json.loads(m)) for _, m in sorted(rows)]
 
+    def reviews_with_ids(self, review_ids: Sequence[str]) -> list[Review]:
+        """The reviews of ``review_ids`` (unknown ids are left out), by id."""
+        rows: list[tuple[Any, ...]] = []
+        for batch in _batches(dict.fromkeys(review_ids)):
+            rows.extend(
+                self._database.rows(
+                    f"SELECT review_id, metadata FROM reviews WHERE review_id IN ({_marks(batch)})",
+                    batch,
+                )
+            )
+        return [review_from_metadata(json.loads(m)) for _, m in sorted(rows)]
+
     def vocabulary(self, work_ids: Sequence[str], terms: Sequence[str]) -> dict[str, Counter[str]]:
         """How many chunks of each work hold each of ``terms`` (absent terms are left out)."""
         found: dict[str, Counter[str]] = {w: Counter() for w in work_ids}

@@ -7,18 +7,32 @@ from statistics import mean
 
 from bot.answers import Answer, Source
 from bot.engine.reading import Question
-from index.catalog import Catalog, summarize_works
-from index.records import Review
+from index.catalog import Catalog, CorpusFigures, RatingExtreme, summarize_works
+from index.records import Review, Work
+
+# Above this many reviews, a question about all of them is answered from the catalogue's
+# corpus figures: no review is read but those the answer names, and lists are cut short.
+SMALL_CORPUS = 1000
+# The most-reviewed works listed for all reviews of a large corpus.
+LISTED_WORKS = 30
+# The reviews named (and cited) with the best or worst rating of a large corpus.
+NAMED_EXTREMES = 10
 
 
-def answer_from_metadata(question: Question, catalog: Catalog) -> Answer | None:
+def answer_from_metadata(
+    question: Question, catalog: Catalog, *, small_corpus: int = SMALL_CORPUS
+) -> Answer | None:
     """Counts, averages, best/worst and lists, computed exactly; None if not such a question.
 
-    Only a question about all reviews reads all of them; one about works or an author
-    reads theirs.
+    A question about works or an author reads their reviews; one about all reviews reads
+    them all only in a corpus of at most ``small_corpus`` reviews, and is answered from
+    the catalogue's corpus figures above that.
     """
     if question.intent is None:
         return None
+    about_all = not question.works and not question.author
+    if about_all and catalog.review_count > small_corpus and catalog.figures is not None:
+        return _answer_from_figures(question, catalog, catalog.figures)
     scope = _scope(question, catalog)
     lang = question.language
     de = lang == "de"
@@ -90,6 +104,100 @@ def answer_from_metadata(question: Question, catalog: Catalog) -> Answer | None:
     }[question.intent]
     text = f"{word[0] if de else word[1]}: {described}."
     return _metadata_answer(question, text, winners)
+
+
+def _answer_from_figures(
+    question: Question, catalog: Catalog, figures: CorpusFigures
+) -> Answer | None:
+    """The answer about all reviews of a large corpus: exact figures, short lists."""
+    de = question.language == "de"
+    subject = _subject(question)
+    if question.intent == "list":
+        text = (
+            f"{len(figures.reviews_per_work)} Werke"
+            if de
+            else f"{len(figures.reviews_per_work)} works"
+        ) + ":\n"
+        return _metadata_answer(question, text + _most_reviewed(catalog, figures, de=de), [])
+    if question.intent == "count":
+        n = catalog.review_count
+        text = (
+            f"{subject}: {n} Rezension{'en' * (n != 1)}."
+            if de
+            else f"{subject}: {n} review{'s' * (n != 1)}."
+        )
+        return _metadata_answer(
+            question, text + "\n" + _most_reviewed(catalog, figures, de=de, dash=":"), []
+        )
+    average = figures.average_rating
+    if average is None or figures.best is None or figures.worst is None:
+        text = (
+            f"{subject}: keine der Rezensionen enthält eine Bewertung."
+            if de
+            else f"{subject}: none of the reviews gives a rating."
+        )
+        return _metadata_answer(question, text, [])
+    if question.intent == "ratings":
+        return None  # "Wie bewertet der Kritiker die Musik?" asks the text, not the stars
+    rated = figures.rated
+    if question.intent == "average":
+        text = (
+            f"{subject}: Durchschnittsbewertung {average:.0%} "
+            f"({rated} bewertete Rezension{'en' * (rated != 1)})."
+            if de
+            else f"{subject}: average rating {average:.0%} "
+            f"({rated} rated review{'s' * (rated != 1)})."
+        )
+        return _metadata_answer(question, text, [])
+    extreme = figures.best if question.intent == "best" else figures.worst
+    return _extreme_answer(question, catalog, extreme)
+
+
+def _most_reviewed(catalog: Catalog, figures: CorpusFigures, *, de: bool, dash: str = " –") -> str:
+    """The most-reviewed works with their review counts, one a line, and how many more."""
+
+    def order(item: tuple[Work, int]) -> tuple[int, str, int, str]:
+        work, count = item
+        return (-count, work.title.casefold(), work.year or 0, work.work_id)
+
+    counted = sorted(
+        ((catalog.works[w], n) for w, n in figures.reviews_per_work.items() if w in catalog.works),
+        key=order,
+    )
+    lines = [f"• {work.label()}{dash} {n}" for work, n in counted[:LISTED_WORKS]]
+    more = len(counted) - LISTED_WORKS
+    if more > 0:
+        lines.append(
+            f"… und {more} weitere Werk{'e' * (more != 1)}"
+            if de
+            else f"… and {more} more work{'s' * (more != 1)}"
+        )
+    return "\n".join(lines)
+
+
+def _extreme_answer(question: Question, catalog: Catalog, extreme: RatingExtreme) -> Answer:
+    """The best (or worst) rating, the first reviews that give it and how many do in all."""
+    de = question.language == "de"
+    named = [r for r in catalog.reviews_with_ids(extreme.review_ids[:NAMED_EXTREMES]) if r.rating]
+    described = "; ".join(
+        f"{r.work.label() if r.work else r.review_id}: {r.rating.display()} ({extreme.rating:.0%})"
+        for r in named
+        if r.rating
+    )
+    word = {
+        "best": ("Am besten bewertet", "Best rated"),
+        "worst": ("Am schlechtesten bewertet", "Worst rated"),
+    }[question.intent or "best"]
+    text = f"{word[0] if de else word[1]}: {described}."
+    if extreme.total > len(named):
+        text += (
+            f"\n{extreme.total} Rezensionen geben {extreme.rating:.0%}; "
+            f"genannt sind die ersten {len(named)}."
+            if de
+            else f"\n{extreme.total} reviews give {extreme.rating:.0%}; "
+            f"the first {len(named)} are named."
+        )
+    return _metadata_answer(question, text, named)
 
 
 def _scope(question: Question, catalog: Catalog) -> list[Review]:
