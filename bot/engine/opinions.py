@@ -13,8 +13,10 @@ just inside the mixed band is not ranked as if it were undecided.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from statistics import mean
 from typing import Literal
 
@@ -27,6 +29,7 @@ from bot.engine.overlap import sentences_of
 from bot.engine.reading import Question
 from bot.screening import SentenceScreen
 from index.linear_head import unit
+from index.opinion_figures import OpinionFigures, WorkFigures
 from index.polarity import PolarityHead
 from index.records import Review, Work
 from index.sentence_store import StoredSentence
@@ -53,6 +56,9 @@ QUOTES_PER_POLARITY = 2
 # Without stored polarities, reviews whose text polarity is computed for one question at most
 # (a ranking over a large older index counts only rated reviews beyond this).
 MAX_COMPUTED_REVIEWS = 200
+# Above this many reviews, a question about all works ranks them from the figures counted at
+# index time (index.opinion_figures) and reads the reviews of the works it names only.
+SMALL_CORPUS = 1000
 
 Basis = Literal["rating", "text"]
 SentencesOf = Callable[[Sequence[str]], Mapping[str, list[StoredSentence]]]
@@ -163,9 +169,13 @@ def _label_share(work: WorkReviews) -> float:
 def ranking_key(work: WorkReviews) -> tuple[float, float, float, int]:
     """Best liked first: share of positive reviews (each counted by its lean), then the
     share counted by labels, then the average rating, then the number of reviews."""
-    opinion = work.opinion()
+    return _standing_key(work.liking(), work.opinion())
+
+
+def _standing_key(liking: float, opinion: WorkOpinion) -> tuple[float, float, float, int]:
     average = opinion.average_rating if opinion.average_rating is not None else -1.0
-    return (-round(work.liking(), 4), -_label_share(work), -average, -opinion.reviews)
+    share = opinion.positive / opinion.reviews if opinion.reviews else 0.0
+    return (-round(liking, 4), -share, -average, -opinion.reviews)
 
 
 class OpinionReader:
@@ -193,6 +203,10 @@ class OpinionReader:
         self._head = head
         self._embed = embed_passages
         self._screen = screen or SentenceScreen(None)
+
+    @property
+    def head(self) -> PolarityHead | None:
+        return self._head
 
     def works(self, works: Sequence[Work], *, quotes: bool = True) -> list[WorkReviews]:
         """The reviews of each work with their polarity (and verdict sentence if ``quotes``)."""
@@ -377,9 +391,23 @@ def _is_prose(quote: str) -> bool:
 # --- answers ---------------------------------------------------------------------------
 
 
-def answer_opinion(question: Question, reader: OpinionReader, catalogue: Sequence[Work]) -> Answer:
-    """The verdict, comparison or extreme the question asks for, counted exactly and quoted."""
+def answer_opinion(
+    question: Question,
+    reader: OpinionReader,
+    catalogue: Sequence[Work],
+    *,
+    figures: OpinionFigures | None = None,
+    small_corpus: int = SMALL_CORPUS,
+) -> Answer:
+    """The verdict, comparison or extreme the question asks for, counted exactly and quoted.
+
+    A question about all works of a corpus of more than ``small_corpus`` reviews is ranked
+    from ``figures`` (the catalogue's, counted at index time) when given: the same answer,
+    reading the reviews of the works it names only.
+    """
     works = list(question.works) or list(catalogue)
+    if not question.works and figures is not None and figures.review_count > small_corpus:
+        return _answer_from_figures(question, reader, works, figures)
     if question.opinion == "extreme":
         read = reader.works(works, quotes=False)
         return _extreme(question, read, reader, all_works=not question.works)
@@ -391,6 +419,135 @@ def answer_opinion(question: Question, reader: OpinionReader, catalogue: Sequenc
             return _comparison(question, quoted, all_works=True)
         return _comparison(question, reader.works(works), all_works=False)
     return _verdict(question, reader.works(works))
+
+
+def _answer_from_figures(
+    question: Question, reader: OpinionReader, works: Sequence[Work], figures: OpinionFigures
+) -> Answer:
+    """The all-works comparison or extreme review of :func:`answer_opinion`, its works chosen
+    from the figures; only the chosen works' reviews are read (and those of works with
+    reviews whose polarity the index did not store, when few enough to compute)."""
+    standings = _standings(reader, works, figures)
+    least = question.extreme == "negative"
+    if question.opinion == "extreme":
+        extremes = [(key, s.work) for s in standings if (key := s.extreme(least)) is not None]
+        if not extremes:
+            return _extreme(question, [], reader, all_works=True)
+        pick = (min if least else max)(extremes, key=lambda e: e[0])[1]
+        return _extreme(question, reader.works([pick], quotes=False), reader, all_works=True)
+    counted = [s for s in standings if s.opinion.reviews]
+    ranked = sorted(counted, key=lambda s: s.key, reverse=least)[:RANKED_WORKS]
+    return _comparison(question, reader.works([s.work for s in ranked]), all_works=True)
+
+
+@dataclass(frozen=True)
+class _Standing:
+    """A work's counts and ranking inputs, from its figures or from its reviews read."""
+
+    work: Work
+    opinion: WorkOpinion
+    liking: float
+    extremes: tuple[tuple[float, float], ...]  # (lowest, highest) review key, when counted
+
+    @property
+    def key(self) -> tuple[float, float, float, int]:
+        return _standing_key(self.liking, self.opinion)
+
+    def extreme(self, least: bool) -> tuple[float, float] | None:
+        return (self.extremes[0] if least else self.extremes[1]) if self.extremes else None
+
+
+def _standings(
+    reader: OpinionReader, works: Sequence[Work], figures: OpinionFigures
+) -> list[_Standing]:
+    """Each work's standing in the order of ``works``: from its figures, or from its reviews
+    where some have no stored polarity and the reader would compute it (as the full reading
+    does for at most MAX_COMPUTED_REVIEWS of them)."""
+    found = {w.work_id: figures.of(w.work_id) for w in works}
+    unscored = [w for w in works if (f := found[w.work_id]) is not None and f.unscored]
+    computed = sum(f.unscored for f in found.values() if f is not None)
+    read: dict[str, WorkReviews] = {}
+    if unscored and reader.head is not None and computed <= MAX_COMPUTED_REVIEWS:
+        read = {w.work.work_id: w for w in reader.works(unscored, quotes=False)}
+    standings = []
+    for work in works:
+        if work.work_id in read:
+            standings.append(_standing_of_reviews(read[work.work_id]))
+        else:
+            standings.append(_standing_of_figures(work, found[work.work_id], reader.head))
+    return standings
+
+
+def _standing_of_reviews(work: WorkReviews) -> _Standing:
+    keys = [_review_key(r) for r in work.reviews if r.polarity is not None]
+    extremes = (min(keys), max(keys)) if keys else ()
+    return _Standing(work.work, work.opinion(), work.liking(), extremes)
+
+
+def _review_key(review: ReviewOpinion) -> tuple[float, float]:
+    """How positive a review is, for the most positive or negative review."""
+    text = review.text_probability if review.text_probability is not None else 0.5
+    return (review.strength, text)
+
+
+def _standing_of_figures(
+    work: Work, figures: WorkFigures | None, head: PolarityHead | None
+) -> _Standing:
+    """The counts :meth:`WorkReviews.opinion` and the lean :meth:`WorkReviews.liking` give
+    for the work's reviews, from their ratings and stored text polarities."""
+    if figures is None:
+        return _Standing(work, _no_opinion(work), 0.0, ())
+    ratings = figures.ratings
+    rated_positive = len(ratings) - bisect_left(ratings, POSITIVE_RATING)
+    rated_negative = bisect_right(ratings, NEGATIVE_RATING)
+    rated_mixed = len(ratings) - rated_positive - rated_negative
+    texts = figures.texts if head is not None else ()
+    text_positive = text_negative = 0
+    partial: list[float] = []
+    keys = [k for k in (figures.lowest_rated, figures.highest_rated) if k is not None]
+    if head is not None and texts:
+        low, high = head.mixed_band
+        threshold = head.threshold
+        in_band = _count_between(texts, low, high)
+        text_positive = len(texts) - bisect_left(texts, threshold)
+        text_positive -= _count_between(texts, max(low, threshold), high)
+        text_negative = len(texts) - text_positive - in_band
+        if low < high:
+            band = texts[bisect_left(texts, low) : bisect_left(texts, high)]
+            partial = [leaning("mixed", "text", p, head) for p in band]
+        keys += [(texts[0], texts[0]), (texts[-1], texts[-1])]
+    positive = rated_positive + text_positive
+    opinion = WorkOpinion(
+        work_id=work.work_id,
+        work=work.label(),
+        positive=positive,
+        negative=rated_negative + text_negative,
+        mixed=rated_mixed + len(texts) - text_positive - text_negative,
+        from_rating=len(ratings),
+        from_text=len(texts),
+        rated=len(ratings),
+        average_rating=figures.average_rating,
+    )
+    extremes = (min(keys), max(keys)) if keys else ()
+    return _Standing(work, opinion, _exact_mean(positive, partial, opinion.reviews), extremes)
+
+
+def _no_opinion(work: Work) -> WorkOpinion:
+    return WorkOpinion(work.work_id, work.label(), 0, 0, 0, 0, 0, 0, None)
+
+
+def _count_between(values: Sequence[float], low: float, high: float) -> int:
+    """How many of the ascending ``values`` lie in [low, high)."""
+    return max(0, bisect_left(values, high) - bisect_left(values, low))
+
+
+def _exact_mean(ones: int, partial: Sequence[float], count: int) -> float:
+    """The mean of ``ones`` leans of 1, the ``partial`` ones and zeros, ``count`` in all,
+    rounded once as :func:`statistics.mean` rounds it."""
+    if not count:
+        return 0.0
+    total = Fraction(ones) + sum((Fraction(p) for p in partial), Fraction(0))
+    return float(total / count)
 
 
 def _ranked(works: Sequence[WorkReviews], *, least: bool = False) -> list[WorkReviews]:
