@@ -220,3 +220,17 @@ def test_snapshot_reviews_by_id_come_in_batches(snapshot: Snapshot) -> None:
     every = snapshot.reviews()
     many = [f"missing-{n}" for n in range(1200)] + [r.review_id for r in reversed(every)]
     assert snapshot.reviews_with_ids(many) == every
+
+
+def test_a_catalogue_pickled_without_figures_reads_every_review(
+    large: Catalog, reviews: list[Review]
+) -> None:
+    state = large.__getstate__()
+    del state["figures"]
+    older = Catalog.__new__(Catalog)
+    older.__setstate__(state)
+    older.attach(ReviewsInMemory(reviews))
+    answer = _ask(LIST, older)
+    assert len([line for line in answer.answer.splitlines() if line.startswith("• ")]) == (
+        WORK_COUNT
+    )

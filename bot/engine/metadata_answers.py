@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from heapq import nsmallest
 from statistics import mean
 
 from bot.answers import Answer, Source
@@ -160,11 +161,12 @@ def _most_reviewed(catalog: Catalog, figures: CorpusFigures, *, de: bool, dash: 
         work, count = item
         return (-count, work.title.casefold(), work.year or 0, work.work_id)
 
-    counted = sorted(
-        ((catalog.works[w], n) for w, n in figures.reviews_per_work.items() if w in catalog.works),
-        key=order,
-    )
-    lines = [f"• {work.label()}{dash} {n}" for work, n in counted[:LISTED_WORKS]]
+    counted = [
+        (catalog.works[w], n) for w, n in figures.reviews_per_work.items() if w in catalog.works
+    ]
+    lines = [
+        f"• {work.label()}{dash} {n}" for work, n in nsmallest(LISTED_WORKS, counted, key=order)
+    ]
     more = len(counted) - LISTED_WORKS
     if more > 0:
         lines.append(
