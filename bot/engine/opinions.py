@@ -13,10 +13,9 @@ just inside the mixed band is not ranked as if it were undecided.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 from statistics import mean
 from typing import Literal
 
@@ -173,9 +172,15 @@ def ranking_key(work: WorkReviews) -> tuple[float, float, float, int]:
 
 
 def _standing_key(liking: float, opinion: WorkOpinion) -> tuple[float, float, float, int]:
-    average = opinion.average_rating if opinion.average_rating is not None else -1.0
-    share = opinion.positive / opinion.reviews if opinion.reviews else 0.0
-    return (-round(liking, 4), -share, -average, -opinion.reviews)
+    return _key(liking, opinion.positive, opinion.reviews, opinion.average_rating)
+
+
+def _key(
+    liking: float, positive: int, counted: int, average_rating: float | None
+) -> tuple[float, float, float, int]:
+    average = average_rating if average_rating is not None else -1.0
+    share = positive / counted if counted else 0.0
+    return (-round(liking, 4), -share, -average, -counted)
 
 
 class OpinionReader:
@@ -435,7 +440,7 @@ def _answer_from_figures(
             return _extreme(question, [], reader, all_works=True)
         pick = (min if least else max)(extremes, key=lambda e: e[0])[1]
         return _extreme(question, reader.works([pick], quotes=False), reader, all_works=True)
-    counted = [s for s in standings if s.opinion.reviews]
+    counted = [s for s in standings if s.counted]
     ranked = sorted(counted, key=lambda s: s.key, reverse=least)[:RANKED_WORKS]
     return _comparison(question, reader.works([s.work for s in ranked]), all_works=True)
 
@@ -445,13 +450,9 @@ class _Standing:
     """A work's counts and ranking inputs, from its figures or from its reviews read."""
 
     work: Work
-    opinion: WorkOpinion
-    liking: float
+    counted: int  # reviews counted
+    key: tuple[float, float, float, int]  # see ranking_key
     extremes: tuple[tuple[float, float], ...]  # (lowest, highest) review key, when counted
-
-    @property
-    def key(self) -> tuple[float, float, float, int]:
-        return _standing_key(self.liking, self.opinion)
 
     def extreme(self, least: bool) -> tuple[float, float] | None:
         return (self.extremes[0] if least else self.extremes[1]) if self.extremes else None
@@ -481,7 +482,8 @@ def _standings(
 def _standing_of_reviews(work: WorkReviews) -> _Standing:
     keys = [_review_key(r) for r in work.reviews if r.polarity is not None]
     extremes = (min(keys), max(keys)) if keys else ()
-    return _Standing(work.work, work.opinion(), work.liking(), extremes)
+    opinion = work.opinion()
+    return _Standing(work.work, opinion.reviews, ranking_key(work), extremes)
 
 
 def _review_key(review: ReviewOpinion) -> tuple[float, float]:
@@ -493,47 +495,32 @@ def _review_key(review: ReviewOpinion) -> tuple[float, float]:
 def _standing_of_figures(
     work: Work, figures: WorkFigures | None, head: PolarityHead | None
 ) -> _Standing:
-    """The counts :meth:`WorkReviews.opinion` and the lean :meth:`WorkReviews.liking` give
-    for the work's reviews, from their ratings and stored text polarities."""
+    """The :func:`ranking_key` of the work's reviews read, from their ratings and stored text
+    polarities (counted as :meth:`WorkReviews.opinion` and :meth:`WorkReviews.liking` count)."""
     if figures is None:
-        return _Standing(work, _no_opinion(work), 0.0, ())
+        return _Standing(work, 0, _key(0.0, 0, 0, None), ())
     ratings = figures.ratings
     rated_positive = len(ratings) - bisect_left(ratings, POSITIVE_RATING)
-    rated_negative = bisect_right(ratings, NEGATIVE_RATING)
-    rated_mixed = len(ratings) - rated_positive - rated_negative
     texts = figures.texts if head is not None else ()
-    text_positive = text_negative = 0
+    text_positive = 0
     partial: list[float] = []
     keys = [k for k in (figures.lowest_rated, figures.highest_rated) if k is not None]
     if head is not None and texts:
         low, high = head.mixed_band
         threshold = head.threshold
-        in_band = _count_between(texts, low, high)
         text_positive = len(texts) - bisect_left(texts, threshold)
         text_positive -= _count_between(texts, max(low, threshold), high)
-        text_negative = len(texts) - text_positive - in_band
         if low < high:
             band = texts[bisect_left(texts, low) : bisect_left(texts, high)]
             partial = [leaning("mixed", "text", p, head) for p in band]
         keys += [(texts[0], texts[0]), (texts[-1], texts[-1])]
     positive = rated_positive + text_positive
-    opinion = WorkOpinion(
-        work_id=work.work_id,
-        work=work.label(),
-        positive=positive,
-        negative=rated_negative + text_negative,
-        mixed=rated_mixed + len(texts) - text_positive - text_negative,
-        from_rating=len(ratings),
-        from_text=len(texts),
-        rated=len(ratings),
-        average_rating=figures.average_rating,
-    )
+    counted = len(ratings) + len(texts)
+    liking = _exact_mean(positive, partial, counted)
     extremes = (min(keys), max(keys)) if keys else ()
-    return _Standing(work, opinion, _exact_mean(positive, partial, opinion.reviews), extremes)
-
-
-def _no_opinion(work: Work) -> WorkOpinion:
-    return WorkOpinion(work.work_id, work.label(), 0, 0, 0, 0, 0, 0, None)
+    return _Standing(
+        work, counted, _key(liking, positive, counted, figures.average_rating), extremes
+    )
 
 
 def _count_between(values: Sequence[float], low: float, high: float) -> int:
@@ -546,8 +533,12 @@ def _exact_mean(ones: int, partial: Sequence[float], count: int) -> float:
     rounded once as :func:`statistics.mean` rounds it."""
     if not count:
         return 0.0
-    total = Fraction(ones) + sum((Fraction(p) for p in partial), Fraction(0))
-    return float(total / count)
+    # Floats are exact binary fractions: summed over a common power-of-two denominator and
+    # divided as integers, which Python rounds correctly once.
+    ratios = [p.as_integer_ratio() for p in partial]
+    denominator = max((d for _, d in ratios), default=1)
+    numerator = ones * denominator + sum(n * (denominator // d) for n, d in ratios)
+    return numerator / (denominator * count)
 
 
 def _ranked(works: Sequence[WorkReviews], *, least: bool = False) -> list[WorkReviews]:
