@@ -326,7 +326,9 @@ class ReviewService:
         if read.opinion == "aspect":
             return None  # "How is Ok-ju related to Min-hee?" asks the text, not an opinion
         catalogue = list(view.catalog.works.values())
-        return answer_opinion(read, self.opinion_reader(view), catalogue)
+        return answer_opinion(
+            read, self.opinion_reader(view), catalogue, figures=view.catalog.opinion_figures
+        )
 
     def answer_aspect(self, read: Question, *, view: CatalogView | None = None) -> Answer | None:
         """The named works' sentences about the seed aspect the question names, counted by

@@ -17,11 +17,12 @@ import shutil
 import sqlite3
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from index.keyword import KeywordIndex, tokenize
 from index.records import Review
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from index.catalog import Catalog
+    from index.catalog import Catalog, ReviewSource
     from index.sentence_snapshot import SentenceSnapshot
     from index.titles import Translator
 
@@ -193,6 +194,7 @@ class Snapshot:
         self.keyword = keyword
         self.catalog = catalog
         self.sentences = sentences
+        self._closed = False
 
     @classmethod
     def open(cls, root: Path, generation: str) -> Snapshot | None:
@@ -223,12 +225,19 @@ class Snapshot:
         snapshot = cls(
             folder, generation, database, int(manifest["chunks"]), keyword, catalog, sentences
         )
-        catalog.attach(snapshot)
+        # The catalogue reads through the snapshot without keeping it alive: a snapshot
+        # nobody uses any more closes its files at once (see __del__).
+        catalog.attach(cast("ReviewSource", weakref.proxy(snapshot)))
         return snapshot
 
     def close(self) -> None:
-        self._database.close()
-        self.sentences.close()
+        if not self._closed:
+            self._closed = True
+            self._database.close()
+            self.sentences.close()
+
+    def __del__(self) -> None:
+        self.close()
 
     def chunks_of_works(self, work_ids: Sequence[str]) -> list[StoredChunk]:
         """Every chunk of the works ``work_ids``, by review and then place in the review."""

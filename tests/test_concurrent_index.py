@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
@@ -134,6 +135,23 @@ def test_a_pinned_search_keeps_to_its_generation(service: ReviewService, seeds_c
     after = service.search.search(QUESTION, language="de", k=10)
     assert after
     assert deleted_id not in {h.review_id for h in after}
+
+
+def test_a_bot_that_sees_many_generations_keeps_its_open_files_few(
+    service: ReviewService, seeds_copy: Path
+) -> None:
+    service.index([seeds_copy])
+    assert service.ask(QUESTION).status == "answered"
+    opened = len(os.listdir("/proc/self/fd"))
+    edited = seeds_copy / EDITED
+    for round_ in range(8):
+        edited.write_text(edited.read_text(encoding="utf-8") + f"\n{ADDED} ({round_})", "utf-8")
+        assert service.index([seeds_copy]).updated
+        assert service.ask(QUESTION).status == "answered"
+    # Each generation's snapshot (and store client) holds files open; those of replaced
+    # generations are closed once nothing uses them.
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= opened + 4
 
 
 def test_many_questions_while_another_process_reindexes(
