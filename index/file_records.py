@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,22 +77,34 @@ class FileState:
 
 
 def file_state(path: str) -> FileState | None:
+    """Size and mtime of a regular file; None for anything else (a FIFO, a device)."""
     try:
         status = os.stat(path)
     except OSError:
+        return None
+    if not stat.S_ISREG(status.st_mode):
         return None
     return FileState(status.st_size, status.st_mtime_ns)
 
 
 def file_sha256(path: str) -> str | None:
-    """The sha256 of the file's bytes, None when it cannot be read."""
+    """The sha256 of a regular file's bytes; None when it cannot be read or is no regular
+    file (opening a FIFO to read would wait for a writer for ever)."""
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as file:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        with os.fdopen(descriptor, "rb", closefd=False) as file:
             while block := file.read(_HASH_BLOCK):
                 digest.update(block)
     except OSError:
         return None
+    finally:
+        os.close(descriptor)
     return digest.hexdigest()
 
 
