@@ -48,7 +48,7 @@ class FileRecord:
     mtime_ns: int
     sha256: str
     review_ids: tuple[str, ...]
-    failed: bool
+    failed: bool  # reading it failed or needed repairs: it is read again on every run
 
     @property
     def key(self) -> tuple[str, str]:

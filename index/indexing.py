@@ -406,7 +406,8 @@ class _Run:
                         state.mtime_ns,
                         sha,
                         tuple(review_ids),
-                        failed,
+                        # Repairs are reported on every run, as failures are: read it again.
+                        failed or bool(file_load.notes),
                     )
                 )
         loaded = reading.reviews
