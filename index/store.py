@@ -377,12 +377,9 @@ class ReviewStore:
         self, vector: Sequence[float], *, k: int, where: Mapping[str, Any] | None
     ) -> list[StoredChunk]:
         collection = self._readable()
-        available = collection.count()
-        if available == 0:
-            return []
         result = collection.query(
             query_embeddings=[list(vector)],  # type: ignore[arg-type]
-            n_results=min(k, available),
+            n_results=k,
             where=dict(where) if where else None,
             include=["metadatas", "documents", "distances"],
         )
@@ -401,6 +398,59 @@ class ReviewStore:
             stored = StoredChunk(chunk_id, document, dict(metadata), 1.0 - float(distance))  # type: ignore[arg-type]
             found.append(stored)
         return found
+
+    def nearest(self, vector: Sequence[float], *, k: int) -> list[tuple[str, float]]:
+        """The ids of the ``k`` chunks nearest to ``vector`` with their cosine similarity
+        (ids only: the caller reads the chunks from a snapshot)."""
+        from chromadb.errors import ChromaError
+
+        try:
+            return self._nearest(vector, k=k)
+        except ChromaError as error:
+            if not self._embedded:
+                raise StoreError(f"the Chroma server failed a search: {error}") from error
+            log.info("search failed on the loaded vectors (%s); reopening the store", error)
+            self.reopen()
+            try:
+                return self._nearest(vector, k=k)
+            except ChromaError as again:
+                log.warning("vector search skipped while the store is being re-indexed: %s", again)
+                return []
+
+    def _nearest(self, vector: Sequence[float], *, k: int) -> list[tuple[str, float]]:
+        result = self._readable().query(
+            query_embeddings=[list(vector)],  # type: ignore[arg-type]
+            n_results=k,
+            include=["distances"],
+        )
+        distances = (result["distances"] or [[]])[0]
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances, strict=True)]
+
+    def similarity(
+        self, vector: Sequence[float], chunk_ids: Sequence[str]
+    ) -> list[tuple[str, float]]:
+        """These chunks' cosine similarity to ``vector``, best first, computed from their
+        stored vectors: exact, and far cheaper than a filtered search over a large store."""
+        import numpy as np
+        from chromadb.errors import ChromaError
+
+        if not chunk_ids:
+            return []
+        try:
+            found = self._readable().get(ids=list(chunk_ids), include=["embeddings"])
+        except ChromaError as error:
+            if not self._embedded:
+                raise StoreError(f"the Chroma server failed a search: {error}") from error
+            log.warning("vector search skipped while the store is being re-indexed: %s", error)
+            return []
+        vectors = found.get("embeddings")
+        if vectors is None or not len(found["ids"]):
+            return []
+        matrix = np.asarray(vectors, dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1) * float(np.linalg.norm(vector)) + 1e-12
+        scores = matrix @ np.asarray(vector, dtype=np.float32) / norms
+        order = np.argsort(-scores, kind="stable")
+        return [(str(found["ids"][i]), float(scores[i])) for i in order]
 
     def _log_missing(self, chunk_id: str) -> None:
         if not self._missing_logged:
