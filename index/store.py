@@ -6,11 +6,11 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 from index.errors import EmbedderMismatchError, IndexEmptyError, StoreError
@@ -28,6 +28,7 @@ DEFAULT_COLLECTION = "reviews"
 _PAGE = 5000
 
 Metadata = dict[str, str | int | float | bool]
+_Found = TypeVar("_Found")
 
 
 @dataclass(frozen=True)
@@ -354,10 +355,14 @@ class ReviewStore:
         On an embedded store that another process is re-indexing right now, a search
         can find none at all (Chroma's vectors of this process fall behind its files).
         """
+        return self._searching(lambda: self._query(vector, k=k, where=where))
+
+    def _searching(self, search: Callable[[], list[_Found]]) -> list[_Found]:
+        """``search``, retried once on a reopened embedded store when it fails."""
         from chromadb.errors import ChromaError
 
         try:
-            return self._query(vector, k=k, where=where)
+            return search()
         except ChromaError as error:
             if not self._embedded:
                 raise StoreError(f"the Chroma server failed a search: {error}") from error
@@ -366,7 +371,7 @@ class ReviewStore:
             log.info("search failed on the loaded vectors (%s); reopening the store", error)
             self.reopen()
             try:
-                return self._query(vector, k=k, where=where)
+                return search()
             except ChromaError as again:
                 # Another process is still deleting: this one question goes without
                 # vector hits (keyword search still answers); the next one reopens again.
@@ -402,20 +407,7 @@ class ReviewStore:
     def nearest(self, vector: Sequence[float], *, k: int) -> list[tuple[str, float]]:
         """The ids of the ``k`` chunks nearest to ``vector`` with their cosine similarity
         (ids only: the caller reads the chunks from a snapshot)."""
-        from chromadb.errors import ChromaError
-
-        try:
-            return self._nearest(vector, k=k)
-        except ChromaError as error:
-            if not self._embedded:
-                raise StoreError(f"the Chroma server failed a search: {error}") from error
-            log.info("search failed on the loaded vectors (%s); reopening the store", error)
-            self.reopen()
-            try:
-                return self._nearest(vector, k=k)
-            except ChromaError as again:
-                log.warning("vector search skipped while the store is being re-indexed: %s", again)
-                return []
+        return self._searching(lambda: self._nearest(vector, k=k))
 
     def _nearest(self, vector: Sequence[float], *, k: int) -> list[tuple[str, float]]:
         result = self._readable().query(
@@ -431,18 +423,16 @@ class ReviewStore:
     ) -> list[tuple[str, float]]:
         """These chunks' cosine similarity to ``vector``, best first, computed from their
         stored vectors: exact, and far cheaper than a filtered search over a large store."""
-        import numpy as np
-        from chromadb.errors import ChromaError
-
         if not chunk_ids:
             return []
-        try:
-            found = self._readable().get(ids=list(chunk_ids), include=["embeddings"])
-        except ChromaError as error:
-            if not self._embedded:
-                raise StoreError(f"the Chroma server failed a search: {error}") from error
-            log.warning("vector search skipped while the store is being re-indexed: %s", error)
-            return []
+        return self._searching(lambda: self._similarity(vector, chunk_ids))
+
+    def _similarity(
+        self, vector: Sequence[float], chunk_ids: Sequence[str]
+    ) -> list[tuple[str, float]]:
+        import numpy as np
+
+        found = self._readable().get(ids=list(chunk_ids), include=["embeddings"])
         vectors = found.get("embeddings")
         if vectors is None or not len(found["ids"]):
             return []

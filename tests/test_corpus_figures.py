@@ -20,6 +20,7 @@ from index.records import Rating, Review, Work
 from index.snapshot import Snapshot, snapshot_root, write_snapshot
 from index.store import ReviewStore, connect
 from tests.conftest import EXAMPLES, RememberingEmbedder
+from tests.test_catalog import NoScans
 
 # Below the synthetic corpus's size, so that it counts as large.
 SMALL = 100
@@ -72,13 +73,6 @@ def _reviews() -> list[Review]:
             )
         )
     return reviews
-
-
-class NoScans(ReviewsInMemory):
-    """A review source that refuses to hand out every review."""
-
-    def reviews(self) -> list[Review]:
-        raise AssertionError("a question read every review")
 
 
 @pytest.fixture(scope="module")
