@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from index.embedding import ReviewEmbedder
 from index.errors import IndexEmptyError
-from index.keyword import tokenize
 from index.store import ReviewStore, StoredChunk
 
 if TYPE_CHECKING:
@@ -187,13 +185,3 @@ def _fuse(
     return [
         Hit(found[c], scores[c], similarity.get(c, 0.0), keyword_scores.get(c, 0.0)) for c in ranked
     ]
-
-
-def work_vocabulary(chunks: Iterable[StoredChunk]) -> dict[str, Counter[str]]:
-    """Stemmed word counts of each work's passages (German and English stems alike)."""
-    vocabulary: dict[str, Counter[str]] = {}
-    for chunk in chunks:
-        counts = vocabulary.setdefault(str(chunk.metadata.get("work_id", "")), Counter())
-        for language in ("de", "en"):
-            counts.update(set(tokenize(chunk.text, language=language)))
-    return vocabulary

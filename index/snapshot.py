@@ -49,7 +49,7 @@ MANIFEST = "manifest.json"
 _PAGE = 2000
 # Bound parameters per statement, well under SQLite's limit.
 _BATCH = 500
-# Both stemmers count, as index.search.work_vocabulary counts them.
+# Both stemmers count: a German word in an English review still names the work.
 _VOCABULARY_LANGUAGES = ("de", "en")
 
 _SCHEMA = """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,7 @@ from typing import Any
 import pytest
 
 from index.indexing import index_reviews
-from index.keyword import KeywordIndex
-from index.search import work_vocabulary
+from index.keyword import KeywordIndex, tokenize
 from index.snapshot import Snapshot, snapshot_root, write_snapshot
 from index.store import ReviewStore, StoredChunk, connect
 from tests.conftest import EXAMPLES, RememberingEmbedder
@@ -274,3 +274,14 @@ def test_threads_share_one_open_snapshot(indexed: Indexed, snapshot: Snapshot) -
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert all(pool.map(read, stored * 5))
+
+
+def work_vocabulary(chunks: Iterable[StoredChunk]) -> dict[str, Counter[str]]:
+    """The snapshot's vocabulary computed afresh: per work, how many of its chunks hold
+    each stem (German and English stems alike)."""
+    vocabulary: dict[str, Counter[str]] = {}
+    for chunk in chunks:
+        counts = vocabulary.setdefault(str(chunk.metadata.get("work_id", "")), Counter())
+        for language in ("de", "en"):
+            counts.update(set(tokenize(chunk.text, language=language)))
+    return vocabulary
