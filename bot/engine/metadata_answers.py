@@ -94,16 +94,7 @@ def answer_from_metadata(
     pick = max if question.intent == "best" else min
     extreme = pick(r.rating.normalized for r in rated if r.rating)
     winners = [r for r in rated if r.rating and r.rating.normalized == extreme]
-    described = "; ".join(
-        f"{r.work.label() if r.work else r.review_id}: {r.rating.display()} ({extreme:.0%})"
-        for r in winners
-        if r.rating
-    )
-    word = {
-        "best": ("Am besten bewertet", "Best rated"),
-        "worst": ("Am schlechtesten bewertet", "Worst rated"),
-    }[question.intent]
-    text = f"{word[0] if de else word[1]}: {described}."
+    text = _extreme_line(question, winners, extreme)
     return _metadata_answer(question, text, winners)
 
 
@@ -177,20 +168,25 @@ def _most_reviewed(catalog: Catalog, figures: CorpusFigures, *, de: bool, dash: 
     return "\n".join(lines)
 
 
-def _extreme_answer(question: Question, catalog: Catalog, extreme: RatingExtreme) -> Answer:
-    """The best (or worst) rating, the first reviews that give it and how many do in all."""
-    de = question.language == "de"
-    named = [r for r in catalog.reviews_with_ids(extreme.review_ids[:NAMED_EXTREMES]) if r.rating]
+def _extreme_line(question: Question, reviews: Sequence[Review], rating: float) -> str:
+    """ "Am besten bewertet: X: 5/5 (100%); …" for the reviews that give the extreme rating."""
     described = "; ".join(
-        f"{r.work.label() if r.work else r.review_id}: {r.rating.display()} ({extreme.rating:.0%})"
-        for r in named
+        f"{r.work.label() if r.work else r.review_id}: {r.rating.display()} ({rating:.0%})"
+        for r in reviews
         if r.rating
     )
     word = {
         "best": ("Am besten bewertet", "Best rated"),
         "worst": ("Am schlechtesten bewertet", "Worst rated"),
     }[question.intent or "best"]
-    text = f"{word[0] if de else word[1]}: {described}."
+    return f"{word[0] if question.language == 'de' else word[1]}: {described}."
+
+
+def _extreme_answer(question: Question, catalog: Catalog, extreme: RatingExtreme) -> Answer:
+    """The best (or worst) rating, the first reviews that give it and how many do in all."""
+    de = question.language == "de"
+    named = [r for r in catalog.reviews_with_ids(extreme.review_ids[:NAMED_EXTREMES]) if r.rating]
+    text = _extreme_line(question, named, extreme.rating)
     if extreme.total > len(named):
         text += (
             f"\n{extreme.total} Rezensionen geben {extreme.rating:.0%}; "
