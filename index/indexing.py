@@ -36,6 +36,7 @@ from index.metadata import parse_review
 from index.polarity import PolarityHead, head_for
 from index.records import Chunk, FileLoad, LoadFailure, LoadNote, Review, SourceRecord
 from index.sentence_store import SentenceStore, sentence_spans
+from index.snapshot import is_published
 from index.store import (
     Metadata,
     ReviewStore,
@@ -326,8 +327,9 @@ class _Run:
         report.unchanged = [r for record in look.unchanged for r in record.review_ids]
         report.chunks_total = self.store.count()
         generation = str(self.store.state.get("generation"))
-        if self.snapshots is not None and not (self.snapshots / generation).is_dir():
-            # An index made before snapshots: its first snapshot is written from the store.
+        if self.snapshots is not None and not is_published(self.snapshots, generation):
+            # An index made before snapshots (or before this snapshot format): its snapshot
+            # is written from the store.
             generation = self._publish(report, changed=(), removed=(), full=True)
             self.book.retag(generation)
         report.seconds = round(time.monotonic() - self.started, 3)
@@ -528,7 +530,7 @@ class _Run:
             filled = True
         generation = store.state.get("generation")
         snapshot_missing = self.snapshots is not None and (
-            not generation or not (self.snapshots / str(generation)).is_dir()
+            not generation or not is_published(self.snapshots, str(generation))
         )
         if (
             report.changed
@@ -573,7 +575,7 @@ class _Run:
             from index.snapshot import write_snapshot
 
             previous = self.store.state.get("generation")
-            if full or not previous or not (self.snapshots / str(previous)).is_dir():
+            if full or not previous or not is_published(self.snapshots, str(previous)):
                 previous = None
             write_snapshot(
                 self.store,

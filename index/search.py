@@ -142,10 +142,11 @@ class HybridSearch:
         if vector is None:
             vector = self._embedder.embed_query(question)
         if work_ids:
-            # The works' few chunks are scored exactly; a filtered search of the whole
-            # store costs a hundred times more at 100k chunks.
+            # The works' few chunks are scored exactly from the snapshot's copy of their
+            # vectors; a filtered search of the whole store costs a hundred times more at
+            # 100k chunks, and reading them from an embedded store loads its vector index.
             ids = [c.chunk_id for c in snapshot.chunks_of_works(work_ids)]
-            found = self._store.similarity(vector, ids)[:candidates]
+            found = snapshot.similarity(vector, ids)[:candidates]
         else:
             found = self._store.nearest(vector, k=candidates)
         known = snapshot.chunks.many(chunk_id for chunk_id, _ in found)

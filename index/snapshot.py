@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from index.keyword import KeywordIndex, tokenize
 from index.records import Review
-from index.store import ReviewStore, StoredChunk, review_from_metadata
+from index.store import ReviewStore, StoredChunk, rank_by_similarity, review_from_metadata
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3
 PARTIAL = ".partial"
 KEEP = 2
 DATABASE = "snapshot.sqlite"
@@ -83,6 +83,10 @@ CREATE TABLE vocabulary (
     count INTEGER NOT NULL,
     PRIMARY KEY (work, term)
 ) WITHOUT ROWID;
+CREATE TABLE vectors (
+    chunk_id TEXT PRIMARY KEY,
+    vector BLOB NOT NULL
+);
 CREATE TABLE term_totals (
     term TEXT PRIMARY KEY,
     total INTEGER NOT NULL
@@ -95,6 +99,11 @@ _CHUNK_COLUMNS = "chunk_id, text, metadata"
 def snapshot_root(data_dir: Path, collection: str) -> Path:
     """Where the snapshots of ``collection`` live."""
     return data_dir / "snapshots" / collection
+
+
+def is_published(root: Path, generation: str) -> bool:
+    """Whether ``generation`` has a whole snapshot under ``root`` in this code's format."""
+    return bool(generation) and _manifest(root / generation) is not None
 
 
 # -- reading -------------------------------------------------------------------------
@@ -269,6 +278,29 @@ class Snapshot:
             mask[[int(r[0]) for r in rows]] = 1.0
         return mask
 
+    def similarity(
+        self, vector: Sequence[float], chunk_ids: Sequence[str]
+    ) -> list[tuple[str, float]]:
+        """These chunks' cosine similarity to ``vector``, best first, from the vectors the
+        store held at this generation: no vector index is loaded for a few works' chunks."""
+        import numpy as np
+
+        ids: list[str] = []
+        rows: list[bytes] = []
+        for batch in _batches(dict.fromkeys(chunk_ids)):
+            for chunk_id, blob, _ in self._database.rows(
+                "SELECT v.chunk_id, v.vector, c.position FROM vectors AS v"
+                f" JOIN chunks AS c USING (chunk_id) WHERE v.chunk_id IN ({_marks(batch)})"
+                " ORDER BY c.position",
+                batch,
+            ):
+                ids.append(str(chunk_id))
+                rows.append(blob)
+        if not ids:
+            return []
+        matrix = np.frombuffer(b"".join(rows), dtype=np.float32).reshape(len(ids), -1)
+        return rank_by_similarity(ids, matrix, vector)
+
     # -- the catalogue's review source ------------------------------------------------
 
     def reviews(self) -> list[Review]:
@@ -380,6 +412,7 @@ def write_snapshot(
         if base is None:
             connection.executescript(_SCHEMA)
             _fill(connection, store.iter_chunks())
+            _put_vectors(connection, store.iter_vectors())
         else:
             _apply_delta(connection, store, changed=set(changed), removed=set(removed))
         connection.commit()
@@ -516,6 +549,9 @@ def _apply_delta(
     updated = [c for c in sorted(fresh) if c in old]
     for batch in _batches(sorted(gone)):
         connection.execute(f"DELETE FROM chunks WHERE chunk_id IN ({_marks(batch)})", batch)
+    for batch in _batches(touched):
+        connection.execute(f"DELETE FROM vectors WHERE chunk_id IN ({_marks(batch)})", batch)
+    _put_vectors(connection, store.vectors_of(sorted(fresh)))
     connection.executemany(
         "UPDATE chunks SET review_id = ?, work_id = ?, chunk_index = ?, language = ?,"
         " text = ?, tokens = ?, metadata = ? WHERE chunk_id = ?",
@@ -532,6 +568,17 @@ def _apply_delta(
         " (SELECT chunk_id, ROW_NUMBER() OVER (ORDER BY position) - 1 AS number FROM chunks)"
         " AS ranked WHERE chunks.chunk_id = ranked.chunk_id AND chunks.position != ranked.number"
     )
+
+
+def _put_vectors(
+    connection: sqlite3.Connection, pages: Iterable[tuple[list[str], npt.NDArray[np.float32]]]
+) -> None:
+    """Store each chunk's vector as the store holds it (float32 bytes, for exact scores)."""
+    for ids, vectors in pages:
+        connection.executemany(
+            "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+            [(chunk_id, vector.tobytes()) for chunk_id, vector in zip(ids, vectors, strict=True)],
+        )
 
 
 def _work_keys(connection: sqlite3.Connection, work_ids: set[str]) -> dict[str, int]:

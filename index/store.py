@@ -18,6 +18,8 @@ from index.lease import StoreLease
 from index.records import Attachment, Chunk, Rating, Review, Work
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
     from chromadb.config import Settings as ChromaSettings
@@ -436,11 +438,38 @@ class ReviewStore:
         vectors = found.get("embeddings")
         if vectors is None or not len(found["ids"]):
             return []
-        matrix = np.asarray(vectors, dtype=np.float32)
-        norms = np.linalg.norm(matrix, axis=1) * float(np.linalg.norm(vector)) + 1e-12
-        scores = matrix @ np.asarray(vector, dtype=np.float32) / norms
-        order = np.argsort(-scores, kind="stable")
-        return [(str(found["ids"][i]), float(scores[i])) for i in order]
+        return rank_by_similarity(found["ids"], np.asarray(vectors, dtype=np.float32), vector)
+
+    def vectors_of(self, ids: Iterable[str]) -> Iterator[tuple[list[str], npt.NDArray[np.float32]]]:
+        """The stored vectors of ``ids`` (ids not stored are left out), a page at a time."""
+        import numpy as np
+
+        collection = self._existing()
+        wanted = list(dict.fromkeys(ids))
+        if collection is None:
+            return
+        for start in range(0, len(wanted), _PAGE):
+            page = collection.get(ids=wanted[start : start + _PAGE], include=["embeddings"])
+            vectors = page.get("embeddings")
+            if page["ids"] and vectors is not None:
+                yield list(page["ids"]), np.asarray(vectors, dtype=np.float32)
+
+    def iter_vectors(self) -> Iterator[tuple[list[str], npt.NDArray[np.float32]]]:
+        """Every chunk id with its stored vector, a page at a time."""
+        import numpy as np
+
+        collection = self._existing()
+        if collection is None:
+            return
+        offset = 0
+        while True:
+            page = collection.get(include=["embeddings"], limit=_PAGE, offset=offset)
+            vectors = page.get("embeddings")
+            if page["ids"] and vectors is not None:
+                yield list(page["ids"]), np.asarray(vectors, dtype=np.float32)
+            if len(page["ids"]) < _PAGE:
+                return
+            offset += _PAGE
 
     def _log_missing(self, chunk_id: str) -> None:
         if not self._missing_logged:
@@ -450,6 +479,19 @@ class ReviewStore:
                 "are skipped until the store is reopened",
                 chunk_id,
             )
+
+
+def rank_by_similarity(
+    ids: Sequence[str], matrix: npt.NDArray[np.float32], vector: Sequence[float]
+) -> list[tuple[str, float]]:
+    """``ids`` with the cosine similarity of their rows of ``matrix`` to ``vector``, best
+    first (ties keep the order of ``ids``)."""
+    import numpy as np
+
+    norms = np.linalg.norm(matrix, axis=1) * float(np.linalg.norm(vector)) + 1e-12
+    scores = matrix @ np.asarray(vector, dtype=np.float32) / norms
+    order = np.argsort(-scores, kind="stable")
+    return [(str(ids[i]), float(scores[i])) for i in order]
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,33 @@ def test_the_catalogue_knows_the_snapshots_works(indexed: Indexed, snapshot: Sna
     assert snapshot.catalog.reviews_of([work_id]) == snapshot.reviews_of([work_id])
 
 
+def _scores(snapshot: Snapshot, vector: list[float]) -> dict[str, list[tuple[str, float]]]:
+    """Each work's chunks ranked by similarity to ``vector`` from the snapshot's vectors."""
+    work_ids = sorted({r.work.work_id for r in snapshot.reviews() if r.work})
+    return {
+        w: snapshot.similarity(vector, [c.chunk_id for c in snapshot.chunks_of_works([w])])
+        for w in work_ids
+    }
+
+
+def _store_scores(
+    store: ReviewStore, snapshot: Snapshot, vector: list[float]
+) -> dict[str, list[tuple[str, float]]]:
+    return {
+        w: store.similarity(vector, [c.chunk_id for c in snapshot.chunks_of_works([w])])
+        for w in _scores(snapshot, vector)
+    }
+
+
+def test_a_works_chunks_score_as_the_store_scores_them(
+    indexed: Indexed, snapshot: Snapshot, embedder: RememberingEmbedder
+) -> None:
+    vector = embedder.embed_query("Wie ist die Kamera?")
+    scores = _scores(snapshot, vector)
+    assert scores and all(scores.values())
+    assert scores == _store_scores(indexed.store, snapshot, vector)
+
+
 def test_missing_and_half_written_generations_do_not_open(indexed: Indexed, tmp_path: Path) -> None:
     root = tmp_path / "snapshots"
     assert Snapshot.open(root, "never-written") is None
@@ -245,6 +272,9 @@ def test_a_delta_snapshot_equals_a_full_rebuild(
     delta_state, full_state = _state(delta), _state(full)
     assert delta_state == full_state
     assert delta_state["chunks"] == after
+    vector = embedder.embed_query("Musik und Schnitt")
+    assert _scores(delta, vector) == _scores(full, vector)
+    assert _scores(delta, vector) == _store_scores(store, delta, vector)
     assert delta_state["masked"] == {
         w: sorted(c.chunk_id for c in delta.chunks_of_works([w])) for w in delta_state["masked"]
     }
