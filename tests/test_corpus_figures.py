@@ -110,7 +110,7 @@ def test_the_figures_give_the_counts_and_average_of_reading_every_review(
     assert count.answer.startswith(f"Alle Rezensionen: {len(reviews)} Rezensionen.")
 
     average = _ask(AVERAGE, large)
-    pattern = r"Durchschnittsbewertung (\d+%) \((\d+) bewertete Rezensionen"
+    pattern = r"Durchschnittsbewertung .*?(\d+%)\W+(\d+) bewertete Rezensionen"
     figures_found = re.search(pattern, average.answer)
     full_found = re.search(pattern, _full(AVERAGE, full).answer)
     assert figures_found and full_found

@@ -1,4 +1,5 @@
-"""What a review's header says about it: ratings, language, people, header lines."""
+"""What a review's header says about it (ratings, language, people, header lines), and the
+answers its metadata gives: averages on the reviews' scale, one review's rating or date."""
 
 from __future__ import annotations
 
@@ -6,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.answers import Answer
+from bot.engine.metadata_answers import answer_from_metadata
+from bot.engine.reading import read_question
+from index.catalog import Catalog
 from index.chunking import chunk_review
 from index.loading import load_file
 from index.metadata import find_header_fields, parse_review
-from index.records import Review
+from index.records import Rating, Review, Work
 
 PROSE = (
     "Der Film beginnt ruhig und nimmt sich Zeit für seine Figuren. "
@@ -120,3 +125,124 @@ def test_a_one_off_footer_key_alone_in_prose_is_prose(tmp_path: Path) -> None:
     text = f"Titel: Nachtzug\n\n{PROSE}\nGeschnitten: Nein, die Szene ist ganz drin.\n"
 
     assert [f.value for f in find_header_fields(text)] == ["Nachtzug"]
+
+
+# -- answers from the metadata: averages on the reviews' scale, one review's fields ----------
+
+
+def _rated(n: int, title: str, stars: float, text: str, *, scale: int = 5, day: str = "") -> Review:
+    return Review(
+        review_id=f"{title}-{n}",
+        source_path="reviews.jsonl",
+        record_key=str(n),
+        format="jsonl",
+        text=text,
+        content_hash=str(n),
+        title=title,
+        rating=Rating(raw=f"{stars:g}", normalized=stars / scale, scale=scale),
+        date=day or None,
+        language="de",
+        work=Work(work_id=title.lower(), title=title),
+    )
+
+
+NIGHT_TRAIN = [
+    _rated(
+        1, "Nachtzug", 1, "Viel zu schleimig, schon im Kino. Die Musik nervt.", day="2008-01-30"
+    ),
+    _rated(2, "Nachtzug", 2, "Langweilig und verworren. Das Ende ist ohne Sinn.", day="2009-10-10"),
+    _rated(3, "Nachtzug", 5, "Ein Meisterwerk, die Kamera ist großartig.", day="2007-03-17"),
+    _rated(4, "Kaltfront", 4, "Spannend bis zum Schluss.", day="2002-09-04"),
+    _rated(5, "Mischwerk", 4, "Gut.", scale=5),
+    _rated(6, "Mischwerk", 6, "Solide.", scale=10),
+]
+
+
+@pytest.fixture(scope="module")
+def night_train() -> Catalog:
+    return Catalog.build(NIGHT_TRAIN)
+
+
+def _answer(question: str, catalog: Catalog) -> Answer:
+    answer = answer_from_metadata(read_question(question, catalog), catalog)
+    assert answer is not None
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("question", "average"),
+    [
+        ("Wie viele Sterne hat Nachtzug im Schnitt?", "Ø 2,67 von 5 Sternen"),
+        ("How many stars does Nachtzug get on average?", "2.67 of 5 stars"),
+        ("Wie viele Punkte bekommt Kaltfront durchschnittlich?", "Ø 4 von 5 Punkten"),
+    ],
+)
+def test_an_average_is_given_on_the_reviews_own_scale(
+    night_train: Catalog, question: str, average: str
+) -> None:
+    answer = _answer(question, night_train)
+
+    assert average in answer.answer
+    assert answer.status == "answered"
+
+
+def test_an_average_over_different_scales_says_it_converted_them(night_train: Catalog) -> None:
+    text = _answer("What is the average rating of Mischwerk?", night_train).answer
+
+    assert "3.5 of 5 stars (70%" in text
+    assert "different scales (5, 10)" in text
+
+
+@pytest.mark.parametrize(
+    ("question", "date"),
+    [
+        ("When was the review of Kaltfront written?", "September 4, 2002"),
+        ("Wann wurde die Rezension zu Kaltfront geschrieben?", "4. September 2002"),
+    ],
+)
+def test_the_date_of_a_review_comes_from_its_metadata(
+    night_train: Catalog, question: str, date: str
+) -> None:
+    answer = _answer(question, night_train)
+
+    assert date in answer.answer
+    assert [s.review_id for s in answer.sources] == ["Kaltfront-4"]
+
+
+@pytest.mark.parametrize(
+    ("question", "rating", "review", "quoted"),
+    [
+        (
+            "Wie viele Sterne vergibt der Rezensent, dem Nachtzug schon im Kino zu schleimig war?",
+            "1/5",
+            "Nachtzug-1",
+            "Viel zu schleimig, schon im Kino.",
+        ),
+        (
+            "Wie viele Sterne gab der Rezensent, der Nachtzug landweilig und verworren nannte?",
+            "2/5",
+            "Nachtzug-2",
+            "Langweilig und verworren.",
+        ),
+        (
+            "When was the review of Nachtzug written that calls it a Meisterwerk?",
+            "March 17, 2007",
+            "Nachtzug-3",
+            "Ein Meisterwerk, die Kamera ist großartig.",
+        ),
+    ],
+)
+def test_a_question_describing_one_review_gets_that_reviews_field_and_quote(
+    night_train: Catalog, question: str, rating: str, review: str, quoted: str
+) -> None:
+    answer = _answer(question, night_train)
+
+    assert rating in answer.answer
+    assert [s.review_id for s in answer.sources] == [review]
+    assert answer.sources[0].quote == quoted
+
+
+def test_without_a_description_every_reviews_rating_is_listed(night_train: Catalog) -> None:
+    answer = _answer("Wie viele Sterne gibt die Rezension zu Nachtzug?", night_train)
+
+    assert {s.review_id for s in answer.sources} == {"Nachtzug-1", "Nachtzug-2", "Nachtzug-3"}

@@ -200,6 +200,39 @@ def test_intents_match_whole_words(question: str, intent: str | None, catalog: C
     assert read_question(question, catalog).intent == intent
 
 
+@pytest.mark.parametrize(
+    ("question", "field", "described"),
+    [
+        ("When was the review of Crank written?", "date", None),
+        ("Wann wurde die Rezension zu Crank geschrieben?", "date", None),
+        ("Von wann ist die Kritik zu Findet Nemo?", "date", None),
+        ("Who wrote the review of Crank?", "author", None),
+        ("Wer hat die Rezension zu Crank verfasst?", "author", None),
+        (
+            "Wie viele Sterne vergibt der Rezensent, dem Crank zu laut war?",
+            "rating",
+            "Crank zu laut war",
+        ),
+        (
+            "How many stars did the reviewer who found Crank boring give?",
+            "rating",
+            "found Crank boring give",
+        ),
+        ("Wie viele Sterne gibt die Rezension zu Crank?", None, None),
+        ("When was Crank released?", None, None),
+        ("Wann spielt Crank laut der Kritik?", None, None),
+        ("Wann wurde Crank veröffentlicht?", None, None),
+        ("Who is the author of Das Parfum?", None, None),
+    ],
+)
+def test_a_field_of_one_review_is_told_from_a_question_about_the_film(
+    question: str, field: str | None, described: str | None, catalog: Catalog
+) -> None:
+    read = read_question(question, catalog)
+    assert (read.field, read.described) == (field, described)
+    assert (read.intent == "field") == (field is not None)
+
+
 def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
     dictionary = tmp_path / "de-en"
     dictionary.write_text(DING_LINES, encoding="utf-8")

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import math
+import re
+from collections import Counter
 from collections.abc import Sequence
+from datetime import date
 from heapq import nsmallest
 from statistics import mean
+from typing import Protocol, runtime_checkable
+
+from rapidfuzz import fuzz
 
 from bot.answers import Answer, Source
 from bot.engine.reading import Question
 from index.catalog import Catalog, CorpusFigures, RatingExtreme, summarize_works
+from index.chunking import split_sentences
+from index.keyword import tokenize
 from index.records import Review, Work
+from index.store import StoredChunk
+from index.works import normalize
 
 # Above this many reviews, a question about all of them is answered from the catalogue's
 # corpus figures: no review is read but those the answer names, and lists are cut short.
@@ -18,6 +29,16 @@ SMALL_CORPUS = 1000
 LISTED_WORKS = 30
 # The reviews named (and cited) with the best or worst rating of a large corpus.
 NAMED_EXTREMES = 10
+# The reviews whose date or author a question about several of them lists.
+LISTED_REVIEWS = 10
+# A described review is picked when its match outweighs the next review's this many times.
+DESCRIBED_LEAD = 1.5
+# A word of the description meets a review word it is close to as a misspelling of it
+# ("landweilig", "langweilig"), if both are this long and this similar (rapidfuzz ratio).
+FUZZY_MIN_LENGTH = 6
+FUZZY_MIN_RATIO = 85.0
+# A word of the description meets a compound it is part of ("schleim", "Schleimspur").
+PART_MIN_LENGTH = 5
 
 
 def answer_from_metadata(
@@ -31,6 +52,8 @@ def answer_from_metadata(
     """
     if question.intent is None:
         return None
+    if question.intent == "field":
+        return _field_answer(question, catalog)
     about_all = not question.works and not question.author
     if about_all and catalog.review_count > small_corpus and catalog.figures is not None:
         return _answer_from_figures(question, catalog, catalog.figures)
@@ -81,16 +104,7 @@ def answer_from_metadata(
         text = f"{'Bewertungen' if de else 'Ratings'}: {listed}."
         return _metadata_answer(question, text, rated)
     if question.intent == "average":
-        average = mean(r.rating.normalized for r in rated if r.rating)
-        ratings = ", ".join(r.rating.display() for r in rated if r.rating)
-        text = (
-            f"{subject}: Durchschnittsbewertung {average:.0%} "
-            f"({len(rated)} bewertete Rezension{'en' * (len(rated) != 1)}: {ratings})."
-            if de
-            else f"{subject}: average rating {average:.0%} "
-            f"({len(rated)} rated review{'s' * (len(rated) != 1)}: {ratings})."
-        )
-        return _metadata_answer(question, text, rated)
+        return _metadata_answer(question, _average_line(question, subject, rated), rated)
     pick = max if question.intent == "best" else min
     extreme = pick(r.rating.normalized for r in rated if r.rating)
     winners = [r for r in rated if r.rating and r.rating.normalized == extreme]
@@ -224,9 +238,270 @@ def _subject(question: Question) -> str:
     return "Alle Rezensionen" if question.language == "de" else "All reviews"
 
 
+def _average_line(question: Question, subject: str, rated: Sequence[Review]) -> str:
+    """ "X: Durchschnittsbewertung Ø 1,43 von 5 Sternen (29%; 7 bewertete Rezensionen: …)".
+
+    The average is given on the reviews' own scale; when their scales differ, on the most
+    common one, and the answer says that the ratings were converted to it.
+    """
+    de = question.language == "de"
+    ratings = [r.rating for r in rated if r.rating]
+    average = mean(r.normalized for r in ratings)
+    scales = Counter(r.scale for r in ratings)
+    scale = scales.most_common(1)[0][0]
+    shown = ", ".join(r.display() for r in ratings)
+    n = len(ratings)
+    counted = (
+        f"{n} bewertete Rezension{'en' * (n != 1)}: {shown}"
+        if de
+        else f"{n} rated review{'s' * (n != 1)}: {shown}"
+    )
+    if scale == 100:
+        head = f"Durchschnittsbewertung {average:.0%}" if de else f"average rating {average:.0%}"
+        return f"{subject}: {head} ({counted})."
+    value = _decimal(average * scale, de=de)
+    unit = _unit(question.text, scale, de=de)
+    head = (
+        f"Durchschnittsbewertung Ø {value} von {scale}{unit} ({average:.0%}; {counted})"
+        if de
+        else f"average rating {value} of {scale}{unit} ({average:.0%}; {counted})"
+    )
+    if len(scales) > 1:
+        others = ", ".join(str(s) for s in sorted(scales))
+        head += (
+            f"; die Bewertungen haben verschiedene Skalen ({others}), umgerechnet auf {scale}"
+            if de
+            else f"; the ratings use different scales ({others}), converted to {scale}"
+        )
+    return f"{subject}: {head}."
+
+
+def _decimal(value: float, *, de: bool) -> str:
+    """ "1,43", "3,5", "5": two places at most, no trailing zeros; a comma in German."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") if de else text
+
+
+_POINTS_ASKED = re.compile(r"\b(?:punkte?n?|points?)\b", re.I)
+
+
+def _unit(question: str, scale: int, *, de: bool) -> str:
+    """ " Sternen" for a scale of five stars, " Punkten" when the question counts points."""
+    if _POINTS_ASKED.search(question) or scale != 5:
+        return " Punkten" if de else " points"
+    return " Sternen" if de else " stars"
+
+
+_FIELD_OF: dict[str, tuple[str, str]] = {
+    "rating": ("Bewertung", "rating"),
+    "date": ("Datum", "date"),
+    "author": ("Autor", "author"),
+}
+_MONTHS_DE = (
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+)
+
+
+def _field_answer(question: Question, catalog: Catalog) -> Answer | None:
+    """One review's rating, date or author, from its metadata.
+
+    The review is the one the question describes ("der Rezensent, dem X zu schleimig war"),
+    found by the words of the description in the reviews of the named works, with the
+    sentence that matches quoted; or the only review in scope. Without one, every review in
+    scope is listed with its value. None when no review in scope has the field (the text
+    may still say it) or the question names neither a work, an author nor a review.
+    """
+    field = question.field or "rating"
+    if not question.works and not question.author and not question.described:
+        return None
+    scope = _scope(question, catalog)
+    if not any(_field_value(r, field, question.language) for r in scope):
+        return None
+    picked = None
+    if len(scope) > 1 and question.described:
+        picked = _described_review(question, scope, _texts(scope, catalog))
+    if picked is None and len(scope) == 1:
+        picked = (scope[0], "")
+    de = question.language == "de"
+    if picked is not None:
+        review, quote = picked
+        value = _field_value(review, field, question.language)
+        name = review.work.label() if review.work else review.review_id
+        if value is None:
+            label = _FIELD_OF[field][0 if de else 1]
+            text = (
+                f"{name}: die Rezension nennt keine Angabe zu {label}."
+                if de
+                else f"{name}: the review gives no {label}."
+            )
+        else:
+            text = f"{name}: {_field_line(field, value, de=de)}."
+        if quote:
+            text += f"\n„{quote}“ [1]" if de else f"\n“{quote}” [1]"
+        return _metadata_answer(question, text, [review], quotes={review.review_id: quote})
+    listed = [r for r in scope if _field_value(r, field, question.language)][:LISTED_REVIEWS]
+    lines = [
+        f"• {r.work.label() if r.work else r.review_id}: "
+        f"{_field_value(r, field, question.language)} [{i}]"
+        for i, r in enumerate(listed, start=1)
+    ]
+    more = len(scope) - len(listed)
+    head = (
+        f"{len(scope)} Rezensionen; {_FIELD_OF[field][0]}:"
+        if de
+        else f"{len(scope)} reviews; {_FIELD_OF[field][1]}:"
+    )
+    if more:
+        lines.append(f"… und {more} weitere" if de else f"… and {more} more")
+    return _metadata_answer(question, head + "\n" + "\n".join(lines), listed)
+
+
+def _field_line(field: str, value: str, *, de: bool) -> str:
+    if field == "rating":
+        return f"die Rezension vergibt {value}" if de else f"the review gives {value}"
+    if field == "date":
+        return f"Rezension vom {value}" if de else f"review written on {value}"
+    return f"Rezension von {value}" if de else f"review by {value}"
+
+
+def _field_value(review: Review, field: str, language: str) -> str | None:
+    if field == "rating":
+        return review.rating.display() if review.rating else None
+    if field == "date":
+        return _written_date(review.date, language) if review.date else None
+    return review.author
+
+
+def _written_date(value: str, language: str) -> str:
+    """ "2008-01-30" as "30. Januar 2008" or "January 30, 2008"; other forms as written."""
+    try:
+        day = date.fromisoformat(value[:10])
+    except ValueError:
+        return value
+    if language == "de":
+        return f"{day.day}. {_MONTHS_DE[day.month - 1]} {day.year}"
+    return f"{day.strftime('%B')} {day.day}, {day.year}"
+
+
+@runtime_checkable
+class ChunkSource(Protocol):
+    """A review source that also gives the stored passages of works (an index snapshot)."""
+
+    def chunks_of_works(self, work_ids: Sequence[str]) -> list[StoredChunk]: ...
+
+
+def _texts(reviews: Sequence[Review], catalog: Catalog) -> dict[str, list[str]]:
+    """Each review's text in pieces: the review's own, or, where the catalogue keeps
+    metadata only, its stored passages."""
+    texts = {r.review_id: [r.text] for r in reviews if r.text}
+    missing = {r.work.work_id for r in reviews if r.review_id not in texts and r.work}
+    if not missing:
+        return texts
+    try:
+        source = catalog.source
+    except RuntimeError:
+        return texts
+    if isinstance(source, ChunkSource):
+        wanted = {r.review_id for r in reviews} - texts.keys()
+        for chunk in source.chunks_of_works(sorted(missing)):
+            if chunk.review_id in wanted:
+                texts.setdefault(chunk.review_id, []).append(chunk.text)
+    return texts
+
+
+def _described_review(
+    question: Question, reviews: Sequence[Review], texts: dict[str, list[str]]
+) -> tuple[Review, str] | None:
+    """The review the question describes and its sentence that matches best, if one review
+    matches the description clearly better than every other.
+
+    A word of the description counts by how few of the reviews use it (a word in all of
+    them tells none apart); it meets a review word that is the same stem, a compound it is
+    part of, or a misspelling of it.
+    """
+    if not question.described:
+        return None
+    language = Counter(r.language or "de" for r in reviews).most_common(1)[0][0]
+    title_words = {
+        t for w in question.works for t in tokenize(normalize(w.title), language=language)
+    }
+    asked = set(tokenize(question.described, language=language)) - title_words
+    if not asked:
+        return None
+    sentences = {
+        r.review_id: _stemmed_sentences(texts.get(r.review_id, []), r.language or language)
+        for r in reviews
+    }
+    used = {
+        r.review_id: {
+            a
+            for a in asked
+            if any(_meets(a, w) for _, words in sentences[r.review_id] for w in words)
+        }
+        for r in reviews
+    }
+    frequency = Counter(a for words in used.values() for a in words)
+    weight = {a: math.log((len(reviews) + 1) / n) for a, n in frequency.items()}
+    scores = sorted(
+        ((sum(weight[a] for a in used[r.review_id]), i) for i, r in enumerate(reviews)),
+        reverse=True,
+    )
+    best, index = scores[0]
+    runner_up = scores[1][0] if len(scores) > 1 else 0.0
+    if best <= 0 or best < DESCRIBED_LEAD * runner_up:
+        return None
+    review = reviews[index]
+    quote = max(
+        sentences[review.review_id],
+        key=lambda item: sum(
+            weight[a] for a in used[review.review_id] if any(_meets(a, w) for w in item[1])
+        ),
+    )[0]
+    return review, quote
+
+
+def _stemmed_sentences(pieces: Sequence[str], language: str) -> list[tuple[str, list[str]]]:
+    """The sentences of a review's pieces, each with its stemmed words."""
+    found = []
+    for piece in pieces:
+        for span in split_sentences(piece, language=language):
+            sentence = piece[span.start : span.end].strip()
+            if sentence:
+                found.append((sentence, tokenize(sentence, language=language)))
+    return found
+
+
+def _meets(asked: str, word: str) -> bool:
+    if asked == word:
+        return True
+    if len(asked) >= PART_MIN_LENGTH and asked in word:
+        return True
+    return (
+        min(len(asked), len(word)) >= FUZZY_MIN_LENGTH
+        and fuzz.ratio(asked, word) >= FUZZY_MIN_RATIO
+    )
+
+
 def _metadata_answer(
-    question: Question, text: str, reviews: Sequence[Review], *, status: str = "answered"
+    question: Question,
+    text: str,
+    reviews: Sequence[Review],
+    *,
+    status: str = "answered",
+    quotes: dict[str, str] | None = None,
 ) -> Answer:
+    quotes = quotes or {}
     sources = [
         Source(
             n=i,
@@ -237,7 +512,8 @@ def _metadata_answer(
             director=r.work.director if r.work else r.director,
             author=r.author,
             source=r.source,
-            quote=r.rating.raw if r.rating and r.rating.raw in r.text else "",
+            quote=quotes.get(r.review_id)
+            or (r.rating.raw if r.rating and r.rating.raw in r.text else ""),
             score=1.0,
         )
         for i, r in enumerate(reviews, start=1)

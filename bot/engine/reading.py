@@ -204,6 +204,10 @@ class Question:
     # end ("positive" or "negative"); "negative" for a comparison that asks the least liked.
     opinion: str | None = None
     extreme: str | None = None
+    # For intent "field": which field of a review is asked ("rating", "date", "author"), and
+    # the words that describe one review ("dem … zu schleimig war"), if the question has some.
+    field: str | None = None
+    described: str | None = None
 
 
 def read_question(text: str, catalog: Catalog, *, previous_works: Sequence[Work] = ()) -> Question:
@@ -221,6 +225,9 @@ def read_question(text: str, catalog: Catalog, *, previous_works: Sequence[Work]
     question.intent = _intent(text)
     if question.aspect == "age_rating" and question.intent == "ratings":
         question.intent = None  # "What is the FSK age rating?" asks a field, not the stars
+    question.field, question.described = review_field_asked(text, question.intent)
+    if question.field:
+        question.intent, question.aspect = "field", None
     question.author = catalog.author_in(text)
     works = _named_works(text, catalog)
     question.opinion, question.extreme = opinion_asked(text, question.intent, works=works)
@@ -343,6 +350,58 @@ def _intent(text: str) -> str | None:
     if _RATINGS_ASKED.search(text):
         return "ratings"
     return None
+
+
+# A review as the thing asked about ("die Rezension", "the review", "der Rezensent").
+_REVIEW_NOUN = (
+    r"(?:rezension(?:en)?|kritik(?:en)?|besprechung(?:en)?|rezensent(?:in|en)?|"
+    r"kritiker(?:in|s)?|reviews?|reviewers?|critiques?|critics?)"
+)
+_REVIEW_NOUN_WORD = re.compile(rf"\b{_REVIEW_NOUN}\b", re.I)
+_WRITTEN = (
+    r"(?:geschrieben|verfasst|veröffentlicht|erschienen|abgegeben|schrieb|verfasste|"
+    r"written|wrote|write|posted|published|submitted)"
+)
+# "Wann wurde die Rezension geschrieben?", "Von wann ist die Kritik?", "the review's date".
+_REVIEW_DATE = re.compile(
+    rf"\b(?:wann|when|in welchem jahr|what year|which year|an welchem tag|on what day|"
+    rf"which day)\b.*\b{_WRITTEN}\b|\bvon wann\b|\b(?:datum|date|dated|datiert)\b",
+    re.I,
+)
+# "Wer hat die Rezension geschrieben?", "Who wrote the review?", "Wer hat X rezensiert?".
+_REVIEW_AUTHOR = re.compile(
+    rf"\b(?:wer|who|von wem|by whom)\b.*\b(?:{_WRITTEN}|stammt|rezensiert|reviewed)\b|"
+    r"\b(?:autor(?:in)?|author|verfasser(?:in)?|writer)\b",
+    re.I,
+)
+# One review picked out by what it says: "der Rezensent, dem X zu schleimig war", "the
+# reviewer who called X boring", "die Rezension, in der …"; the words after it describe it.
+_ONE_REVIEW = re.compile(
+    rf"\b(?:der|die|den|dem|des|jene[mnrs]?|dieser?|the|that|a|one|ein(?:e[mnrs]?)?)\s+"
+    rf"(?:\w+\s+)?{_REVIEW_NOUN}(?:\s+[\w'’-]+){{0,4}}?\s*,?\s+"
+    rf"(?:(?:in|bei|für|nach|von|mit|of|to|for|from)\s+)?(?:der|die|dem|den|dessen|deren|welche[mnrs]?|who|whom|whose|that|which|where)\b"
+    rf"(?P<described>.+)$",
+    re.I,
+)
+
+
+def review_field_asked(text: str, intent: str | None) -> tuple[str | None, str | None]:
+    """The field of a review a question asks, and what describes that review, if it does.
+
+    A date or an author is asked of a review ("Wann wurde die Rezension zu X geschrieben?");
+    a rating is asked of one review when the question describes it ("Wie viele Sterne vergibt
+    der Rezensent, dem X zu schleimig war?"); "Wie viele Sterne hat X?" asks all ratings.
+    """
+    one = _ONE_REVIEW.search(text)
+    described = one.group("described").strip(" ,?!.") if one else None
+    if _REVIEW_NOUN_WORD.search(text):
+        if _REVIEW_DATE.search(text):
+            return "date", described
+        if _REVIEW_AUTHOR.search(text):
+            return "author", described
+    if intent == "ratings" and described:
+        return "rating", described
+    return None, None
 
 
 def _named_works(text: str, catalog: Catalog) -> list[Work]:
