@@ -201,6 +201,26 @@ def test_intents_match_whole_words(question: str, intent: str | None, catalog: C
 
 
 @pytest.mark.parametrize(
+    ("question", "aspect"),
+    [
+        ("Wer spielt die Hauptrolle in Crank?", "cast"),
+        ("Spielt Jason Statham in Crank mit?", "cast"),
+        ("Who stars in Crank?", "cast"),
+        ("Wer hat bei Crank Regie geführt?", "director"),
+        ("Wo spielt Crank?", None),
+        ("Ist Crank durchgedreht?", None),
+        ("Is the main factor in Crank the action?", None),
+        ("How many stars does Crank get on average?", None),
+        ("Is the soundtrack of Crank generic?", None),
+    ],
+)
+def test_the_header_field_asked_is_read_from_whole_words(
+    question: str, aspect: str | None, catalog: Catalog
+) -> None:
+    assert read_question(question, catalog).aspect == aspect
+
+
+@pytest.mark.parametrize(
     ("question", "field", "described"),
     [
         ("When was the review of Crank written?", "date", None),

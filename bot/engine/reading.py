@@ -17,25 +17,29 @@ from index.works import normalize
 # Which header field a question asks about, by its wording (German and English).
 ASPECTS: dict[str, re.Pattern[str]] = {
     "director": re.compile(
-        r"regie|regisseur|inszeniert|gedreht|directed|director|direction|filmmaker", re.I
+        r"\b(?:regie\w*|regisseur\w*|inszeniert\w*|gedreht|directed|directors?|direction|"
+        r"filmmakers?)\b",
+        re.I,
     ),
+    # "Wo spielt der Film?" and "Wann spielt er?" ask the setting, not the cast.
     "cast": re.compile(
-        r"hauptrolle|hauptdarsteller|spielt|spielen|darsteller|schauspieler|besetzung|"
-        r"\bcast\b|\bstars?\b|starring|\bplays?\b|actor|actress|\blead\b",
+        r"\b(?:hauptrollen?|hauptdarsteller\w*|darsteller\w*|schauspieler\w*|besetzung|"
+        r"cast|stars?|starring|plays?|played|actors?|actress(?:es)?|lead)\b|"
+        r"(?<!\bwo )(?<!\bwann )\bspiel(?:t|en|te|ten)\b",
         re.I,
     ),
     "release": re.compile(
-        r"gestartet|startete?\b|starttermin|kinostart|release date|premiere[d]?\b|"
-        r"when (?:was|did) .* (?:come out|open)",
+        r"\b(?:gestartet|startete?|starttermin|kinostart|release date|premiere[d]?)\b|"
+        r"\bwhen (?:was|did) .* (?:come out|open)\b",
         re.I,
     ),
     "year": re.compile(
-        r"welchem jahr|erscheinungsjahr|wann (?:kam|erschien)|what year|"
-        r"when was .* released|release year",
+        r"\b(?:welchem jahr|erscheinungsjahr|wann (?:kam|erschien)|what year|release year)\b|"
+        r"\bwhen was .* released\b",
         re.I,
     ),
-    "genre": re.compile(r"\bgenre\b", re.I),
-    "age_rating": re.compile(r"\bfsk\b|altersfreigabe|age rating|\bab \d+\b", re.I),
+    "genre": re.compile(r"\bgenres?\b", re.I),
+    "age_rating": re.compile(r"\bfsk\b|\baltersfreigabe\b|\bage rating\b|\bab \d+\b", re.I),
 }
 
 # Review vocabulary across languages, so "music" finds "Musik" and "Score".
@@ -134,6 +138,7 @@ GENERIC_WORDS = set(
     ]
 )
 
+_RATING_INTENTS = ("average", "ratings", "best", "worst")
 _COUNT = re.compile(r"\bwie ?viele?\b|\banzahl\b|\bhow many\b|\bnumber of\b|\bcount\b", re.I)
 # What a count counts: reviews, ratings or works, not the legs of a spider.
 _COUNTED = re.compile(
@@ -225,6 +230,8 @@ def read_question(text: str, catalog: Catalog, *, previous_works: Sequence[Work]
     question.intent = _intent(text)
     if question.aspect == "age_rating" and question.intent == "ratings":
         question.intent = None  # "What is the FSK age rating?" asks a field, not the stars
+    if question.aspect == "cast" and question.intent in _RATING_INTENTS:
+        question.aspect = None  # "How many stars …" counts stars, not actors
     question.field, question.described = review_field_asked(text, question.intent)
     if question.field:
         question.intent, question.aspect = "field", None
