@@ -78,45 +78,64 @@ def write_corpus(pairs: list[dict[str, Any]], folder: Path, *, scope: str) -> Pa
     return corpus
 
 
+# Written in a kept data directory once its index is complete; the next run asks at once.
+INDEXED_MARK = "indexed"
+
+
 def run(
-    pairs: list[dict[str, Any]], *, scope: str, threads: int
+    pairs: list[dict[str, Any]], *, scope: str, threads: int, data_dir: Path | None = None
 ) -> tuple[list[Outcome], dict[str, float]]:
     """Index the pairs' reviews, then ask each question within its work as the bot does
-    (``ReviewService.answer_offline``: retrieval, the fitted sentence ranker, no LLM)."""
+    (``ReviewService.answer_offline``: retrieval, the fitted sentence ranker, no LLM).
+
+    With ``data_dir`` the index is kept there (the reviews beside it, in
+    ``<data_dir>-reviews``) and reused by the next run, as ``scripts/fit_ranker.py`` does."""
+    if data_dir is not None:
+        return _ask(pairs, scope=scope, threads=threads, data_dir=data_dir)
+    with tempfile.TemporaryDirectory() as folder:
+        return _ask(pairs, scope=scope, threads=threads, data_dir=Path(folder) / "data")
+
+
+def _ask(
+    pairs: list[dict[str, Any]], *, scope: str, threads: int, data_dir: Path
+) -> tuple[list[Outcome], dict[str, float]]:
     from bot.engine.reading import read_question
     from bot.service import ReviewService
     from bot.settings import Settings
 
     outcomes: list[Outcome] = []
-    with tempfile.TemporaryDirectory() as folder:
-        corpus = write_corpus(pairs, Path(folder) / "reviews", scope=scope)
-        data_dir = Path(folder) / "data"
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None, data_dir=data_dir, embed_threads=threads
-        )
-        service = ReviewService(settings)
-        started = time.perf_counter()
+    reviews = data_dir.with_name(f"{data_dir.name}-reviews")
+    corpus = reviews / "subjqa" / "reviews.jsonl"
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=data_dir, embed_threads=threads
+    )
+    service = ReviewService(settings)
+    started = time.perf_counter()
+    if not (data_dir / INDEXED_MARK).exists():
+        if not corpus.exists():
+            write_corpus(pairs, reviews, scope=scope)
         service.index([corpus])
-        indexed = time.perf_counter()
-        view = service.view()
-        works = {r.review_id.rsplit("#", 1)[1]: r.work for r in view.catalog.reviews() if r.work}
-        for pair in pairs:
-            question = read_question(pair["question"], view.catalog)
-            question.works, question.ambiguous = [works[pair["review_id"]]], False
-            question.unknown_title = None
-            answer, _, _ = service.answer_offline(question, view=view)
-            outcomes.append(
-                Outcome(
-                    question=pair["question"],
-                    split=pair["split"],
-                    review_id=pair["review_id"],
-                    gold=[a["text"] for a in pair["answers"]],
-                    answered=answer.status == "answered",
-                    quotes=[s.quote for s in answer.sources if s.quote],
-                    cited_ids=[s.review_id.rsplit("#", 1)[1] for s in answer.sources],
-                )
+        (data_dir / INDEXED_MARK).write_text("yes")
+    indexed = time.perf_counter()
+    view = service.view()
+    works = {r.review_id.rsplit("#", 1)[1]: r.work for r in view.catalog.reviews() if r.work}
+    for pair in pairs:
+        question = read_question(pair["question"], view.catalog)
+        question.works, question.ambiguous = [works[pair["review_id"]]], False
+        question.unknown_title = None
+        answer, _, _ = service.answer_offline(question, view=view)
+        outcomes.append(
+            Outcome(
+                question=pair["question"],
+                split=pair["split"],
+                review_id=pair["review_id"],
+                gold=[a["text"] for a in pair["answers"]],
+                answered=answer.status == "answered",
+                quotes=[s.quote for s in answer.sources if s.quote],
+                cited_ids=[s.review_id.rsplit("#", 1)[1] for s in answer.sources],
             )
-        asked = time.perf_counter()
+        )
+    asked = time.perf_counter()
     return outcomes, {"index_s": indexed - started, "ask_s": asked - indexed}
 
 
@@ -201,6 +220,11 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=2, help="embedder threads")
     parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep the index here and reuse it on the next run (default: a temporary one)",
+    )
+    parser.add_argument(
         "--failures", type=int, default=0, help="print N dev failures of each kind to stderr"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON line")
@@ -208,7 +232,7 @@ def main() -> None:
 
     with (SUBJQA / "subjqa_movies_qa.jsonl").open(encoding="utf-8") as source:
         pairs = [json.loads(line) for line in source if line.strip()][: args.limit]
-    outcomes, timings = run(pairs, scope=args.scope, threads=args.threads)
+    outcomes, timings = run(pairs, scope=args.scope, threads=args.threads, data_dir=args.data_dir)
     result = figures_by_split(outcomes, timings)
     if args.failures:
         show_failures(outcomes, args.failures)
