@@ -150,8 +150,13 @@ class ReviewService:
 
     def view(self) -> CatalogView:
         """The index's latest generation as one question should see it, all of it at once."""
-        snapshot = self.search.snapshot()
+        generation = self.search.latest_generation()
         view = self._view
+        if view is not None and view.snapshot.generation != generation:
+            # Let the replaced generation go before the next one loads (unless a question
+            # still reads it): two at once would set the process's peak memory.
+            self._view = view = None
+        snapshot = self.search.snapshot(generation)
         if view is not None and view.snapshot is snapshot:
             return view
         with self._view_lock:

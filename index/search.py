@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -67,12 +68,18 @@ class HybridSearch:
         snapshot = self._snapshot
         return snapshot.generation if snapshot else None
 
-    def snapshot(self) -> Snapshot:
-        """The latest published generation of the store, opened when it changed."""
+    def latest_generation(self) -> str:
+        """The generation the store holds now ("" before the first index run)."""
+        return str(self._store.fresh_state().get("generation") or "")
+
+    def snapshot(self, generation: str | None = None) -> Snapshot:
+        """The latest published generation of the store (or ``generation``, when the
+        caller just read it), opened when it changed."""
         current = self._snapshot
         if self._pinned and current is not None:
             return current
-        generation = str(self._store.fresh_state().get("generation") or "")
+        if generation is None:
+            generation = self.latest_generation()
         if current is not None and current.generation == generation:
             return current
         from index.snapshot import Snapshot
@@ -81,10 +88,19 @@ class HybridSearch:
             current = self._snapshot
             if current is not None and current.generation == generation:
                 return current
+            # The replaced generation goes before the next one loads, unless a question
+            # still reads it: two catalogues at once would set the process's peak memory.
+            kept = weakref.ref(current) if current is not None else None
+            last = current.generation if current is not None else ""
+            self._snapshot = current = None
             opened = Snapshot.open(self._root, generation) if generation else None
+            if opened is None and last:
+                # Not published here yet: keep the last one.
+                previous = (kept() if kept is not None else None) or Snapshot.open(self._root, last)
+                if previous is not None:
+                    self._snapshot = previous
+                    return previous
             if opened is None:
-                if current is not None:
-                    return current  # not published here yet: keep the last one
                 opened = self._write_missing(generation)
             log.info("opened the snapshot of generation %s", generation)
             self._snapshot = opened

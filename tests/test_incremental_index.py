@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 from pathlib import Path
+
+import pytest
 
 from bot.service import ReviewService
 from index.indexing import IndexReport, index_reviews
+from index.snapshot import Snapshot
 from index.store import ReviewStore
 from tests.conftest import SEEDS
 
@@ -239,3 +243,48 @@ def test_the_seed_reviews_index_alike_with_and_without_records(
     index(service, seeds_copy, None, rebuild=True)
     assert contents(service.store) == with_records
     assert SEEDS.is_dir()
+
+
+def test_a_snapshot_of_an_older_format_is_written_again(
+    service: ReviewService, seeds_copy: Path
+) -> None:
+    service.index([seeds_copy])
+    generation = str(service.store.state["generation"])
+    manifest = service.snapshots / generation / "manifest.json"
+    older = json.loads(manifest.read_text(encoding="utf-8"))
+    older["format"] -= 1
+    manifest.write_text(json.dumps(older), encoding="utf-8")
+    assert Snapshot.open(service.snapshots, generation) is None
+
+    report = service.index([seeds_copy])
+
+    assert sorted(report.unchanged) == ALL
+    latest = str(service.store.state["generation"])
+    assert latest != generation
+    assert Snapshot.open(service.snapshots, latest) is not None
+    assert service.ask("Worum geht es in Ballerina?").status == "answered"
+
+
+def test_a_bot_lets_a_replaced_generation_go_before_opening_the_next(
+    service: ReviewService, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service.index([seeds_copy])
+    assert service.ask("Worum geht es in Ballerina?").status == "answered"
+    replaced = weakref.ref(service.view().snapshot)
+    edited = file_of(seeds_copy, WICK)
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nEin Nachtrag.\n", encoding="utf-8")
+    assert service.index([seeds_copy]).updated
+
+    opened = Snapshot.open
+    alive_while_opening: list[bool] = []
+
+    def opening(root: Path, generation: str) -> Snapshot | None:
+        alive_while_opening.append(replaced() is not None)
+        return opened(root, generation)
+
+    monkeypatch.setattr(Snapshot, "open", staticmethod(opening))
+    assert service.ask("Worum geht es in Ballerina?").status == "answered"
+
+    # Two generations' catalogues in memory at once would set the bot's peak.
+    assert alive_while_opening == [False]
+    assert service.view().snapshot.generation == service.store.state["generation"]
