@@ -277,8 +277,15 @@ class ReviewStore:
             )
 
     def update_metadatas(self, ids: Sequence[str], metadatas: Sequence[Metadata]) -> None:
-        if ids:
-            self._writable().update(ids=list(ids), metadatas=list(metadatas))
+        if not ids:
+            return
+        collection = self._writable()
+        # Chroma refuses batches above its maximum (5,461 on an embedded store).
+        for start in range(0, len(ids), _PAGE):
+            collection.update(
+                ids=list(ids[start : start + _PAGE]),
+                metadatas=list(metadatas[start : start + _PAGE]),
+            )
 
     def delete(self, ids: Sequence[str]) -> None:
         collection = self._existing()
