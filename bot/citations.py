@@ -10,9 +10,11 @@ an unfinished last sentence of a stream that was cut off.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.answers import Passage
 from index.chunking import split_sentences
@@ -336,33 +338,20 @@ def _sentences_with_separators(text: str) -> list[tuple[str, str]]:
 
 # -- figures of opinion answers ------------------------------------------------------------
 
-# Small numbers a model writes as words. "one"/"ein" are left out: they are as often an
-# article or a pronoun as a count.
-_NUMBER_WORDS = {
-    word: n
-    for n, words in enumerate(
-        [
-            ("zero", "null", "keine", "none"),
-            (),
-            ("two", "zwei", "both", "beide"),
-            ("three", "drei"),
-            ("four", "vier"),
-            ("five", "fünf"),
-            ("six", "sechs"),
-            ("seven", "sieben"),
-            ("eight", "acht"),
-            ("nine", "neun"),
-            ("ten", "zehn"),
-            ("eleven", "elf"),
-            ("twelve", "zwölf"),
-        ]
-    )
-    for word in words
-    if n  # "keine", "none", "null": no count to check against a figure
-}
-_ONE = ("one", "eins", "ein", "eine", "einer")
-# German "ein", "eine" are as often the article: a count only in "eine von zwei".
-_ARTICLES = ("ein", "eine", "einer")
+NUMBER_WORDS_FILE = Path(__file__).resolve().parent / "data" / "number_words.json"
+
+
+def _load_number_words(
+    path: Path = NUMBER_WORDS_FILE,
+) -> tuple[dict[str, int], tuple[str, ...], tuple[str, ...]]:
+    """Small numbers a model writes as words (two to twelve), the words for one, and those of
+    them that are as often the German article; their source is in the data file."""
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    cardinals = {word: int(n) for n, words in stored["cardinals"].items() for word in words}
+    return cardinals, tuple(stored["one"]), tuple(stored["articles"])
+
+
+_NUMBER_WORDS, _ONE, _ARTICLES = _load_number_words()
 _FIGURE = re.compile(
     r"(?<![\w.,])(\d+(?:[.,]\d+)?)(?![\w])|\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.I
 )
