@@ -36,7 +36,7 @@ from index.metadata import parse_review
 from index.polarity import PolarityHead, head_for
 from index.records import Chunk, FileLoad, LoadFailure, LoadNote, Review, SourceRecord
 from index.sentence_store import SentenceStore, sentence_spans
-from index.snapshot import is_published
+from index.snapshot import is_published, record_published
 from index.store import (
     Metadata,
     ReviewStore,
@@ -332,6 +332,7 @@ class _Run:
             # is written from the store.
             generation = self._publish(report, changed=(), removed=(), full=True)
             self.book.retag(generation)
+        self._point_bots_at(generation)
         report.seconds = round(time.monotonic() - self.started, 3)
         return report
 
@@ -558,8 +559,15 @@ class _Run:
                 updates={**written, **to_update},
                 everything=filled,
             )
+        self._point_bots_at(str(generation))
         report.seconds = round(time.monotonic() - self.started, 3)
         return report
+
+    def _point_bots_at(self, generation: str) -> None:
+        """Name the store's generation as the one bots read (also after a run that was cut
+        short between publishing a generation and naming it)."""
+        if self.snapshots is not None and is_published(self.snapshots, generation):
+            record_published(self.snapshots, generation)
 
     def _publish(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,13 +50,15 @@ class HybridSearch:
 
     def __init__(
         self,
-        store: ReviewStore,
+        store: ReviewStore | Callable[[], ReviewStore],
         embedder: ReviewEmbedder,
         *,
         snapshots: Path,
         snapshot: Snapshot | None = None,
     ) -> None:
-        self._store = store
+        # A callable opens the store when a search first needs it: a question about named
+        # works is answered from the snapshot alone.
+        self._store_of = store if callable(store) else lambda: store
         self._embedder = embedder
         self._root = snapshots
         self._snapshot = snapshot
@@ -68,8 +70,18 @@ class HybridSearch:
         snapshot = self._snapshot
         return snapshot.generation if snapshot else None
 
+    @property
+    def _store(self) -> ReviewStore:
+        return self._store_of()
+
     def latest_generation(self) -> str:
-        """The generation the store holds now ("" before the first index run)."""
+        """The generation the store holds now ("" before the first index run): as the
+        indexer named it beside the snapshots, or else as the store says."""
+        from index.snapshot import is_published, published_generation
+
+        named = published_generation(self._root)
+        if named is not None and is_published(self._root, named):
+            return named
         return str(self._store.fresh_state().get("generation") or "")
 
     def snapshot(self, generation: str | None = None) -> Snapshot:
@@ -125,9 +137,8 @@ class HybridSearch:
 
     def pinned(self, snapshot: Snapshot | None = None) -> HybridSearch:
         """A search that answers from ``snapshot`` (default: the latest) only."""
-        return HybridSearch(
-            self._store, self._embedder, snapshots=self._root, snapshot=snapshot or self.snapshot()
-        )
+        pinned = snapshot or self.snapshot()
+        return HybridSearch(self._store_of, self._embedder, snapshots=self._root, snapshot=pinned)
 
     def refresh(self) -> bool:
         """Open the latest snapshot if the store changed since; True when it did."""
@@ -164,7 +175,9 @@ class HybridSearch:
             ids = [c.chunk_id for c in snapshot.chunks_of_works(work_ids)]
             found = snapshot.similarity(vector, ids)[:candidates]
         else:
-            found = self._store.nearest(vector, k=candidates)
+            store = self._store
+            store.fresh_state()  # reopened if another process re-indexed since it loaded
+            found = store.nearest(vector, k=candidates)
         known = snapshot.chunks.many(chunk_id for chunk_id, _ in found)
         dense = [replace(known[i], score=score) for i, score in found if i in known]
         mask = snapshot.keyword_mask(work_ids) if work_ids else None

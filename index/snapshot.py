@@ -46,6 +46,8 @@ KEYWORD = "keyword"
 CATALOG = "catalog.pickle"
 SENTENCES = "sentences"
 MANIFEST = "manifest.json"
+# Names the generation the store published last, so a bot finds it without opening the store.
+CURRENT = "CURRENT"
 _PAGE = 2000
 # Bound parameters per statement, well under SQLite's limit.
 _BATCH = 500
@@ -99,6 +101,24 @@ _CHUNK_COLUMNS = "chunk_id, text, metadata"
 def snapshot_root(data_dir: Path, collection: str) -> Path:
     """Where the snapshots of ``collection`` live."""
     return data_dir / "snapshots" / collection
+
+
+def published_generation(root: Path) -> str | None:
+    """The generation the indexer published last under ``root`` (None: not recorded)."""
+    try:
+        return (root / CURRENT).read_text(encoding="ascii").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def record_published(root: Path, generation: str) -> None:
+    """Record ``generation`` as the published one, once the store has published it."""
+    if published_generation(root) == generation:
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    partial = root / f"{CURRENT}{PARTIAL}"
+    partial.write_text(generation, encoding="ascii")
+    partial.replace(root / CURRENT)
 
 
 def is_published(root: Path, generation: str) -> bool:

@@ -11,9 +11,9 @@ import pytest
 
 from bot.service import ReviewService
 from index.indexing import IndexReport, index_reviews
-from index.snapshot import Snapshot
+from index.snapshot import Snapshot, published_generation, record_published
 from index.store import ReviewStore
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, RememberingEmbedder
 
 HEADERLESS = "seeds/000_20005b48146ddf91.txt"
 NETFLIX = "seeds/001_404a93345931fd65.txt"
@@ -288,3 +288,27 @@ def test_a_bot_lets_a_replaced_generation_go_before_opening_the_next(
     # Two generations' catalogues in memory at once would set the bot's peak.
     assert alive_while_opening == [False]
     assert service.view().snapshot.generation == service.store.state["generation"]
+
+
+def test_bots_read_the_published_generation_beside_the_snapshots(
+    service: ReviewService, seeds_copy: Path, embedder: RememberingEmbedder
+) -> None:
+    service.index([seeds_copy])
+    first = str(service.store.state["generation"])
+    assert published_generation(service.snapshots) == first
+    edited = file_of(seeds_copy, WICK)
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nEin Nachtrag.\n", encoding="utf-8")
+    service.index([seeds_copy])
+    second = str(service.store.state["generation"])
+    assert second != first and published_generation(service.snapshots) == second
+
+    # A question about a named work is answered from the snapshot, without opening the store.
+    bot = ReviewService(service.settings, embedder=embedder)
+    assert bot.ask("Worum geht es in Ballerina?").status == "answered"
+    assert bot.view().snapshot.generation == second
+    assert "store" not in vars(bot)
+
+    # A run cut short after the store published its generation: the next run names it.
+    record_published(service.snapshots, first)
+    assert sorted(service.index([seeds_copy]).unchanged) == ALL
+    assert published_generation(service.snapshots) == second
