@@ -294,7 +294,9 @@ def asked_right(finder: AspectFinder, row: tuple[str, str, str, str | None, str]
         return found is None
     if found is None:
         return False
-    return found.key == (None if expected == "other" else expected)
+    if expected == "other":
+        return not found.seed
+    return found.seed and found.key == expected
 
 
 def main() -> None:

