@@ -148,6 +148,11 @@ def test_without_a_dictionary_german_titles_are_still_found(reviews: list[Review
         ("Who plays the lead in 300?", "300"),
         ("Worum geht es in Der Pate?", "Der Pate"),
         ("Wie viele Rezensionen gibt es zu Eragon?", "Eragon"),
+        ("Wer führte Regie bei Casablanca?", "Casablanca"),
+        ("Is Casablanca worth watching?", "Casablanca"),
+        ("Wie viele Sterne hat Pulp Fiction?", "Pulp Fiction"),
+        # A review mentions it, but a count or rating of it is not one of all films.
+        ("How many stars does Helms Klamm get?", "Helms Klamm"),
     ],
 )
 def test_a_title_that_is_not_indexed_is_named_and_not_counted(
@@ -170,6 +175,9 @@ def test_a_title_that_is_not_indexed_is_named_and_not_counted(
         "Wie lange dauert Crank in Minuten?",
         "Was lernt man über das Leben?",
         "Which film has the best rating?",
+        "Who won the World Cup in 2014?",
+        "Wie viele Sterne hat der Film im Schnitt?",
+        "Und wer hat Regie geführt?",
     ],
 )
 def test_ordinary_questions_name_no_unknown_title(question: str, catalog: Catalog) -> None:

@@ -259,7 +259,9 @@ def read_question(text: str, catalog: Catalog, *, previous_works: Sequence[Work]
     question.works = works
     question.names = catalog.names_in(text)
     if not works:
-        question.unknown_title = _unknown_title(text, catalog, language)
+        question.unknown_title = _unknown_title(
+            text, catalog, language, counted=question.intent is not None
+        )
         if question.unknown_title:
             question.intent = None  # no count or rating of a work that is not indexed
     shared = {normalize(w.title) for w in works}
@@ -448,19 +450,39 @@ _QUOTED_TITLE = re.compile(r"[„“\"«]([^„“”\"«»]{2,60})[“”\"»]"
 # A capitalised span where questions put a title: after "in", "von", "about", "of" ... or
 # at the end of the question ("Worum geht es in Der Pate?", "Who plays the lead in 300?").
 _SLOT_TITLE = re.compile(
-    r"(?:\b(?:in|von|vom|zu|zum|über|about|of|on|for|für)\s+|(?<=\w)\s+(?=\S+\s*[?!.]?\s*$))"
+    r"(?:\b(?:in|von|vom|zu|zum|über|bei|beim|about|of|on|for|für)\s+|"
+    r"(?<=\w)\s+(?=\S+\s*[?!.]?\s*$)|"
+    # The subject or object of a question's verb: "Is Casablanca worth it?", "Wie viele
+    # Sterne hat Pulp Fiction?", "Wer hat Casablanca gedreht?".
+    r"(?i:\b(?:is|was|are|were|does|did|do|has|had|have|watch|see|rate|recommend|ist|war|"
+    r"sind|hat|hatte|haben|endet|lohnt sich|kostet|dauert|bekommt|bekam|taugt|gefällt)\s+))"
     r"((?:(?:Der|Die|Das|The|A)\s+)?[A-ZÄÖÜ0-9][\w'’-]*"
     r"(?:\s+(?:[a-zäöü]{1,4}\s+)?[A-ZÄÖÜ0-9][\w'’-]*)*)"
 )
 
-_GERMAN_SLOT = re.compile(r"\b(?:in|von|vom|zu|zum|über|für)\s+$", re.I)
+_GERMAN_SLOT = re.compile(r"\b(?:in|von|vom|zu|zum|über|für|bei|beim)\s+$", re.I)
+# After a verb, German nouns are capitalised too ("Wer hat Regie geführt?"): there only a
+# name of two capitalised words or more counts ("Wie viele Sterne hat Pulp Fiction?").
+_GERMAN_VERB_SLOT = re.compile(
+    r"\b(?:ist|war|sind|hat|hatte|haben|endet|lohnt sich|kostet|dauert|bekommt|bekam|taugt|"
+    r"gefällt)\s+$",
+    re.I,
+)
+_CAPITALISED = re.compile(r"(?<![\w'’-])[A-ZÄÖÜ0-9][\w'’-]*")
+# A year alone is a date, not a title ("Who won the World Cup in 2014?").
+_YEAR_ONLY = re.compile(r"^(?:19|20)\d\d$")
 
 
-def _unknown_title(text: str, catalog: Catalog, language: str) -> str | None:
+def _unknown_title(
+    text: str, catalog: Catalog, language: str, *, counted: bool = False
+) -> str | None:
     """A title the question names that no indexed work has (the reviews cannot answer).
 
     Named after "Film" or quoted, any such title counts; in the title slot only a span
-    whose words the indexed reviews never use and that names no indexed person.
+    whose words the indexed reviews never use and that names no indexed person, or, in a
+    question ``counted`` from the metadata (a count, an average, a rating), any span that
+    is no indexed title: "Wie viele Sterne hat Pulp Fiction?" is not asked of all films
+    because a review mentions Pulp Fiction.
     """
     named = [(m.group(1), False) for m in _NAMED_TITLE.finditer(text)]
     named += [(m.group(1), False) for m in _QUOTED_TITLE.finditer(text)]
@@ -469,18 +491,46 @@ def _unknown_title(text: str, catalog: Catalog, language: str) -> str | None:
         (m.group(1), True)
         for m in _SLOT_TITLE.finditer(text)
         if normalize(text[: m.start(1)]).rsplit(" ", 1)[-1] not in ARTICLES
-        # German writes every noun with a capital: there only a preposition marks the slot.
-        and (language == "en" or _GERMAN_SLOT.search(text[: m.start(1)]))
+        # German writes every noun with a capital: there only a preposition marks the slot,
+        # or a verb before a name of several words.
+        and (
+            language == "en"
+            or _GERMAN_SLOT.search(text[: m.start(1)])
+            or (
+                _GERMAN_VERB_SLOT.search(text[: m.start(1)])
+                and len(_CAPITALISED.findall(_without_article(m.group(1)))) >= 2
+            )
+        )
     ]
     if not named:
         return None
-    for title, by_slot in named:
-        words = [w for w in normalize(title).split() if w not in ARTICLES]
-        if not words or any(catalog.known_word(w) for w in words):
+    for span, by_slot in named:
+        title = _trim_title(span, catalog) if by_slot else span
+        # Lower-case words inside a title ("im", "of") are no names; the capitalised are.
+        names = [w for w in title.split() if not w[:1].islower()]
+        words = [w for w in normalize(" ".join(names)).split() if w not in ARTICLES]
+        if not words or _YEAR_ONLY.match(title) or any(catalog.known_word(w) for w in words):
             continue
-        if not by_slot or (not catalog.titles.find(title) and catalog.titles.unused(title)):
+        if not by_slot or (
+            not catalog.titles.find(title) and (counted or catalog.titles.unused(title))
+        ):
             return title
     return None
+
+
+def _without_article(span: str) -> str:
+    return re.sub(r"^(?:Der|Die|Das|The|A)\s+", "", span)
+
+
+def _trim_title(span: str, catalog: Catalog) -> str:
+    """The span without a tail the reviews use: "Pulp Fiction im Schnitt" is "Pulp Fiction"."""
+    words = span.split()
+    while len(words) > 2:
+        cut = max((i for i, w in enumerate(words) if w[:1].islower()), default=0)
+        if cut == 0 or catalog.titles.unused(" ".join(words[cut + 1 :])):
+            break
+        words = words[:cut]
+    return " ".join(words)
 
 
 def _narrow_by_vocabulary(
