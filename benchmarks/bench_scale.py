@@ -1,7 +1,7 @@
 """Scale: what a question, a process start and a re-index cost at 1k, 10k and 100k chunks.
 
 Run on demand:  nice -n 10 .venv/bin/python benchmarks/bench_scale.py [--max-chunks N]
-[--work-dir DIR] [--rounds N] [--json] [--fresh]
+[--min-chunks N] [--work-dir DIR] [--rounds N] [--json] [--fresh]
 
 Grows one index from German DVD reviews (Webis-CLS-10) and IMDb reviews of ``../shared/data``
 through the real indexer, tier by tier, and measures each tier in fresh processes: warm ask
@@ -613,6 +613,7 @@ def show(figures: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--max-chunks", type=int, default=TIERS[-1], help="largest tier <= N")
+    parser.add_argument("--min-chunks", type=int, default=0, help="smallest tier >= N")
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     parser.add_argument("--rounds", type=int, default=3, help="times each question is asked")
     parser.add_argument("--json", action="store_true", help="one JSON object per tier")
@@ -632,9 +633,9 @@ def main() -> None:
 
     if work.is_relative_to(REPO):
         parser.error("--work-dir must be outside the repository")
-    tiers = [tier for tier in TIERS if tier <= args.max_chunks]
+    tiers = [tier for tier in TIERS if args.min_chunks <= tier <= args.max_chunks]
     if not tiers:
-        parser.error(f"--max-chunks: the smallest tier is {TIERS[0]}")
+        parser.error(f"--min-chunks, --max-chunks: no tier among {TIERS} lies between them")
     if args.fresh and work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
