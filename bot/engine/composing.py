@@ -88,7 +88,7 @@ def compose_offline(
     chosen = _with_metadata_facts(question, chosen, passages, works)
     chosen = [c for c in _with_players(question, chosen, passages) if screen.allows(c.quote)]
     if NUMERIC_QUESTION.search(question.text) and not any(
-        re.search(r"\d", c.quote or c.fact or "") for c in chosen
+        _states_number(question, c) for c in chosen
     ):
         chosen = []
     if not chosen or question.unknown_title:
@@ -123,6 +123,23 @@ def compose_offline(
         kind="passages",
         work_ids=list(dict.fromkeys(c.passage.work_id for c in chosen)),
     )
+
+
+# "der 3. Teil", "am 2. Tag": a place in a row, no amount; dates are asked by "wann", "when".
+_ORDINAL = re.compile(r"\b\d{1,2}\.(?=\s+[^\W\d])")
+_ASKS_DATE = re.compile(r"^\s*(?:wann|when)\b|welchem jahr|what year", re.I)
+
+
+def _states_number(question: Question, candidate: Candidate) -> bool:
+    """Whether the quote has a number that could answer: not one of its film's title
+    ("Teil 3" of *Shrek 3*), and, unless a date is asked, no ordinal."""
+    text = candidate.quote or candidate.fact or ""
+    if not _ASKS_DATE.search(question.text):
+        text = _ORDINAL.sub(" ", text)
+    numbers = set(re.findall(r"\d+", text))
+    if candidate.fact:
+        return bool(numbers)
+    return bool(numbers - set(re.findall(r"\d+", candidate.passage.title or "")))
 
 
 def _with_metadata_facts(

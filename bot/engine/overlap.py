@@ -376,7 +376,7 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
         re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}\.\s?\d{1,2}\.|\b\d{1,2}\. [A-ZÄÖÜ][a-zäöü]+"),
     ),
     (
-        re.compile(r"wie ?viele|wie lange|wie alt|how (?:many|long|much|old)", re.I),
+        re.compile(r"wie ?viele|wie lange?\b|wie alt|how (?:many|long|much|old)", re.I),
         re.compile(r"\b\d+\b"),
     ),
 )
@@ -386,7 +386,7 @@ _RATING_MENTION = re.compile(
 _BACK_REFERENCE = re.compile(r"\b(?:er|sie|ihm|ihn|ihr|he|she|him|his|her|they|them)\b")
 # For these the answer must contain a number or a date, or the reviews do not give it.
 NUMERIC_QUESTION = re.compile(
-    r"^\s*(?:wann|when)\b|wie ?viele|wie lange|wie alt|wie hoch|how (?:many|long|much|old)|"
+    r"^\s*(?:wann|when)\b|wie ?viele|wie lange?\b|wie alt|wie hoch|how (?:many|long|much|old)|"
     r"in minuten|in minutes|welchem jahr|what year",
     re.I,
 )
