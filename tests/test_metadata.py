@@ -151,7 +151,13 @@ NIGHT_TRAIN = [
         1, "Nachtzug", 1, "Viel zu schleimig, schon im Kino. Die Musik nervt.", day="2008-01-30"
     ),
     _rated(2, "Nachtzug", 2, "Langweilig und verworren. Das Ende ist ohne Sinn.", day="2009-10-10"),
-    _rated(3, "Nachtzug", 5, "Ein Meisterwerk, die Kamera ist großartig.", day="2007-03-17"),
+    _rated(
+        3,
+        "Nachtzug",
+        5,
+        "Ein Meisterwerk, die Kamera ist großartig. Die Figuren sind fein gezeichnet.",
+        day="2007-03-17",
+    ),
     _rated(4, "Kaltfront", 4, "Spannend bis zum Schluss.", day="2002-09-04"),
     _rated(5, "Mischwerk", 4, "Gut.", scale=5),
     _rated(6, "Mischwerk", 6, "Solide.", scale=10),
@@ -246,3 +252,32 @@ def test_without_a_description_every_reviews_rating_is_listed(night_train: Catal
     answer = _answer("Wie viele Sterne gibt die Rezension zu Nachtzug?", night_train)
 
     assert {s.review_id for s in answer.sources} == {"Nachtzug-1", "Nachtzug-2", "Nachtzug-3"}
+
+
+def test_a_near_miss_of_one_letter_alone_picks_no_review(night_train: Catalog) -> None:
+    question = "Welche Bewertung gab der Rezensent, der Nachtzug als Geldverschwendung bezeichnete?"
+
+    answer = _answer(question, night_train)
+
+    assert len(answer.sources) == 3  # "bezeichnete" is not "gezeichnet": every rating is listed
+
+
+@pytest.mark.parametrize(
+    ("question", "said", "reviews"),
+    [
+        ("How many reviews gave Nachtzug 5 stars?", "1 of 3 rated reviews give 5 stars", 1),
+        ("Wie viele Rezensionen geben Nachtzug nur einen Stern?", "1 von 3", 1),
+        ("Wie viele Rezensionen geben Nachtzug 2/5?", "1 von 3 bewerteten Rezensionen", 1),
+        ("Wie viele Filme gibt es?", "3 Werke", 6),
+        ("How many films are reviewed?", "3 works", 6),
+        ("Wie oft wurde Nachtzug rezensiert?", "Nachtzug: 3 Rezensionen", 3),
+        ("What is the mean star rating of Nachtzug?", "2.67 of 5 stars", 3),
+    ],
+)
+def test_counts_of_works_or_of_reviews_giving_a_rating(
+    night_train: Catalog, question: str, said: str, reviews: int
+) -> None:
+    answer = _answer(question, night_train)
+
+    assert said in answer.answer
+    assert len(answer.sources) == reviews

@@ -37,6 +37,7 @@ DESCRIBED_LEAD = 1.5
 # ("landweilig", "langweilig"), if both are this long and this similar (rapidfuzz ratio).
 FUZZY_MIN_LENGTH = 6
 FUZZY_MIN_RATIO = 85.0
+FUZZY_STRENGTH = 0.5
 # A word of the description meets a compound it is part of ("schleim", "Schleimspur").
 PART_MIN_LENGTH = 5
 
@@ -55,7 +56,9 @@ def answer_from_metadata(
     if question.intent == "field":
         return _field_answer(question, catalog)
     about_all = not question.works and not question.author
-    if about_all and catalog.review_count > small_corpus and catalog.figures is not None:
+    # A count of the reviews giving one rating reads every review's metadata (a rare scan).
+    by_figures = question.stars is None
+    if about_all and by_figures and catalog.review_count > small_corpus and catalog.figures:
         return _answer_from_figures(question, catalog, catalog.figures)
     scope = _scope(question, catalog)
     lang = question.language
@@ -67,6 +70,14 @@ def answer_from_metadata(
         head = f"{len(summaries)} Werke" if de else f"{len(summaries)} works"
         text = head + ":\n" + "\n".join(f"• {label}" for label in labels)
         return _metadata_answer(question, text, scope)
+    if question.intent == "count" and question.stars is not None:
+        return _count_with_rating(question, subject, scope)
+    if question.intent == "count" and question.counts_works:
+        summaries = summarize_works(scope)
+        n = len(summaries)
+        head = f"{n} Werk{'e' * (n != 1)}" if de else f"{n} work{'s' * (n != 1)}"
+        lines = [f"• {s.work.label()}: {len(s.reviews)}" for s in summaries]
+        return _metadata_answer(question, f"{head}:\n" + "\n".join(lines), scope)
     if question.intent == "count":
         n = len(scope)
         if question.author and not question.works:
@@ -125,6 +136,10 @@ def _answer_from_figures(
             else f"{len(figures.reviews_per_work)} works"
         ) + ":\n"
         return _metadata_answer(question, text + _most_reviewed(catalog, figures, de=de), [])
+    if question.intent == "count" and question.counts_works:
+        n = len(figures.reviews_per_work)
+        text = (f"{n} Werk{'e' * (n != 1)}" if de else f"{n} work{'s' * (n != 1)}") + ":\n"
+        return _metadata_answer(question, text + _most_reviewed(catalog, figures, de=de), [])
     if question.intent == "count":
         n = catalog.review_count
         text = (
@@ -157,6 +172,29 @@ def _answer_from_figures(
         return _metadata_answer(question, text, [])
     extreme = figures.best if question.intent == "best" else figures.worst
     return _extreme_answer(question, catalog, extreme)
+
+
+def _count_with_rating(question: Question, subject: str, scope: Sequence[Review]) -> Answer:
+    """How many of the reviews give the rating asked ("Wie viele geben Crank 5 Sterne?")."""
+    de = question.language == "de"
+    stars, scale = question.stars, question.stars_scale
+    giving = [
+        r
+        for r in scope
+        if r.rating
+        and r.rating.on_own_scale() == stars
+        and (scale is None or r.rating.scale == scale)
+    ]
+    shown = f"{stars:g}/{scale}" if scale else f"{stars:g}"
+    rated = sum(1 for r in scope if r.rating)
+    text = (
+        f"{subject}: {len(giving)} von {rated} bewerteten Rezensionen geben {shown}"
+        f"{'' if scale else ' Stern' + 'e' * (stars != 1)}."
+        if de
+        else f"{subject}: {len(giving)} of {rated} rated reviews give {shown}"
+        f"{'' if scale else ' star' + 's' * (stars != 1)}."
+    )
+    return _metadata_answer(question, text, giving)
 
 
 def _most_reviewed(catalog: Catalog, figures: CorpusFigures, *, de: bool, dash: str = " –") -> str:
@@ -427,8 +465,10 @@ def _described_review(
     matches the description clearly better than every other.
 
     A word of the description counts by how few of the reviews use it (a word in all of
-    them tells none apart); it meets a review word that is the same stem, a compound it is
-    part of, or a misspelling of it.
+    them tells none apart); it meets a review word that is the same stem or a compound it
+    is part of, and half as much a word it could be a misspelling of ("landweilig"), since
+    one letter also tells words apart ("bezeichnet", "gezeichnet"). The review must match
+    at least as much as one word of the description that only it uses.
     """
     if not question.described:
         return None
@@ -443,30 +483,36 @@ def _described_review(
         r.review_id: _stemmed_sentences(texts.get(r.review_id, []), r.language or language)
         for r in reviews
     }
+
+    def strength(sentence_words: Sequence[str], word: str) -> float:
+        return max((_meets(word, w) for w in sentence_words), default=0.0)
+
     used = {
         r.review_id: {
-            a
+            a: m
             for a in asked
-            if any(_meets(a, w) for _, words in sentences[r.review_id] for w in words)
+            if (m := max((strength(ws, a) for _, ws in sentences[r.review_id]), default=0.0))
         }
         for r in reviews
     }
-    frequency = Counter(a for words in used.values() for a in words)
+    frequency = Counter(a for found in used.values() for a in found)
     weight = {a: math.log((len(reviews) + 1) / n) for a, n in frequency.items()}
     scores = sorted(
-        ((sum(weight[a] for a in used[r.review_id]), i) for i, r in enumerate(reviews)),
+        (
+            (sum(weight[a] * m for a, m in used[r.review_id].items()), i)
+            for i, r in enumerate(reviews)
+        ),
         reverse=True,
     )
     best, index = scores[0]
     runner_up = scores[1][0] if len(scores) > 1 else 0.0
-    if best <= 0 or best < DESCRIBED_LEAD * runner_up:
+    if best < math.log(len(reviews) + 1) or best < DESCRIBED_LEAD * runner_up:
         return None
     review = reviews[index]
+    found = used[review.review_id]
     quote = max(
         sentences[review.review_id],
-        key=lambda item: sum(
-            weight[a] for a in used[review.review_id] if any(_meets(a, w) for w in item[1])
-        ),
+        key=lambda item: sum(weight[a] * strength(item[1], a) for a in found),
     )[0]
     return review, quote
 
@@ -482,15 +528,15 @@ def _stemmed_sentences(pieces: Sequence[str], language: str) -> list[tuple[str, 
     return found
 
 
-def _meets(asked: str, word: str) -> bool:
-    if asked == word:
-        return True
-    if len(asked) >= PART_MIN_LENGTH and asked in word:
-        return True
-    return (
+def _meets(asked: str, word: str) -> float:
+    """1 for the same stem or a compound holding it, 0.5 for a likely misspelling, else 0."""
+    if asked == word or (len(asked) >= PART_MIN_LENGTH and asked in word):
+        return 1.0
+    close = (
         min(len(asked), len(word)) >= FUZZY_MIN_LENGTH
         and fuzz.ratio(asked, word) >= FUZZY_MIN_RATIO
     )
+    return FUZZY_STRENGTH if close else 0.0
 
 
 def _metadata_answer(

@@ -139,17 +139,39 @@ GENERIC_WORDS = set(
 )
 
 _RATING_INTENTS = ("average", "ratings", "best", "worst")
-_COUNT = re.compile(r"\bwie ?viele?\b|\banzahl\b|\bhow many\b|\bnumber of\b|\bcount\b", re.I)
+_COUNT = re.compile(
+    r"\bwie ?viele?\b|\banzahl\b|\bhow many\b|\bnumber of\b|\bcount\b|\bwie oft\b|"
+    r"\bhow often\b",
+    re.I,
+)
 # What a count counts: reviews, ratings or works, not the legs of a spider.
 _COUNTED = re.compile(
     r"\b(?:rezension|kritik|bewertung|besprechung|review|rating|critique|film|movie|werk|work|"
-    r"titel|title|autor|author)\w*",
+    r"titel|title|autor|author)\w*|\b(?:rezensiert|besprochen|bewertet|rated)\b",
+    re.I,
+)
+# A count of works, not of their reviews: "Wie viele Filme gibt es?".
+_COUNTS_WORKS = re.compile(
+    r"\b(?:wie ?viele|how many|anzahl der|number of)\s+(?:verschiedene\w*\s+|different\s+)?"
+    r"(?:filme|films|movies|werke|works|titel|titles)\b",
+    re.I,
+)
+_STAR_NUMBERS = {
+    "ein": 1, "einen": 1, "einem": 1, "one": 1, "a": 1, "zwei": 2, "two": 2, "drei": 3,
+    "three": 3, "vier": 4, "four": 4, "fünf": 5, "five": 5, "zehn": 10, "ten": 10,
+}  # fmt: skip
+# The rating a count counts: "mit 5 Sternen", "nur einen Stern", "5/5", "one star".
+_STARS_COUNTED = re.compile(
+    rf"\b(?P<n>\d+(?:[.,]5)?|{'|'.join(_STAR_NUMBERS)})\s+(?:sterne?n?|stars?|punkte?n?|points?)\b|"
+    r"\b(?P<value>\d+(?:[.,]5)?)\s*(?:/|von|of|out of)\s*(?P<scale>\d+)\b",
     re.I,
 )
 _AVERAGE = re.compile(
     r"\b(?:durchschnitt\w*|im schnitt|im mittel|mittelwert|average|mean rating|on average)\b",
     re.I,
 )
+# "mean" is an average only beside a rating word: "What does the title mean?" is not.
+_MEAN = re.compile(r"\bmean\b", re.I)
 _BEST = re.compile(
     r"\bbeste[nrs]?\b|\bam besten\b|\bhöchste[nrs]?\b|\bbest\b|\bhighest\b|\btop[- ]rated\b",
     re.I,
@@ -213,6 +235,11 @@ class Question:
     # the words that describe one review ("dem … zu schleimig war"), if the question has some.
     field: str | None = None
     described: str | None = None
+    # For intent "count": whether works are counted rather than reviews, and the rating on
+    # the reviews' own scale that the counted reviews give ("wie viele geben 5 Sterne").
+    counts_works: bool = False
+    stars: float | None = None
+    stars_scale: int | None = None
 
 
 def read_question(text: str, catalog: Catalog, *, previous_works: Sequence[Work] = ()) -> Question:
@@ -232,6 +259,9 @@ def read_question(text: str, catalog: Catalog, *, previous_works: Sequence[Work]
         question.intent = None  # "What is the FSK age rating?" asks a field, not the stars
     if question.aspect == "cast" and question.intent in _RATING_INTENTS:
         question.aspect = None  # "How many stars …" counts stars, not actors
+    if question.intent == "count":
+        question.counts_works = bool(_COUNTS_WORKS.search(text))
+        question.stars, question.stars_scale = _stars_counted(text)
     question.field, question.described = review_field_asked(text, question.intent)
     if question.field:
         question.intent, question.aspect = "field", None
@@ -338,11 +368,25 @@ def _stopwords() -> dict[str, frozenset[str]]:
 _STOPWORDS: dict[str, frozenset[str]] = {}
 
 
+def _stars_counted(text: str) -> tuple[float | None, int | None]:
+    """The rating a count of reviews is limited to, and its scale if the question says it."""
+    match = _STARS_COUNTED.search(text)
+    if match is None:
+        return None, None
+    if match.group("value"):
+        return float(match.group("value").replace(",", ".")), int(match.group("scale"))
+    number = match.group("n").lower()
+    value = _STAR_NUMBERS.get(number)
+    return (float(number.replace(",", ".")) if value is None else float(value)), None
+
+
 def _intent(text: str) -> str | None:
     if _LIST_WORKS.search(text):
         return "list"
     rating = _RATING_WORDS.search(text)
-    if _AVERAGE.search(text) and (rating or not _COUNT.search(text)):
+    if (_AVERAGE.search(text) and (rating or not _COUNT.search(text))) or (
+        rating and _MEAN.search(text)
+    ):
         return "average"  # "Wie viele Sterne hat X im Schnitt?" asks the mean
     if re.search(r"\bwie viele (?:sterne|punkte)\b|\bhow many (?:stars|points)\b", text, re.I):
         return "ratings"
