@@ -561,6 +561,7 @@ def measure_tier(work: Path, state: LiveState, rounds: int) -> dict[str, Any]:
         "first_ask_after_reindex_cpu_s": after["first_ask_after_reindex_cpu_s"],
         "new_review_seen": after["new_review_seen"],
         "rss_after_reindex_mib": after["rss_after_reindex_mib"],
+        "peak_rss_after_reindex_mib": after["peak_rss_after_reindex_mib"],
         "one_review_reindex_s": one["index_s"],
         "one_review_reindex_chunks_embedded": one["chunks_embedded"],
         "noop_reindex_cpu_s": noop["index_cpu_s"],
@@ -604,6 +605,10 @@ def show(figures: dict[str, Any]) -> None:
         ("no-change re-index", f"{f['noop_reindex_s']} s (CPU {f['noop_reindex_cpu_s']} s)"),
         ("  its whole process", f"{f['noop_reindex_process_s']} s"),
         ("bot RSS after warm asks / peak", f"{f['rss_mib']} / {f['peak_rss_mib']} MiB"),
+        (
+            "  after the re-index / peak",
+            f"{f['rss_after_reindex_mib']} / {f['peak_rss_after_reindex_mib']} MiB",
+        ),
         ("indexing to grow to this tier", f"{f['build_s']} s (CPU {f['build_cpu_s']} s){earlier}"),
     ]
     for name, value in rows:
