@@ -429,11 +429,19 @@ _REVIEW_AUTHOR = re.compile(
 )
 # One review picked out by what it says: "der Rezensent, dem X zu schleimig war", "the
 # reviewer who called X boring", "die Rezension, in der …"; the words after it describe it.
+# Who wrote one review, besides the review nouns: "der Fan, dem …", "the viewer who …".
+_WRITER_NOUN = (
+    rf"(?:{_REVIEW_NOUN}|fans?|zuschauer(?:in)?|käufer(?:in)?|kunden?|kundin|viewers?|buyers?|"
+    r"customers?)"
+)
 _ONE_REVIEW = re.compile(
     rf"\b(?:der|die|den|dem|des|jene[mnrs]?|dieser?|the|that|a|one|ein(?:e[mnrs]?)?)\s+"
-    rf"(?:\w+\s+)?{_REVIEW_NOUN}(?:\s+[\w'’-]+){{0,4}}?\s*,?\s+"
-    rf"(?:(?:in|bei|für|nach|von|mit|of|to|for|from)\s+)?(?:der|die|dem|den|dessen|deren|welche[mnrs]?|who|whom|whose|that|which|where)\b"
-    rf"(?P<described>.+)$",
+    rf"(?:\w+\s+)?{_WRITER_NOUN}(?:"
+    rf"(?:\s+[\w'’-]+){{0,4}}?\s*,?\s+(?:(?:in|bei|für|nach|von|mit|of|to|for|from)\s+)?"
+    r"(?:der|die|dem|den|dessen|deren|welche[mnrs]?|who|whom|whose|that|which|where)\b"
+    # "the review calling Crank a C-movie": an English participle says it too.
+    r"|\s+(?=[a-z]+ing\b))"
+    r"(?P<described>.+)$",
     re.I,
 )
 
