@@ -58,6 +58,27 @@ def test_a_question_about_a_seed_aspect_names_it_in_its_language(
 
 
 @pytest.mark.parametrize(
+    ("question", "language", "key"),
+    [
+        ("Was sagen die Kritiken über die Geschichte von Heat?", "de", "story"),
+        ("Wie gut ist das Drehbuch von Heat?", "de", "story"),
+        ("Wie ist die Besetzung von Heat?", "de", "acting"),
+        ("Wie ist die Tonspur von Heat?", "de", "sound"),
+        ("What do the reviewers say about the score of Heat?", "en", "music"),
+        ("What do the reviewers say about the CGI in Heat?", "en", "effects"),
+    ],
+)
+def test_a_word_of_a_seed_aspects_phrases_names_it_in_an_opinion_question(
+    finder: AspectFinder, question: str, language: str, key: str
+) -> None:
+    """One word ("Geschichte", "Drehbuch", "score") is far from the seed phrases that hold
+    it, but near the phrase's own word; an acronym ("CGI") is not taken for a name."""
+    asked = finder.asked(question, language, ("Heat",), opinion=True)
+    assert asked is not None and asked.seed
+    assert asked.key == key
+
+
+@pytest.mark.parametrize(
     ("question", "language", "titles"),
     [
         ("Lohnt sich Ballerina?", "de", ("Ballerina",)),
@@ -93,10 +114,10 @@ def test_an_aspect_outside_the_seeds_is_asked_by_its_own_words(
     ("question", "language", "titles", "name"),
     [
         (
-            "Was sagen die Kritiken über die Geschichte der koreanischen Ballerina?",
+            "Was sagen die Kritiken über die Melancholie der koreanischen Ballerina?",
             "de",
             ("Ballerina",),
-            "Geschichte",
+            "Melancholie",
         ),
         (
             "Wie finden die Rezensenten die Schleichwerbung in I, Robot?",

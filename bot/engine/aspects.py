@@ -30,7 +30,8 @@ of the sentences the word rule labels are returned, so a work with few reviews o
 sentence about an aspect that its reviews mention in passing.
 
 ``asked`` names the right seed aspect, an aspect of its own, or none: 26 of 26 dev questions
-and 24 of 28 test questions (20 of the 24 test questions that ask about an aspect).
+and 25 of 28 test questions (21 of the 24 test questions that ask about an aspect; 24 and 20
+before a question's one word was also compared with the words of the seed phrases).
 
 An answer quotes more than ``about`` returns (``quoted``): of each review, its one sentence
 nearest the aspect, when that sentence scores at least the looser answer threshold and lies
@@ -126,6 +127,8 @@ class AspectData:
     # In a question answered as an opinion ("Lohnt sich X?", "How is X?"), the words left
     # over are often the verdict's own or another subject: they must come this near an aspect.
     opinion_ask_threshold: float = 1.0
+    # A question's word this near a word of one seed's phrases names that seed.
+    word_ask_threshold: float = 1.01
 
     def threshold(self, key: str | None) -> float:
         return self.raised.get(key, self.about_threshold) if key else self.phrase_threshold
@@ -161,6 +164,7 @@ class AspectData:
                 int(answering.get("reviews", 0)),
                 float(answering.get("standout", "inf")),
                 float(answering.get("opinion_ask_threshold", thresholds["ask_threshold"])),
+                float(answering.get("word_ask_threshold", 1.01)),
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ConfigurationError(
@@ -224,7 +228,7 @@ class AspectFinder:
     def content_phrase(self, question: str, language: str, title_spans: Sequence[str] = ()) -> str:
         """The question's words that are not its title, stop words or opinion framing; in
         English, a capitalised word inside the question names something (a title, a
-        platform, a person), not an aspect."""
+        platform, a person), not an aspect; an acronym ("CGI") may be one."""
         text = question
         for span in sorted(title_spans, key=len, reverse=True):
             if span.strip():
@@ -236,14 +240,39 @@ class AspectFinder:
             for position, word in enumerate(words)
             if word.lower() not in stop
             and not word.isdigit()
-            and not (language == "en" and position > 0 and word[:1].isupper())
+            and not (language == "en" and position > 0 and _is_name(word))
         ]
         return " ".join(kept)
+
+    @cached_property
+    def word_prototypes(self) -> list[Matrix]:
+        """Per seed, the query vectors of the words of its phrases that no other seed's
+        phrases have ("Drehbuch", "Besetzung", "Tonspur"; not "scenes"): a question's one word
+        is nearer a word than a phrase that contains it."""
+        words_of = [
+            {
+                word.lower(): word
+                for phrase in seed.phrases
+                for word in _WORD.findall(phrase)
+                if len(word) > 2 and word.lower() not in _stopwords() and not word[:1].isdigit()
+            }
+            for seed in self._data.seeds
+        ]
+        shared = Counter(key for words in words_of for key in words)
+        return [
+            unit([self._embedder.embed_query(w) for k, w in words.items() if shared[k] == 1])
+            for words in words_of
+        ]
 
     def seed_similarities(self, phrase: str) -> list[float]:
         """Per seed, the highest cosine of the phrase's query vector to its prototypes."""
         vector = self._phrase_vector(phrase)
         return [float((p @ vector).max()) for p in self.prototypes]
+
+    def seed_word_similarities(self, phrase: str) -> list[float]:
+        """Per seed, the highest cosine of the phrase's query vector to its phrases' words."""
+        vector = self._phrase_vector(phrase)
+        return [float((w @ vector).max()) for w in self.word_prototypes]
 
     def _phrase_vector(self, phrase: str) -> Vector:
         if phrase not in self._phrase_vectors:
@@ -282,7 +311,7 @@ class AspectFinder:
             and position not in beside_title
             and word.lower() not in stop
             and not word.isdigit()
-            and not (language == "en" and position > 0 and word[:1].isupper())
+            and not (language == "en" and position > 0 and _is_name(word))
             and not (language == "de" and not word[:1].isupper())
         ]
         return " ".join(kept)
@@ -315,7 +344,14 @@ class AspectFinder:
         best = int(np.argmax(similarities))
         data = self._data
         threshold = data.opinion_ask_threshold if opinion else data.ask_threshold
-        if similarities[best] >= threshold:
+        if similarities[best] < threshold:
+            # A word of the question that is (nearly) a word of one seed's phrases: "Drehbuch",
+            # "Geschichte", "score" are farther from the phrases than from their words.
+            by_word = max((self.seed_word_similarities(c) for c in candidates), key=max)
+            best = int(np.argmax(by_word))
+            if by_word[best] < data.word_ask_threshold:
+                best = -1
+        if best >= 0:
             seed = self._data.seeds[best]
             return AspectQuery(seed.key, seed.name(language), self.seed_vectors[best])
         own = self.own_phrase(question, language, title_spans)
@@ -488,6 +524,12 @@ def unit(rows: Vectors) -> Matrix:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     result: Matrix = (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
     return result
+
+
+def _is_name(word: str) -> bool:
+    """A capitalised English word inside a question names something; an acronym ("CGI")
+    need not."""
+    return word[:1].isupper() and not word.isupper()
 
 
 def _spells_one_of(word: str, words: set[str]) -> bool:
