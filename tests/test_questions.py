@@ -202,6 +202,10 @@ def test_ordinary_questions_name_no_unknown_title(question: str, catalog: Catalo
         ("Which review has the lowest rating?", "worst"),
         ("Welcher Film ist am besten bewertet?", "best"),
         ("Welche Filme gibt es?", "list"),
+        ("Wie viele Rezensionen erwähnen Tarantino?", None),
+        ("What is the mean rating of Crank?", "average"),
+        ("What does the title Crank mean?", None),
+        ("Wie oft wurde Crank rezensiert?", "count"),
     ],
 )
 def test_intents_match_whole_words(question: str, intent: str | None, catalog: Catalog) -> None:
@@ -373,6 +377,16 @@ def test_an_opinion_question_keeps_the_metadata_intents_apart(catalog: Catalog) 
     assert read_question("Welcher Film ist am besten bewertet?", catalog).intent == "best"
     counted = read_question("Wie viele Rezensionen zu Crank sind positiv?", catalog)
     assert counted.intent is None  # the verdict counts positive reviews, not all of them
+
+
+@pytest.mark.parametrize(
+    "question", ["Wie viele Rezensionen loben Crank?", "How many reviews recommend Crank?"]
+)
+def test_a_count_of_the_reviews_that_like_a_film_asks_a_verdict(
+    question: str, catalog: Catalog
+) -> None:
+    read = read_question(question, catalog)
+    assert (read.intent, read.opinion) == (None, "verdict")
 
 
 def test_a_follow_up_asks_a_verdict_of_the_last_film(catalog: Catalog) -> None:

@@ -259,6 +259,8 @@ def read_question(text: str, catalog: Catalog, *, previous_works: Sequence[Work]
         question.intent = None  # "What is the FSK age rating?" asks a field, not the stars
     if question.aspect == "cast" and question.intent in _RATING_INTENTS:
         question.aspect = None  # "How many stars …" counts stars, not actors
+    if question.intent == "count" and _MENTIONS.search(text):
+        question.intent = None  # the reviews that mention it are found in their text
     if question.intent == "count":
         question.counts_works = bool(_COUNTS_WORKS.search(text))
         question.stars, question.stars_scale = _stars_counted(text)
@@ -651,6 +653,19 @@ _NEGATIVE = (
     r"negativ\w*|kritisch\w*|critical|harsh\w*|scathing|vernichtend\w*|unfavou?rabl\w*|"
     r"ablehnend\w*|schlecht\w*|worst|worse|hated?|verriss\w*|least"
 )
+# Verbs of liking or disliking a count of reviews may be limited to.
+_PRAISES = re.compile(
+    r"\b(?:lob(?:en|t|ten)|praise[ds]?|recommend(?:s|ed)?|empfehlen|empfiehlt|empfahlen|"
+    r"likes?|liked|lov(?:e|es|ed)|mögen|mochten|hate[ds]?|hassen|verreißen|verrissen|"
+    r"criticized?|criticises?|kritisier(?:en|t|ten))\b",
+    re.I,
+)
+# A count of the reviews that mention something is no count of all of them.
+_MENTIONS = re.compile(
+    r"\b(?:erwähn(?:en|t|ten)|mention(?:s|ed)?|refer(?:s|red)? to|sprechen über|spricht über|"
+    r"talk(?:s|ed)? about|discuss(?:es|ed)?|thematisier(?:en|t|ten))\b",
+    re.I,
+)
 _POLARITY_WORD = re.compile(rf"\b(?:{_POSITIVE}|{_NEGATIVE})\b", re.I)
 _NEGATIVE_WORD = re.compile(rf"\b(?:{_NEGATIVE})\b", re.I)
 # German adjectives are written in lower case, nouns are not ("Meister" is no superlative);
@@ -782,7 +797,9 @@ def opinion_asked(
     positive or negative reviews, which a verdict answers with exact counts.
     """
     polar = _POLARITY_WORD.search(text)
-    if intent is not None and not (intent == "count" and polar):
+    # "Wie viele Rezensionen loben X?" counts the reviews that like it: a verdict's counts.
+    judged = polar or _PRAISES.search(text)
+    if intent is not None and not (intent == "count" and judged):
         return None, None
     if _ONE_REVIEWER.search(text):
         return None, None  # what one reviewer says is a fact of that review's text
