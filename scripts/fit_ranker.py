@@ -53,6 +53,9 @@ class Asked:
     unknown: float
     names_work: bool
     cross_language: float
+    # Refused whatever the sentences say: it names a title that is not indexed, or is in a
+    # language the ranker does not read (``compose_offline``). Not for fitting abstention.
+    refused: bool = False
 
 
 def _normalized(text: str) -> str:
@@ -124,6 +127,7 @@ def gold_questions(name: str, service: Any) -> list[Asked]:
                 unknown,
                 bool(read.works),
                 cross,
+                bool(read.unknown_title or read.foreign),
             )
         )
     return asked
@@ -190,12 +194,17 @@ def collect(work: Path, threads: int) -> list[Asked]:
 
 
 def _logistic(
-    rows: np.ndarray, labels: np.ndarray, weights: np.ndarray, names: tuple[str, ...]
+    rows: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray,
+    names: tuple[str, ...],
+    *,
+    c: float = 1.0,
 ) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = rows.mean(axis=0), rows.std(axis=0) + 1e-9
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000)
     model.fit((rows - mean) / scale, labels, sample_weight=weights)
     return {
         "features": list(names),
@@ -237,24 +246,43 @@ def question_rows(asked: list[Asked], sentences: dict[str, Any]) -> np.ndarray:
     )
 
 
-def fit_abstention(asked: list[Asked], sentences: dict[str, Any]) -> dict[str, Any]:
-    """Whether the reviews answer: each corpus's dev questions weigh the same."""
+def fit_abstention(
+    asked: list[Asked],
+    sentences: dict[str, Any],
+    features: tuple[str, ...],
+    *,
+    abstention_c: float = 1.0,
+) -> dict[str, Any]:
+    """Whether the reviews answer: each corpus's dev questions weigh the same. Questions
+    refused whatever the sentences say are left out of the fit, not of the threshold's."""
     from bot.engine.features import QUESTION_FEATURES
 
+    columns = [QUESTION_FEATURES.index(f) for f in features]
     dev = [a for a in asked if a.split == "dev"]
+    fitting = [a for a in dev if not a.refused]
     sizes: defaultdict[str, int] = defaultdict(int)
-    for a in dev:
+    for a in fitting:
         sizes[a.corpus] += 1
-    weights = np.array([1.0 / sizes[a.corpus] for a in dev])
-    labels = np.array([float(a.answerable) for a in dev])
-    fitted = _logistic(question_rows(dev, sentences), labels, weights, QUESTION_FEATURES)
-    probabilities = _apply(fitted, question_rows(dev, sentences))
+    weights = np.array([1.0 / sizes[a.corpus] for a in fitting])
+    labels = np.array([float(a.answerable) for a in fitting])
+    fitted = _logistic(
+        question_rows(fitting, sentences)[:, columns], labels, weights, features, c=abstention_c
+    )
+    probabilities = answer_probabilities(fitted, dev, sentences)
     candidates = sorted({round(float(p), 3) for p in probabilities} | {0.5})
     fitted["threshold"] = max(
         candidates,
         key=lambda t: (float(np.mean(list(answerability(dev, probabilities, t).values()))), -t),
     )
     return fitted
+
+
+def answer_probabilities(
+    fitted: dict[str, Any], asked: list[Asked], sentences: dict[str, Any]
+) -> np.ndarray:
+    """How likely the reviews answer each question; 0 for those refused whatever they say."""
+    probabilities = _apply(fitted, question_rows(asked, sentences))
+    return np.where([a.refused for a in asked], 0.0, probabilities)
 
 
 def _apply(fitted: dict[str, Any], rows: np.ndarray) -> np.ndarray:
@@ -289,7 +317,7 @@ def top_hit(asked: list[Asked], fitted: dict[str, Any], k: int) -> dict[str, flo
 
 
 def main() -> None:
-    from bot.engine.features import FEATURES
+    from bot.engine.features import FEATURES, QUESTION_FEATURES
     from index.embedding import create_embedder
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -298,6 +326,11 @@ def main() -> None:
     parser.add_argument("--dry-run", action="store_true", help="print, do not write the model")
     parser.add_argument(
         "--features", default=",".join(FEATURES), help="comma-separated feature names"
+    )
+    parser.add_argument(
+        "--question-features",
+        default=",".join(QUESTION_FEATURES),
+        help="comma-separated features of the abstention model",
     )
     parser.add_argument("--rows", type=Path, help="keep the collected rows in this file")
     args = parser.parse_args()
@@ -310,15 +343,16 @@ def main() -> None:
         if args.rows:
             args.rows.write_bytes(pickle.dumps(asked))
     features = tuple(args.features.split(","))
-    unknown = set(features) - set(FEATURES)
+    question_features = tuple(args.question_features.split(","))
+    unknown = set(features) - set(FEATURES) | set(question_features) - set(QUESTION_FEATURES)
     if unknown:
         parser.error(f"unknown features: {sorted(unknown)}")
     sentences = fit_sentences(asked, features)
-    abstention = fit_abstention(asked, sentences)
+    abstention = fit_abstention(asked, sentences, question_features)
     figures = {}
     for split in ("dev", "test"):
         chosen = [a for a in asked if a.split == split]
-        probabilities = _apply(abstention, question_rows(chosen, sentences))
+        probabilities = answer_probabilities(abstention, chosen, sentences)
         figures[split] = {
             "questions": len(chosen),
             "answerability": {

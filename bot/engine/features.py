@@ -48,6 +48,14 @@ FEATURES = (
     "answer_shape",
     "length",
     "overlap",
+    "cross",
+    "lexical_same",
+    "dense_cross",
+    "content_cross",
+    "dense_previous",
+    "lexical_previous",
+    "rare_new",
+    "rare_new_mean",
 )
 # A German compound counts for a question word it begins or ends with, this long or more.
 _SHORTEST_PART = 4
@@ -127,10 +135,15 @@ def sentence_features(
     lexical = np.array(exact) + 0.5 * np.array(parts) + 0.7 * np.array(translated)
     lexical_neighbour = _neighbour_max(spans, lexical)
     content = vectors @ (question_vector if content_vector is None else content_vector)
+    dense_nearness = _nearness(spans, dense)
+    content_nearness = _nearness(spans, content)
+    # Across languages shared words cannot fire and similarities run lower, so the model
+    # gets the language match and the measurements it then has to rest on apart.
+    cross = np.array([float(s.passage.language != question.language) for s in spans])
     return np.column_stack(
         [
-            *_nearness(spans, dense),
-            *_nearness(spans, content),
+            *dense_nearness,
+            *content_nearness,
             exact,
             parts,
             lexical - lexical.max(),
@@ -141,8 +154,54 @@ def sentence_features(
             shaped,
             [math.log(1 + len(s.text)) for s in spans],
             [(overlap or {}).get((s.passage.review_id, s.text), 0.0) for s in spans],
+            cross,
+            lexical * (1.0 - cross),
+            dense_nearness[1] * cross,
+            content_nearness[1] * cross,
+            _previous(spans, dense.astype(np.float64)),
+            _previous(spans, lexical),
+            *_rare_new(question, spans, rarity, terms),
         ]
     )
+
+
+def _rare_new(
+    question: Question,
+    spans: Sequence[SentenceSpan],
+    rarity: Rarity,
+    terms: Mapping[str, Mapping[str, float]],
+) -> tuple[list[float], list[float]]:
+    """How rare the sentence's words that the question lacks are, the rarest and on average,
+    as a share of the rarest a word can be: an answer names something specific (a film, an
+    actor, a place) that the question asks for but cannot contain."""
+    naming = naming_words(question)
+    new = [
+        sorted(
+            stem
+            for stem in terms_of(span.text, span.passage.language)
+            if stem not in terms.get(span.passage.language, {}) and stem not in naming
+        )
+        for span in spans
+    ]
+    weights = rarity.weights(sorted({stem for stems in new for stem in stems}))
+    most = math.log(1 + (max(1, rarity.documents) + 0.5) / 1.5) or 1.0
+    rarest = [max((weights[s] for s in stems), default=0.0) / most for stems in new]
+    mean = [sum(weights[s] for s in stems) / len(stems) / most if stems else 0.0 for stems in new]
+    return rarest, mean
+
+
+def _previous(
+    spans: Sequence[SentenceSpan], values: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """For each sentence, the value of the sentence before it in its passage (the answer
+    often follows the sentence that matches the question)."""
+    import numpy as np
+
+    result = np.zeros(len(spans))
+    for i in range(1, len(spans)):
+        if spans[i - 1].passage.chunk_id == spans[i].passage.chunk_id:
+            result[i] = values[i - 1]
+    return result
 
 
 def _nearness(
@@ -261,6 +320,10 @@ QUESTION_FEATURES = (
     "unknown_words",
     "unknown_same_language",
     "names_work",
+    "cross_language",
+    "best_cross",
+    "best_dense",
+    "best_dense_cross",
 )
 
 
@@ -280,6 +343,7 @@ def question_features(
 
     ordered = np.sort(scores)[::-1] if len(scores) else np.zeros(1)
     lexical = rows[:, FEATURES.index("lexical")] + rows[:, FEATURES.index("translated")]
+    dense_best = rows[:, FEATURES.index("dense")].max() if len(rows) else 0.0
     return np.array(
         [
             ordered[0],
@@ -290,6 +354,10 @@ def question_features(
             unknown,
             unknown * (1.0 - cross_language),
             float(names_work),
+            cross_language,
+            ordered[0] * cross_language,
+            dense_best,
+            dense_best * cross_language,
         ]
     )
 
