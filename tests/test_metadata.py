@@ -281,3 +281,17 @@ def test_counts_of_works_or_of_reviews_giving_a_rating(
 
     assert said in answer.answer
     assert len(answer.sources) == reviews
+
+
+def test_a_review_named_by_its_stars_gets_its_date(night_train: Catalog) -> None:
+    answer = _answer("When was the 2-star review of Nachtzug written?", night_train)
+
+    assert "October 10, 2009" in answer.answer
+    assert [s.review_id for s in answer.sources] == ["Nachtzug-2"]
+
+
+def test_the_dates_of_several_reviews_are_listed_with_their_ratings(night_train: Catalog) -> None:
+    answer = _answer("Wann wurden die Rezensionen zu Nachtzug geschrieben?", night_train)
+
+    assert "30. Januar 2008 (1/5)" in answer.answer
+    assert "17. März 2007 (5/5)" in answer.answer

@@ -174,17 +174,19 @@ def _answer_from_figures(
     return _extreme_answer(question, catalog, extreme)
 
 
+def _gives(review: Review, stars: float | None, scale: int | None) -> bool:
+    """Whether the review gives ``stars`` on its own scale (on ``scale``, if one is said)."""
+    rating = review.rating
+    return bool(
+        rating and rating.on_own_scale() == stars and (scale is None or rating.scale == scale)
+    )
+
+
 def _count_with_rating(question: Question, subject: str, scope: Sequence[Review]) -> Answer:
     """How many of the reviews give the rating asked ("Wie viele geben Crank 5 Sterne?")."""
     de = question.language == "de"
     stars, scale = question.stars, question.stars_scale
-    giving = [
-        r
-        for r in scope
-        if r.rating
-        and r.rating.on_own_scale() == stars
-        and (scale is None or r.rating.scale == scale)
-    ]
+    giving = [r for r in scope if _gives(r, stars, scale)]
     shown = f"{stars:g}/{scale}" if scale else f"{stars:g}"
     rated = sum(1 for r in scope if r.rating)
     text = (
@@ -364,6 +366,8 @@ def _field_answer(question: Question, catalog: Catalog) -> Answer | None:
     if not question.works and not question.author and not question.described:
         return None
     scope = _scope(question, catalog)
+    if question.stars is not None:
+        scope = [r for r in scope if _gives(r, question.stars, question.stars_scale)] or scope
     if not any(_field_value(r, field, question.language) for r in scope):
         return None
     picked = None
@@ -391,7 +395,8 @@ def _field_answer(question: Question, catalog: Catalog) -> Answer | None:
     listed = [r for r in scope if _field_value(r, field, question.language)][:LISTED_REVIEWS]
     lines = [
         f"• {r.work.label() if r.work else r.review_id}: "
-        f"{_field_value(r, field, question.language)} [{i}]"
+        f"{_field_value(r, field, question.language)}"
+        f"{f' ({r.rating.display()})' if r.rating and field != 'rating' else ''} [{i}]"
         for i, r in enumerate(listed, start=1)
     ]
     more = len(scope) - len(listed)

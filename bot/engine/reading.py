@@ -162,7 +162,8 @@ _STAR_NUMBERS = {
 }  # fmt: skip
 # The rating a count counts: "mit 5 Sternen", "nur einen Stern", "5/5", "one star".
 _STARS_COUNTED = re.compile(
-    rf"\b(?P<n>\d+(?:[.,]5)?|{'|'.join(_STAR_NUMBERS)})\s+(?:sterne?n?|stars?|punkte?n?|points?)\b|"
+    rf"\b(?P<n>\d+(?:[.,]5)?|{'|'.join(_STAR_NUMBERS)})(?:\s+|-)(?:sterne?n?|stars?|punkte?n?|points?)"
+    r"(?![^\W_])|"
     r"\b(?P<value>\d+(?:[.,]5)?)\s*(?:/|von|of|out of)\s*(?P<scale>\d+)\b",
     re.I,
 )
@@ -265,6 +266,9 @@ def read_question(text: str, catalog: Catalog, *, previous_works: Sequence[Work]
         question.counts_works = bool(_COUNTS_WORKS.search(text))
         question.stars, question.stars_scale = _stars_counted(text)
     question.field, question.described = review_field_asked(text, question.intent)
+    if question.field and question.field != "rating":
+        # "Wann wurde die 1-Sterne-Rezension zu X geschrieben?" asks of the reviews giving 1.
+        question.stars, question.stars_scale = _stars_counted(text)
     if question.field:
         question.intent, question.aspect = "field", None
     question.author = catalog.author_in(text)
