@@ -417,6 +417,7 @@ _REVIEW_NOUN = (
     r"kritiker(?:in|s)?|reviews?|reviewers?|critiques?|critics?)"
 )
 _REVIEW_NOUN_WORD = re.compile(rf"\b{_REVIEW_NOUN}\b", re.I)
+_REVIEWED = re.compile(r"\b(?:rezensiert|reviewed)\b", re.I)
 _WRITTEN = (
     r"(?:geschrieben|verfasst|veröffentlicht|erschienen|abgegeben|schrieb|verfasste|"
     r"written|wrote|write|posted|published|submitted)"
@@ -424,13 +425,22 @@ _WRITTEN = (
 # "Wann wurde die Rezension geschrieben?", "Von wann ist die Kritik?", "the review's date".
 _REVIEW_DATE = re.compile(
     rf"\b(?:wann|when|in welchem jahr|what year|which year|an welchem tag|on what day|"
-    rf"which day)\b.*\b{_WRITTEN}\b|\bvon wann\b|\b(?:datum|date|dated|datiert)\b",
+    rf"which day)\b.*\b{_WRITTEN}\b|\bvon wann\b|"
+    # "release date", "Startdatum" are the film's.
+    r"(?<!release )(?<!premiere )(?<!start )\b(?:datum|date|dated|datiert)\b",
     re.I,
 )
 # "Wer hat die Rezension geschrieben?", "Who wrote the review?", "Wer hat X rezensiert?".
 _REVIEW_AUTHOR = re.compile(
-    rf"\b(?:wer|who|von wem|by whom)\b.*\b(?:{_WRITTEN}|stammt|rezensiert|reviewed)\b|"
-    r"\b(?:autor(?:in)?|author|verfasser(?:in)?|writer)\b",
+    # "Wer hat die Rezension geschrieben?", "Who wrote the review of X?", "Wer hat X rezensiert?"
+    rf"\b(?:wer|who|von wem|by whom)\b.*\b{_REVIEW_NOUN}\b.*\b(?:{_WRITTEN}|stammt)\b|"
+    rf"\b(?:von wem|by whom)\b.*\b(?:{_WRITTEN}|stammt)\b.*\b{_REVIEW_NOUN}\b|"
+    rf"\b(?:wer|who)\s+(?:\w+\s+){{0,2}}?{_WRITTEN}\s+(?:the|this|that|a)?\s*(?:\w+\s+)?"
+    rf"{_REVIEW_NOUN}\b|\b(?:wer|who|von wem|by whom)\b.*\b(?:rezensiert|reviewed)\b|"
+    # The author of the review, not of the novel a film is based on.
+    rf"\b(?:autor(?:in)?|author|verfasser(?:in)?|writer)\s+(?:of\s+(?:the|this|that)|der|des|"
+    rf"dieser|zur|zum)\s+(?:\w+\s+)?{_REVIEW_NOUN}\b|"
+    rf"\b{_REVIEW_NOUN}(?:'s|s)?\s+(?:author|writer|autor(?:in)?|verfasser(?:in)?)\b",
     re.I,
 )
 # One review picked out by what it says: "der Rezensent, dem X zu schleimig war", "the
@@ -461,7 +471,7 @@ def review_field_asked(text: str, intent: str | None) -> tuple[str | None, str |
     """
     one = _ONE_REVIEW.search(text)
     described = one.group("described").strip(" ,?!.") if one else None
-    if _REVIEW_NOUN_WORD.search(text):
+    if _REVIEW_NOUN_WORD.search(text) or _REVIEWED.search(text):
         if _REVIEW_DATE.search(text):
             return "date", described
         if _REVIEW_AUTHOR.search(text):
