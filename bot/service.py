@@ -162,6 +162,11 @@ class ReviewService:
         with self._view_lock:
             view = self._view
             if view is None or view.snapshot is not snapshot:
+                store: ReviewStore | None = self.__dict__.get("store")
+                if store is not None:
+                    # An open store reads the vectors of the generation it loaded:
+                    # reopened when another process published a new one.
+                    store.fresh_state()
                 view = CatalogView(snapshot=snapshot, search=self.search.pinned(snapshot))
                 self._view = view
             return view
