@@ -127,15 +127,22 @@ def compose_offline(
 
 # "der 3. Teil", "am 2. Tag": a place in a row, no amount; dates are asked by "wann", "when".
 _ORDINAL = re.compile(r"\b\d{1,2}\.(?=\s+[^\W\d])")
+# "06.10.2023", "2023-10-06": a date, no amount either.
+_DATE = re.compile(r"\b\d{1,2}\.\d{1,2}\.(?:\d{2,4})?|\b\d{4}-\d{2}-\d{2}\b")
 _ASKS_DATE = re.compile(r"^\s*(?:wann|when)\b|welchem jahr|what year", re.I)
+_ASKS_YEAR = re.compile(r"\b(?:welchem jahr|what year|which year)\b", re.I)
+_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
 
 
 def _states_number(question: Question, candidate: Candidate) -> bool:
-    """Whether the quote has a number that could answer: not one of its film's title
-    ("Teil 3" of *Shrek 3*), and, unless a date is asked, no ordinal."""
+    """Whether the quote has a number that could answer: a year when a year is asked, not
+    one of its film's title ("Teil 3" of *Shrek 3*), and, unless a date is asked, no
+    ordinal or date."""
     text = candidate.quote or candidate.fact or ""
+    if _ASKS_YEAR.search(question.text):
+        return bool(_YEAR.search(text))
     if not _ASKS_DATE.search(question.text):
-        text = _ORDINAL.sub(" ", text)
+        text = _ORDINAL.sub(" ", _DATE.sub(" ", text))
     numbers = set(re.findall(r"\d+", text))
     if candidate.fact:
         return bool(numbers)
