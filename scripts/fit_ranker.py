@@ -11,11 +11,14 @@ retrieved passages becomes one row of features (``bot/engine/features.py``), lab
 when it is a sentence of an expected review that holds one of the question's facts (gold
 sets) or the answer span (SubjQA).
 
-The logistic regression is fitted on the dev questions' rows only (each question weighs
-the same however many sentences it has). The answer threshold is the one that maximises
-answerability accuracy on dev, each set weighing the same: a question counts as answered
-when its best sentence reaches the threshold. Test figures are printed for the record and
-were never used to choose anything.
+The logistic regression is fitted on the dev questions' rows only (each question weighs the
+same however many sentences it has, and each set the same). Whether a question is answered
+at all is a second logistic regression over the question's features (its best sentences, the
+words the corpus lacks, whether it is asked across languages: ``QUESTION_FEATURES``), fitted
+on the same dev questions, each set weighing the same; its threshold is the one that
+maximises answerability accuracy on dev, a question that names a title that is not indexed
+counting as refused. Test figures are printed for the record and were never used to choose
+anything.
 """
 
 from __future__ import annotations
@@ -215,15 +218,23 @@ def _logistic(
     }
 
 
-def fit_sentences(asked: list[Asked], features: tuple[str, ...]) -> dict[str, Any]:
-    """Which sentence answers: each dev question weighs the same, however many it has."""
+def fit_sentences(
+    asked: list[Asked], features: tuple[str, ...], *, by_corpus: bool = True
+) -> dict[str, Any]:
+    """Which sentence answers: each dev question weighs the same, however many it has, and
+    with ``by_corpus`` each set weighs the same (SubjQA's English-only questions would
+    otherwise outweigh the German reviews asked in English)."""
     from bot.engine.features import FEATURES
 
     columns = [FEATURES.index(f) for f in features]
     dev = [a for a in asked if a.split == "dev" and len(a.labels)]
+    sizes: defaultdict[str, int] = defaultdict(int)
+    for a in dev:
+        sizes[a.corpus] += 1
+    share = {corpus: len(dev) / len(sizes) / n if by_corpus else 1.0 for corpus, n in sizes.items()}
     rows = np.concatenate([a.rows[:, columns] for a in dev])
     labels = np.concatenate([a.labels for a in dev])
-    weights = np.concatenate([np.full(len(a.labels), 1.0 / len(a.labels)) for a in dev])
+    weights = np.concatenate([np.full(len(a.labels), share[a.corpus] / len(a.labels)) for a in dev])
     return _logistic(rows, labels, weights, features)
 
 
@@ -252,14 +263,18 @@ def fit_abstention(
     features: tuple[str, ...],
     *,
     abstention_c: float = 1.0,
+    fit_refused: bool = True,
 ) -> dict[str, Any]:
     """Whether the reviews answer: each corpus's dev questions weigh the same. Questions
-    refused whatever the sentences say are left out of the fit, not of the threshold's."""
+    refused whatever the sentences say (a title that is not indexed) count as refused when
+    the threshold is chosen; with ``fit_refused`` they are fitted too, as questions the
+    reviews do not answer: one whose title the reader misses looks like them (no work
+    named, sentences of many works), and on dev refusals are better for it."""
     from bot.engine.features import QUESTION_FEATURES
 
     columns = [QUESTION_FEATURES.index(f) for f in features]
     dev = [a for a in asked if a.split == "dev"]
-    fitting = [a for a in dev if not a.refused]
+    fitting = [a for a in dev if fit_refused or not a.refused]
     sizes: defaultdict[str, int] = defaultdict(int)
     for a in fitting:
         sizes[a.corpus] += 1

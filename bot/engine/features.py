@@ -56,6 +56,7 @@ FEATURES = (
     "lexical_previous",
     "rare_new",
     "rare_new_mean",
+    "dense_window",
 )
 # A German compound counts for a question word it begins or ends with, this long or more.
 _SHORTEST_PART = 4
@@ -161,8 +162,26 @@ def sentence_features(
             _previous(spans, dense.astype(np.float64)),
             _previous(spans, lexical),
             *_rare_new(question, spans, rarity, terms),
+            _window(spans, vectors) @ question_vector.astype(np.float32),
         ]
     )
+
+
+def _window(
+    spans: Sequence[SentenceSpan], vectors: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    """Each sentence's vector averaged with its neighbours' in the passage, normalised: the
+    sentence in its context, for an answer that names its subject only the sentence before."""
+    import numpy as np
+
+    summed = vectors.copy()
+    for i in range(len(spans)):
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(spans) and spans[j].passage.chunk_id == spans[i].passage.chunk_id:
+                summed[i] += vectors[j]
+    norms = np.linalg.norm(summed, axis=1, keepdims=True)
+    result: npt.NDArray[np.float32] = summed / np.maximum(norms, 1e-9)
+    return result
 
 
 def _rare_new(
@@ -260,7 +279,25 @@ def _translated_share(
     if not total:
         return 0.0
     stems = terms_of(text, span.passage.language)
-    return sum(weight for group, weight in groups if group & stems) / total
+    # A translation met as part of a compound ("material" in "Bonusmaterial") counts half,
+    # as the question's own words do.
+    return (
+        sum(
+            weight if group & stems else 0.5 * weight * _in_compound(group, stems)
+            for group, weight in groups
+        )
+        / total
+    )
+
+
+def _in_compound(stems: frozenset[str], terms: frozenset[str]) -> bool:
+    """Whether a term of the sentence begins or ends with one of the stems, as a compound."""
+    return any(
+        len(term) >= len(stem) + 3 and (term.startswith(stem) or term.endswith(stem))
+        for stem in stems
+        if len(stem) >= _SHORTEST_PART
+        for term in terms
+    )
 
 
 def _question_terms(question: Question, rarity: Rarity) -> dict[str, dict[str, float]]:
@@ -287,12 +324,7 @@ def _shared(weights: Mapping[str, float], text: str, span: SentenceSpan) -> tupl
     part = sum(
         w
         for stem, w in weights.items()
-        if stem not in stems
-        and len(stem) >= _SHORTEST_PART
-        and any(
-            len(term) >= len(stem) + 3 and (term.startswith(stem) or term.endswith(stem))
-            for term in stems
-        )
+        if stem not in stems and _in_compound(frozenset((stem,)), stems)
     )
     return exact / total, part / total
 
