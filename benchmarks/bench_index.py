@@ -156,7 +156,7 @@ def head_seconds(store: ReviewStore) -> float | None:
     pages = [*store.vector_pages(), *SentenceStore(store).vector_pages()]
     before = cpu_seconds()
     for page in pages:
-        head.polarity(page.vectors)
+        head.polarity(page.vectors, page.texts)
     return round(cpu_seconds() - before, 4)
 
 

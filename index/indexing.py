@@ -970,7 +970,8 @@ def _embed_and_store(
         for start in range(0, len(chunks), batch_size):
             part = chunks[start : start + batch_size]
             vectors.extend(embedder.embed_documents([c.text for c in part]))
-        polarities = head.polarity(vectors) if head else [None] * len(chunks)
+        texts = [c.text for c in chunks]
+        polarities = head.polarity(vectors, texts) if head else [None] * len(chunks)
         fresh = {c.chunk_id: p for c, p in zip(chunks, polarities, strict=True)}
         vector_of = {c.chunk_id: v for c, v in zip(chunks, vectors, strict=True)}
         new: list[tuple[Chunk, Metadata]] = []
@@ -1013,7 +1014,7 @@ def _store_sentences(
     for first in range(0, len(by_length), batch_size):
         part = by_length[first : first + batch_size]
         vectors = embedder.embed_documents([span[3] for span, _ in part])
-        polarities = head.polarity(vectors) if head else None
+        polarities = head.polarity(vectors, [span[3] for span, _ in part]) if head else None
         sentences.add(
             [span for span, _ in part], vectors, [metadata for _, metadata in part], polarities
         )
@@ -1066,7 +1067,7 @@ def _fill_in_polarities(store: ReviewStore, sentences: SentenceStore, head: Pola
     log.info("computing the polarities of the stored chunks and sentences")
     chunks: list[tuple[str, Metadata, float]] = []
     for page in store.vector_pages():
-        polarities = head.polarity(page.vectors)
+        polarities = head.polarity(page.vectors, page.texts)
         chunks.extend(zip(page.ids, page.metadatas, polarities, strict=True))
     by_review: dict[str, tuple[list[float], list[int]]] = {}
     for _, metadata, p in chunks:
@@ -1087,7 +1088,7 @@ def _fill_in_polarities(store: ReviewStore, sentences: SentenceStore, head: Pola
         changed = [
             (sentence_id, {**metadata, "polarity": p})
             for sentence_id, metadata, p in zip(
-                page.ids, page.metadatas, head.polarity(page.vectors), strict=True
+                page.ids, page.metadatas, head.polarity(page.vectors, page.texts), strict=True
             )
             if metadata.get("polarity") != p
         ]

@@ -508,22 +508,26 @@ def rank_by_similarity(
 
 @dataclass(frozen=True)
 class VectorPage:
-    """Records of a collection with their metadata and vectors (one row each)."""
+    """Records of a collection with their metadata, vectors and texts (one row each)."""
 
     ids: list[str]
     metadatas: list[Metadata]
     vectors: Sequence[Sequence[float]]
+    texts: list[str]
 
 
 def vector_pages(collection: Collection) -> Iterator[VectorPage]:
-    """Every record of ``collection`` with its metadata and vector, a page at a time."""
+    """Every record of ``collection`` with its metadata, vector and text, a page at a time."""
     offset = 0
     while True:
-        page = collection.get(include=["metadatas", "embeddings"], limit=_PAGE, offset=offset)
+        page = collection.get(
+            include=["metadatas", "embeddings", "documents"], limit=_PAGE, offset=offset
+        )
         embeddings = page.get("embeddings")
         if page["ids"] and embeddings is not None:
             metadatas = [dict(m or {}) for m in page["metadatas"] or []]
-            yield VectorPage(list(page["ids"]), metadatas, embeddings)  # type: ignore[arg-type]
+            texts = [text or "" for text in page.get("documents") or [""] * len(page["ids"])]
+            yield VectorPage(list(page["ids"]), metadatas, embeddings, texts)  # type: ignore[arg-type]
         if len(page["ids"]) < _PAGE:
             return
         offset += _PAGE

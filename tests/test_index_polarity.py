@@ -81,31 +81,27 @@ def test_review_polarity_agrees_with_the_hidden_star_rating(
     decided = [key for key in judged if labels[key] != "mixed"]
     agree = [key for key in decided if (labels[key] == "positive") == (judged[key] >= 4)]
     assert len(agree) >= 0.85 * len(decided), f"{len(agree)} of {len(decided)} agree"
-    assert len(decided) > len(judged) / 2, "mixed is a minority"
+    assert len(decided) >= 0.7 * len(judged), "mixed is at most 30 %"
 
-    # With the chunks' texts the head reads their words too: more reviews are decided, and
-    # the polarity agrees with the stars for 0.85 of ALL reviews' decided labels.
+    # The indexer reads the chunks' words as well as their vectors: from the vectors alone,
+    # fewer reviews would get their stars' polarity.
     by_key = {r.review_id: str(r.record_key) for r in reviews.values()}
-    with_words = {
-        by_key[review_id]: head.label(p) for review_id, p in polarities_from_texts(service, head)
+    from_vectors = {
+        by_key[review_id]: head.label(p) for review_id, p in polarities_from_vectors(service, head)
     }
-    decided_now = [key for key in judged if with_words[key] != "mixed"]
-    agree_now = [
-        key for key in decided_now if (with_words[key] == "positive") == (judged[key] >= 4)
+    agree_from_vectors = [
+        key
+        for key in judged
+        if from_vectors[key] != "mixed" and (from_vectors[key] == "positive") == (judged[key] >= 4)
     ]
-    assert len(agree_now) >= 0.85 * len(decided_now), f"{len(agree_now)} of {len(decided_now)}"
-    assert len(agree_now) > len(agree), "more reviews get their stars' polarity"
-    assert len(decided_now) >= 0.7 * len(judged), "mixed is at most 30 %"
+    assert len(agree) > len(agree_from_vectors), "the words make more reviews agree"
 
 
-def polarities_from_texts(service: ReviewService, head: PolarityHead) -> list[tuple[str, float]]:
-    """Every review's polarity made from its stored chunks' vectors and texts."""
-    texts = {c.chunk_id: c.text for c in service.store.chunks()}
+def polarities_from_vectors(service: ReviewService, head: PolarityHead) -> list[tuple[str, float]]:
+    """Every review's polarity made from its stored chunks' vectors alone."""
     by_review: dict[str, tuple[list[float], list[int]]] = {}
     for page in service.store.vector_pages():
-        chunk_texts = [texts[chunk_id] for chunk_id in page.ids]
-        found = head.polarity(page.vectors, chunk_texts)
-        for metadata, p in zip(page.metadatas, found, strict=True):
+        for metadata, p in zip(page.metadatas, head.polarity(page.vectors), strict=True):
             polarities, lengths = by_review.setdefault(str(metadata["review_id"]), ([], []))
             polarities.append(p)
             lengths.append(int(str(metadata["end"])) - int(str(metadata["start"])))

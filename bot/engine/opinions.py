@@ -344,7 +344,7 @@ class OpinionReader:
         vectors = self._vectors(rows)
         probabilities: list[float | None] = [p for _, _, _, p in rows]
         if self._head is not None and len(vectors):
-            computed = self._head.polarity(vectors)
+            computed = self._head.polarity(vectors, [quote for _, quote, _, _ in rows])
             probabilities = [
                 p if p is not None else c for p, c in zip(probabilities, computed, strict=True)
             ]
