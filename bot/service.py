@@ -146,7 +146,9 @@ class ReviewService:
 
     @cached_property
     def search(self) -> HybridSearch:
-        return HybridSearch(lambda: self.store, self.embedder, snapshots=self.snapshots)
+        return HybridSearch(
+            lambda: self.store, self.embedder, snapshots=self.snapshots, lexicon=self.lexicon
+        )
 
     def view(self) -> CatalogView:
         """The index's latest generation as one question should see it, all of it at once."""

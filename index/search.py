@@ -16,6 +16,7 @@ from index.store import ReviewStore, StoredChunk
 
 if TYPE_CHECKING:
     from index.snapshot import Snapshot
+    from index.titles import Translator
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class HybridSearch:
         *,
         snapshots: Path,
         snapshot: Snapshot | None = None,
+        lexicon: Translator | None = None,
     ) -> None:
         # A callable opens the store when a search first needs it: a question about named
         # works is answered from the snapshot alone.
@@ -63,6 +65,9 @@ class HybridSearch:
         self._root = snapshots
         self._snapshot = snapshot
         self._pinned = snapshot is not None
+        # The title translations a snapshot written here gives its catalogue, as the
+        # indexer's do.
+        self._lexicon = lexicon
         self._lock = threading.Lock()
 
     @property
@@ -129,7 +134,7 @@ class HybridSearch:
             "(`reviewbot index` writes it at index time)",
             generation,
         )
-        write_snapshot(self._store, self._root, generation)
+        write_snapshot(self._store, self._root, generation, lexicon=self._lexicon)
         opened = Snapshot.open(self._root, generation)
         if opened is None:
             raise IndexEmptyError(f"the snapshot of generation {generation} cannot be read")
@@ -138,7 +143,13 @@ class HybridSearch:
     def pinned(self, snapshot: Snapshot | None = None) -> HybridSearch:
         """A search that answers from ``snapshot`` (default: the latest) only."""
         pinned = snapshot or self.snapshot()
-        return HybridSearch(self._store_of, self._embedder, snapshots=self._root, snapshot=pinned)
+        return HybridSearch(
+            self._store_of,
+            self._embedder,
+            snapshots=self._root,
+            snapshot=pinned,
+            lexicon=self._lexicon,
+        )
 
     def refresh(self) -> bool:
         """Open the latest snapshot if the store changed since; True when it did."""

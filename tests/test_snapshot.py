@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from bot.engine.reading import read_question
+from bot.service import ReviewService
+from bot.settings import Settings
 from index.indexing import index_reviews
 from index.keyword import KeywordIndex, tokenize
 from index.snapshot import Snapshot, snapshot_root, write_snapshot
@@ -315,3 +318,29 @@ def work_vocabulary(chunks: Iterable[StoredChunk]) -> dict[str, Counter[str]]:
         for language in ("de", "en"):
             counts.update(set(tokenize(chunk.text, language=language)))
     return vocabulary
+
+
+def test_a_snapshot_a_bot_writes_finds_titles_across_languages(
+    tmp_path: Path, embedder: RememberingEmbedder
+) -> None:
+    reviews = tmp_path / "reviews"
+    reviews.mkdir()
+    (reviews / "tuerme.txt").write_text(
+        "Titel: Der Herr der Ringe - Die zwei Türme\n\nHelms Klamm raubt den Atem.",
+        encoding="utf-8",
+    )
+    dictionary = tmp_path / "de-en"
+    dictionary.write_text("zwei :: two\nTurm {m} | Türme {pl} :: tower | towers\n", "utf-8")
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path / "data",
+        dictionary=dictionary,
+        cache_dir=tmp_path / "cache",
+    )
+    ReviewService(settings, embedder=embedder).index([reviews])
+    shutil.rmtree(snapshot_root(settings.data_dir, settings.collection))  # an older index
+
+    catalog = ReviewService(settings, embedder=embedder).view().catalog
+    question = read_question("Which battle in The Two Towers is breathtaking?", catalog)
+
+    assert [w.title for w in question.works] == ["Der Herr der Ringe - Die zwei Türme"]
