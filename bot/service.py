@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.answers import Answer, Passage
 from bot.conversation import Conversation
-from bot.engine.aspects import AspectFinder
+from bot.engine.aspects import AspectFinder, AspectQuery
 from bot.engine.composing import compose_offline
 from bot.engine.features import Rarity
 from bot.engine.metadata_answers import answer_from_metadata
@@ -327,14 +327,21 @@ class ReviewService:
     def answer_opinion(self, read: Question, *, view: CatalogView | None = None) -> Answer | None:
         """A verdict, comparison or extreme review, counted exactly and quoted.
 
-        An aspect question ("Wie ist die Musik in X?") goes to the aspect answer; a question
-        that only might have been one (None) is answered from the text.
+        A question that names an aspect ("Wie ist die Musik in X?") goes to the aspect
+        answer. None (the text answers) for a question that only might have been an opinion,
+        and for one that names a seed aspect no sentence is surely about.
         """
         view = view or self.view()
         if read.opinion in ("verdict", "aspect") and read.works:
-            answer = self.answer_aspect(read, view=view)
+            aspect = self.asked_aspect(read)
+            answer = self.answer_aspect(read, view=view, aspect=aspect)
             if answer is not None:
                 return answer
+            if aspect is not None and aspect.seed:
+                # No sentence is surely about the seed aspect named: the passages answer,
+                # not the whole reviews' verdict. A phrase of the question's own ("worth
+                # seeing") is often the verdict's own words: it is answered as a verdict.
+                return None
         if read.opinion == "aspect":
             return None  # "How is Ok-ju related to Min-hee?" asks the text, not an opinion
         catalogue = list(view.catalog.works.values())
@@ -342,14 +349,25 @@ class ReviewService:
             read, self.opinion_reader(view), catalogue, figures=view.catalog.opinion_figures
         )
 
-    def answer_aspect(self, read: Question, *, view: CatalogView | None = None) -> Answer | None:
-        """The named works' sentences about the seed aspect the question names, counted by
-        polarity; None when it names none, or no sentence is surely about it (then the text
-        path answers)."""
+    def asked_aspect(self, read: Question) -> AspectQuery | None:
+        """The aspect an opinion question about named works asks about: a seed aspect
+        ("Musik") or a phrase of the question's own ("Melancholie"); None for none."""
         # Words that picked one of two works ("Netflix", but also "Musik") stay in.
         spans = [w.title for w in read.works] + read.names
-        aspect = self.aspects.asked(read.text, read.language, title_spans=spans, opinion=True)
-        if aspect is None or aspect.key is None:
+        return self.aspects.asked(read.text, read.language, title_spans=spans, opinion=True)
+
+    def answer_aspect(
+        self,
+        read: Question,
+        *,
+        view: CatalogView | None = None,
+        aspect: AspectQuery | None = None,
+    ) -> Answer | None:
+        """The named works' sentences about the aspect the question names (``aspect``, or
+        else the one it asks about), a seed aspect or a phrase of its own, counted by
+        polarity; None when it names none, or no sentence is surely about it."""
+        aspect = aspect or self.asked_aspect(read)
+        if aspect is None:
             return None
         return answer_aspect(read, self.opinion_reader(view), self.aspects, aspect)
 

@@ -242,3 +242,31 @@ def test_an_aspect_outside_the_seed_list_is_answered_from_the_sentences_about_it
     assert answer.sources and all("melanchol" in s.quote.lower() for s in answer.sources)
     assert {s.review_id for s in answer.sources} <= NETFLIX
     _quotes_are_verbatim(answer)
+
+
+def test_a_verdict_on_a_seed_aspect_no_sentence_is_about_is_answered_from_the_passages(
+    tmp_path: Path, embedder: RememberingEmbedder
+) -> None:
+    """No sentence speaks of the music: the answer is the passages', not the whole reviews'
+    verdict (which would answer another question)."""
+    reviews = tmp_path / "reviews"
+    reviews.mkdir()
+    (reviews / "ostsee.txt").write_text(
+        "Titel: Kaltfront\n\nEin spannender Krimi an der Ostsee. Die Kommissarin ermittelt "
+        "klug und ruhig. Der Fall bleibt bis zum Schluss offen, und das Ende überrascht.\n",
+        encoding="utf-8",
+    )
+    (reviews / "zaeh.txt").write_text(
+        "Titel: Kaltfront\n\nEin zäher Krimi. Die Ermittlungen ziehen sich über Stunden, und "
+        "die Dialoge sind hölzern. Am Ende bleibt wenig hängen.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+    service = ReviewService(settings, embedder=embedder)
+    service.index([reviews])
+
+    music = service.ask("Lohnt sich Kaltfront wegen der Filmmusik?")
+    verdict = service.ask("Lohnt sich Kaltfront?")
+
+    assert music.kind == "passages" and not music.opinions, music.answer
+    assert verdict.kind == "verdict" and verdict.opinions
