@@ -8,10 +8,12 @@ bytes as ``\\xNN`` (:func:`path_text`), the same on every run.
 
 from __future__ import annotations
 
+import filecmp
 import os
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from index.errors import ReviewFileError
@@ -28,6 +30,8 @@ FORMAT_BY_SUFFIX = {
     ".csv": "csv",
 }
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(FORMAT_BY_SUFFIX)
+# Review files beside one looked at, at most, for one that is the same in a folder's copy.
+_COPY_EVIDENCE = 20
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,35 @@ def refuse_external_link(path: Path, *, root: Path) -> None:
 def is_under(path: str, folder: str) -> bool:
     """Whether ``path`` is ``folder`` or inside it (both absolute and normalised)."""
     return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def in_copies_of_one_folder(one: str, other: str) -> bool:
+    """Whether two files at the same place in same-named folders are in copies of one
+    folder (a folder copied or moved with its index): they hold the same bytes, or one of
+    the review files beside ``one`` holds the bytes of its namesake beside ``other``, as
+    when one review of a copied folder changed. Two folders that only share a name have
+    different reviews at the same places."""
+    if _same_bytes(one, other):
+        return True
+    here, there = Path(one).parent, Path(other).parent
+    try:
+        with os.scandir(here) as entries:
+            beside = (e.name for e in entries if _is_review_name(e.name) and e.path != one)
+            # The first few only: a folder copied has all of them the same.
+            return any(
+                _same_bytes(str(here / name), str(there / name))
+                for name in islice(beside, _COPY_EVIDENCE)
+            )
+    except OSError:
+        return False
+
+
+def _same_bytes(one: str, other: str) -> bool:
+    """Whether two regular files hold the same bytes (False when either cannot be read)."""
+    try:
+        return filecmp.cmp(one, other, shallow=False)
+    except OSError:
+        return False
 
 
 def _files_below(folder: Path, unlistable: list[FileLoad]) -> list[Path]:

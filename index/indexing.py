@@ -30,7 +30,14 @@ from index.file_records import (
     file_sha256,
     file_state,
 )
-from index.files import ReviewFiles, absolute_path, is_under, path_text, scan_review_files
+from index.files import (
+    ReviewFiles,
+    absolute_path,
+    in_copies_of_one_folder,
+    is_under,
+    path_text,
+    scan_review_files,
+)
 from index.loading import DEFAULT_MAX_RECORDS, load_reviews, one_line
 from index.metadata import parse_review
 from index.polarity import PolarityHead, head_for
@@ -829,6 +836,7 @@ class _Reading:
             or any(is_under(owner, root) for root in self._roots)
             or not os.path.lexists(owner)
             or _same_file(owner, record.source_path)
+            or in_copies_of_one_folder(record.source_path, owner)
         ):
             return None
         return (

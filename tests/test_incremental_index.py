@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import weakref
 from pathlib import Path
 
 import pytest
 
 from bot.service import ReviewService
+from bot.settings import Settings
 from index.indexing import IndexReport, index_reviews
 from index.snapshot import Snapshot, published_generation, record_published
 from index.store import ReviewStore
@@ -312,3 +314,56 @@ def test_bots_read_the_published_generation_beside_the_snapshots(
     record_published(service.snapshots, first)
     assert sorted(service.index([seeds_copy]).unchanged) == ALL
     assert published_generation(service.snapshots) == second
+
+
+def test_an_index_copied_with_its_reviews_folder_reads_the_copys_reviews(
+    embedder: RememberingEmbedder, tmp_path: Path
+) -> None:
+    """A data folder that holds its reviews, copied (``cp -a``): the copy indexes its own
+    reviews as the same reviews, a changed one updated, while the original stays."""
+    first = tmp_path / "first"
+    shutil.copytree(SEEDS, first / "seeds")
+    ReviewService(_settings(first), embedder=embedder).index([first / "seeds"])
+    second = tmp_path / "second"
+    shutil.copytree(first, second, symlinks=True)
+    changed = file_of(second / "seeds", WICK)
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nDer Abspann ist lang.\n", "utf-8")
+    copy = ReviewService(_settings(second), embedder=embedder)
+
+    report = copy.index([second / "seeds"])
+    again = copy.index([second / "seeds"])
+
+    assert not report.failed and report.updated == [WICK]
+    assert sorted(report.unchanged) == [HEADERLESS, NETFLIX] and not report.added
+    assert sorted(again.unchanged) == ALL and not again.changed and not again.failed
+    sources = {r.review_id: r.source_path for r in copy.reviews()}
+    assert sources == {r: str(file_of(second / "seeds", r)) for r in ALL}
+    assert "Abspann" in " ".join(c.text for c in copy.store.chunks())
+
+
+def _settings(data: Path) -> Settings:
+    return Settings(_env_file=None, data_dir=data)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("how", ["moved", "copied"])
+def test_a_reviews_folder_at_a_new_place_keeps_its_reviews(
+    service: ReviewService, tmp_path: Path, how: str
+) -> None:
+    """The same index, its reviews folder moved or copied elsewhere and one review changed:
+    the same three reviews, one updated; nothing added twice, nothing lost."""
+    old, new = tmp_path / "old" / "seeds", tmp_path / "new" / "seeds"
+    shutil.copytree(SEEDS, old)
+    service.index([old])
+    new.parent.mkdir()
+    if how == "moved":
+        old.rename(new)
+    else:
+        shutil.copytree(old, new)
+    changed = file_of(new, NETFLIX)
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nDer Abspann ist lang.\n", "utf-8")
+
+    report = service.index([new])
+
+    assert not report.failed and report.updated == [NETFLIX]
+    assert sorted(report.unchanged) == [HEADERLESS, WICK] and not report.added
+    assert sorted(r.review_id for r in service.reviews()) == ALL
