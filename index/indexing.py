@@ -152,7 +152,8 @@ def index_reviews(
     left alone. Whatever goes wrong with one file (reading, metadata, splitting) is that
     file's failure in the report; the run goes on and the file keeps the chunks it had,
     as do the reviews below a folder that cannot be listed. A review id already held by
-    a file of another folder with the same name is refused, not taken over. A folder
+    a file of another folder with the same name is refused, not taken over, unless the two
+    folders are copies of one (index.files.in_copies_of_one_folder). A folder
     that holds indexed reviews but no review files at all (an unmounted share, say)
     raises EmptySourceError unless ``allow_empty``.
 
@@ -820,7 +821,8 @@ class _Reading:
 
     def _id_problem(self, record: SourceRecord) -> str | None:
         """Why ``record`` may not take its review id: another file of this run has it, or
-        a file of another folder with the same name, which still exists, indexed it."""
+        a file of another folder with the same name, which still exists and is no copy of
+        this one, indexed it."""
         review_id = record.review_id
         if review_id in self.reviews:
             return f"review id {review_id} is already used by {self.reviews[review_id].source_path}"
