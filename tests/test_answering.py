@@ -6,10 +6,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from bot.answers import NOT_FOUND
 from bot.conversation import Conversation
+from bot.engine.features import FEATURES
+from bot.engine.ranking import load_model
+from bot.engine.reading import read_question
+from bot.engine.retrieval import SENTENCE_POOL, retrieve
 from bot.service import ReviewService
 from tests.conftest import EXAMPLES, REPO, SEEDS, CliResult
 
@@ -64,6 +69,31 @@ def test_gold_set_passes_with_verbatim_quotes(
         assert everything["by_kind"]["ambiguous"]["accuracy"] == 1.0
         for metric, floor in SEEDS_ALL_BAR.items():
             assert everything["overall"][metric] >= floor, (metric, everything["overall"])
+
+
+def test_the_ranker_measures_only_the_features_its_model_weighs(
+    seeds_service: ReviewService,
+) -> None:
+    # Features kept for the next refit cost nothing per question until a model weighs them;
+    # those it weighs are the same measured alone as among all.
+    model = load_model()
+    assert model is not None
+    view = seeds_service.view()
+    question = read_question(
+        "Wer spielt die Hauptrolle in Ballerina von Len Wiseman?", view.catalog
+    )
+    vector = seeds_service.embedder.embed_query(question.text)
+    pool, _ = retrieve(question, view.search, k=SENTENCE_POOL, vector=vector)
+    fitted = seeds_service.sentence_ranker(vector, view.snapshot)
+    measuring = seeds_service.sentence_ranker(vector, view.snapshot, fitted=False)
+    assert fitted is not None and measuring is not None
+
+    spans, rows = fitted.features(question, pool)
+    _, every = measuring.features(question, pool)
+
+    assert set(model.features) <= set(fitted.columns) < set(FEATURES)
+    assert rows.shape == (len(spans), len(fitted.columns)) and len(spans) > 0
+    assert np.array_equal(rows, every[:, [FEATURES.index(name) for name in fitted.columns]])
 
 
 def test_director_question_names_both_films_called_ballerina(

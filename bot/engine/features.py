@@ -15,8 +15,8 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from bot.answers import Passage
 from bot.engine.overlap import expected_answer, naming_words, terms_of
@@ -28,6 +28,8 @@ from index.metadata import HeaderField, find_header_fields
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+
+    ColumnValues: TypeAlias = Sequence[float] | npt.NDArray[Any]
 
 FEATURES = (
     "dense",
@@ -103,8 +105,10 @@ def sentence_features(
     content_vector: npt.NDArray[np.float32] | None = None,
     lexicon: Lexicon | None = None,
     overlap: Mapping[tuple[str, str], float] | None = None,
+    columns: Sequence[str] = FEATURES,
 ) -> npt.NDArray[np.float64]:
-    """One row of :data:`FEATURES` per span.
+    """One row per span of the ``columns`` named (of :data:`FEATURES`); only those are
+    measured, so a model pays for the features it weighs.
 
     ``content_vector`` embeds the question without the words that name its works (every
     passage of the work has them, and they dominate a short question's vector).
@@ -112,59 +116,144 @@ def sentence_features(
     import numpy as np
 
     if not spans:
-        return np.zeros((0, len(FEATURES)))
-    vectors = np.stack([s.vector for s in spans])
-    dense = vectors @ question_vector.astype(np.float32)
-    terms = _question_terms(question, rarity)
-    translations = _translations(question, rarity, lexicon)
-    shape = expected_answer(question)
-    exact: list[float] = []
-    parts: list[float] = []
-    translated: list[float] = []
-    asked: list[float] = []
-    shaped: list[float] = []
-    for span in spans:
-        text = span.text
-        exact_share, part_share = _shared(terms.get(span.passage.language, {}), text, span)
-        exact.append(exact_share)
-        parts.append(part_share)
-        translated.append(
-            _translated_share(translations.get(span.passage.language, []), text, span)
-        )
-        asked.append(float(_states_asked_field(question, span)))
-        shaped.append(float(bool(shape and shape.search(text))))
-    lexical = np.array(exact) + 0.5 * np.array(parts) + 0.7 * np.array(translated)
-    lexical_neighbour = _neighbour_max(spans, lexical)
-    content = vectors @ (question_vector if content_vector is None else content_vector)
-    dense_nearness = _nearness(spans, dense)
-    content_nearness = _nearness(spans, content)
-    # Across languages shared words cannot fire and similarities run lower, so the model
-    # gets the language match and the measurements it then has to rest on apart.
-    cross = np.array([float(s.passage.language != question.language) for s in spans])
-    return np.column_stack(
-        [
-            *dense_nearness,
-            *content_nearness,
-            exact,
-            parts,
-            lexical - lexical.max(),
-            lexical_neighbour,
-            translated,
-            [1.0 / (1 + s.rank) for s in spans],
-            asked,
-            shaped,
-            [math.log(1 + len(s.text)) for s in spans],
-            [(overlap or {}).get((s.passage.review_id, s.text), 0.0) for s in spans],
-            cross,
-            lexical * (1.0 - cross),
-            dense_nearness[1] * cross,
-            content_nearness[1] * cross,
-            _previous(spans, dense.astype(np.float64)),
-            _previous(spans, lexical),
-            *_rare_new(question, spans, rarity, terms),
-            _window(spans, vectors) @ question_vector.astype(np.float32),
-        ]
+        return np.zeros((0, len(columns)))
+    unknown = sorted(set(columns) - set(FEATURES))
+    if unknown:
+        raise ValueError(f"unknown sentence features: {unknown}")
+    measures = _Measures(
+        question, question_vector, spans, rarity, content_vector, lexicon, overlap or {}
     )
+    return np.column_stack([measures.column(name) for name in columns])
+
+
+class _Measures:
+    """The measurements of one question's spans, each taken when a column first needs it."""
+
+    def __init__(
+        self,
+        question: Question,
+        question_vector: npt.NDArray[np.float32],
+        spans: Sequence[SentenceSpan],
+        rarity: Rarity,
+        content_vector: npt.NDArray[np.float32] | None,
+        lexicon: Lexicon | None,
+        overlap: Mapping[tuple[str, str], float],
+    ) -> None:
+        self.question = question
+        self.question_vector = question_vector
+        self.spans = spans
+        self.rarity = rarity
+        self.content_vector = content_vector
+        self.lexicon = lexicon
+        self.overlap = overlap
+
+    def column(self, name: str) -> ColumnValues:
+        return self._measured[name]()
+
+    @cached_property
+    def _measured(self) -> dict[str, Callable[[], ColumnValues]]:
+        import numpy as np
+
+        spans = self.spans
+        return {
+            "dense": lambda: self.dense_nearness[0],
+            "dense_gap": lambda: self.dense_nearness[1],
+            "dense_rank": lambda: self.dense_nearness[2],
+            "dense_neighbour": lambda: self.dense_nearness[3],
+            "content": lambda: self.content_nearness[0],
+            "content_gap": lambda: self.content_nearness[1],
+            "content_rank": lambda: self.content_nearness[2],
+            "content_neighbour": lambda: self.content_nearness[3],
+            "lexical": lambda: self.shares[0],
+            "lexical_part": lambda: self.shares[1],
+            "lexical_gap": lambda: self.lexical - self.lexical.max(),
+            "lexical_neighbour": lambda: _neighbour_max(spans, self.lexical),
+            "translated": lambda: self.translated,
+            "passage_rank": lambda: [1.0 / (1 + s.rank) for s in spans],
+            "asked_field": lambda: [float(_states_asked_field(self.question, s)) for s in spans],
+            "answer_shape": self._answer_shape,
+            "length": lambda: [math.log(1 + len(s.text)) for s in spans],
+            "overlap": lambda: [
+                self.overlap.get((s.passage.review_id, s.text), 0.0) for s in spans
+            ],
+            # Across languages shared words cannot fire and similarities run lower, so the
+            # model gets the language match and the measurements it then has to rest on apart.
+            "cross": lambda: self.cross,
+            "lexical_same": lambda: self.lexical * (1.0 - self.cross),
+            "dense_cross": lambda: self.dense_nearness[1] * self.cross,
+            "content_cross": lambda: self.content_nearness[1] * self.cross,
+            "dense_previous": lambda: _previous(spans, self.dense.astype(np.float64)),
+            "lexical_previous": lambda: _previous(spans, self.lexical),
+            "rare_new": lambda: self.rare_new[0],
+            "rare_new_mean": lambda: self.rare_new[1],
+            "dense_window": lambda: (
+                _window(spans, self.vectors) @ self.question_vector.astype(np.float32)
+            ),
+        }
+
+    @cached_property
+    def vectors(self) -> npt.NDArray[np.float32]:
+        import numpy as np
+
+        return np.stack([s.vector for s in self.spans])
+
+    @cached_property
+    def dense(self) -> npt.NDArray[np.float32]:
+        import numpy as np
+
+        result: npt.NDArray[np.float32] = self.vectors @ self.question_vector.astype(np.float32)
+        return result
+
+    @cached_property
+    def dense_nearness(self) -> tuple[npt.NDArray[np.float64], ...]:
+        return _nearness(self.spans, self.dense)
+
+    @cached_property
+    def content_nearness(self) -> tuple[npt.NDArray[np.float64], ...]:
+        vector = self.question_vector if self.content_vector is None else self.content_vector
+        return _nearness(self.spans, self.vectors @ vector)
+
+    @cached_property
+    def terms(self) -> dict[str, dict[str, float]]:
+        return _question_terms(self.question, self.rarity)
+
+    @cached_property
+    def shares(self) -> tuple[list[float], list[float]]:
+        pairs = [_shared(self.terms.get(s.passage.language, {}), s.text, s) for s in self.spans]
+        return [exact for exact, _ in pairs], [part for _, part in pairs]
+
+    @cached_property
+    def translated(self) -> list[float]:
+        translations = _translations(self.question, self.rarity, self.lexicon)
+        return [
+            _translated_share(translations.get(s.passage.language, []), s.text, s)
+            for s in self.spans
+        ]
+
+    @cached_property
+    def lexical(self) -> npt.NDArray[np.float64]:
+        import numpy as np
+
+        exact, parts = self.shares
+        result: npt.NDArray[np.float64] = (
+            np.array(exact) + 0.5 * np.array(parts) + 0.7 * np.array(self.translated)
+        )
+        return result
+
+    @cached_property
+    def cross(self) -> npt.NDArray[np.float64]:
+        import numpy as np
+
+        language = self.question.language
+        return np.array([float(s.passage.language != language) for s in self.spans])
+
+    @cached_property
+    def rare_new(self) -> tuple[list[float], list[float]]:
+        return _rare_new(self.question, self.spans, self.rarity, self.terms)
+
+    def _answer_shape(self) -> list[float]:
+        shape = expected_answer(self.question)
+        return [float(bool(shape and shape.search(s.text))) for s in self.spans]
 
 
 def _window(
@@ -359,6 +448,16 @@ QUESTION_FEATURES = (
 )
 
 
+# The sentence columns each question feature reads (besides the sentences' scores).
+QUESTION_FEATURE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "best_content": ("content",),
+    "best_lexical": ("lexical", "translated"),
+    "best_overlap": ("overlap",),
+    "best_dense": ("dense",),
+    "best_dense_cross": ("dense",),
+}
+
+
 def question_features(
     rows: npt.NDArray[np.float64],
     scores: npt.NDArray[np.float64],
@@ -366,32 +465,38 @@ def question_features(
     unknown: float,
     names_work: bool,
     cross_language: float,
+    columns: Sequence[str] = FEATURES,
+    features: Sequence[str] = QUESTION_FEATURES,
 ) -> npt.NDArray[np.float64]:
-    """One row of :data:`QUESTION_FEATURES`: how well the best sentences answer, how much of
-    the question the corpus has no words for (:func:`unknown_share`), whether it names a
-    work. ``cross_language`` is the share of the sentences in another language than the
-    question's: a word of an English question is no evidence of a gap in German reviews."""
+    """One value per named question feature (of :data:`QUESTION_FEATURES`), from the rows of
+    sentence ``columns``: how well the best sentences answer, how much of the question the
+    corpus has no words for (:func:`unknown_share`), whether it names a work.
+    ``cross_language`` is the share of the sentences in another language than the question's:
+    a word of an English question is no evidence of a gap in German reviews."""
     import numpy as np
 
     ordered = np.sort(scores)[::-1] if len(scores) else np.zeros(1)
-    lexical = rows[:, FEATURES.index("lexical")] + rows[:, FEATURES.index("translated")]
-    dense_best = rows[:, FEATURES.index("dense")].max() if len(rows) else 0.0
-    return np.array(
-        [
-            ordered[0],
-            ordered[1] if len(ordered) > 1 else 0.0,
-            rows[:, FEATURES.index("content")].max() if len(rows) else 0.0,
-            lexical.max() if len(rows) else 0.0,
-            rows[:, FEATURES.index("overlap")].max() if len(rows) else 0.0,
-            unknown,
-            unknown * (1.0 - cross_language),
-            float(names_work),
-            cross_language,
-            ordered[0] * cross_language,
-            dense_best,
-            dense_best * cross_language,
-        ]
-    )
+
+    def best(*names: str) -> float:
+        if not len(rows):
+            return 0.0
+        return float(rows[:, [columns.index(name) for name in names]].sum(axis=1).max())
+
+    measured: dict[str, Callable[[], float]] = {
+        "best": lambda: float(ordered[0]),
+        "second": lambda: float(ordered[1]) if len(ordered) > 1 else 0.0,
+        "best_content": lambda: best("content"),
+        "best_lexical": lambda: best("lexical", "translated"),
+        "best_overlap": lambda: best("overlap"),
+        "unknown_words": lambda: unknown,
+        "unknown_same_language": lambda: unknown * (1.0 - cross_language),
+        "names_work": lambda: float(names_work),
+        "cross_language": lambda: cross_language,
+        "best_cross": lambda: float(ordered[0]) * cross_language,
+        "best_dense": lambda: best("dense"),
+        "best_dense_cross": lambda: best("dense") * cross_language,
+    }
+    return np.array([measured[name]() for name in features])
 
 
 def unknown_share(question: Question, rarity: Rarity, lexicon: Lexicon | None) -> float:

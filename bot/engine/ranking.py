@@ -1,9 +1,10 @@
 """Ranks the sentences of the retrieved passages by a fitted model, and says when none answers.
 
-The model is a logistic regression over :data:`bot.engine.features.FEATURES`, fitted on the
-dev questions of the gold sets and SubjQA by ``scripts/fit_ranker.py`` and shipped as
-``bot/data/ranker.json`` (feature scaling, weights, the answer threshold chosen on dev to
-maximise answerability accuracy, and the figures it was chosen with). Applying it is numpy.
+The model is a logistic regression over some of :data:`bot.engine.features.FEATURES` (only
+those it weighs are measured), fitted on the dev questions of the gold sets and SubjQA by
+``scripts/fit_ranker.py`` and shipped as ``bot/data/ranker.json`` (feature scaling, weights,
+the answer threshold chosen on dev to maximise answerability accuracy, the options it was
+fitted with and the figures it was chosen with). Applying it is numpy.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bot.answers import Passage
 from bot.engine.features import (
     FEATURES,
-    QUESTION_FEATURES,
+    QUESTION_FEATURE_COLUMNS,
     Rarity,
     SentenceSpan,
     cross_language,
@@ -59,28 +60,33 @@ class RankerModel:
     # Whether the reviews answer at all, from the question's features (None: the best
     # sentence's probability against ``threshold``).
     abstention: RankerModel | None = None
-    # The names of the columns the rows it is applied to have.
+    # The names of the columns of the rows it is applied to.
     names: tuple[str, ...] = FEATURES
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, names: Sequence[str] = FEATURES) -> RankerModel:
+    def from_dict(
+        cls, data: Mapping[str, Any], *, names: Sequence[str] | None = None
+    ) -> RankerModel:
+        """The model in ``data``, applied to rows of the columns ``names``; by default the
+        sentence columns it and its abstention model read, so only those are measured."""
         abstention = data.get("abstention")
+        features = tuple(data["features"])
+        asked = tuple(abstention["features"]) if abstention else ()
         return cls(
-            features=tuple(data["features"]),
+            features=features,
             mean=tuple(data["mean"]),
             scale=tuple(data["scale"]),
             weights=tuple(data["weights"]),
             bias=float(data["bias"]),
             threshold=float(data["threshold"]),
             embedder=str(data.get("embedder", "")),
-            abstention=cls.from_dict(abstention, names=QUESTION_FEATURES) if abstention else None,
-            names=tuple(names),
+            abstention=cls.from_dict(abstention, names=asked) if abstention else None,
+            names=tuple(names) if names is not None else sentence_columns(features, asked),
         )
 
     def needs_overlap(self) -> bool:
         """Whether the model weighs the shared-words score (it takes a while to compute)."""
-        abstention = self.abstention.features if self.abstention else ()
-        return "overlap" in self.features or "best_overlap" in abstention
+        return "overlap" in self.names
 
     def probabilities(self, rows: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         import numpy as np
@@ -93,6 +99,15 @@ class RankerModel:
             1.0 + np.exp(-(scaled @ np.array(self.weights) + self.bias))
         )
         return result
+
+
+def sentence_columns(features: Sequence[str], asked: Sequence[str]) -> tuple[str, ...]:
+    """The sentence features a model of ``features`` with an abstention model of ``asked``
+    (question features) reads, in the order of :data:`FEATURES`."""
+    needed = set(features)
+    for name in asked:
+        needed.update(QUESTION_FEATURE_COLUMNS.get(name, ()))
+    return tuple(name for name in FEATURES if name in needed)
 
 
 @lru_cache(maxsize=1)
@@ -201,8 +216,14 @@ class SentenceRanker:
             content_vector=self._content_vector(question),
             lexicon=self._lexicon,
             overlap=overlap,
+            columns=self.columns,
         )
         return spans, rows
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The sentence features measured: the model's, or all of them without one."""
+        return self.model.names if self.model else FEATURES
 
     def _answers(
         self, question: Question, rows: npt.NDArray[np.float64], scores: npt.NDArray[np.float64]
@@ -213,12 +234,20 @@ class SentenceRanker:
         abstention = self.model.abstention
         if abstention is None:
             return bool(scores.max() >= self.model.threshold)
+        asked = abstention.features
+        unknown = (
+            unknown_share(question, self._rarity, self._lexicon)
+            if {"unknown_words", "unknown_same_language"} & set(asked)
+            else 0.0
+        )
         row = question_features(
             rows,
             scores,
-            unknown=unknown_share(question, self._rarity, self._lexicon),
+            unknown=unknown,
             names_work=bool(question.works),
             cross_language=self._cross_language,
+            columns=self.columns,
+            features=asked,
         )
         return bool(abstention.probabilities(row[None, :])[0] >= abstention.threshold)
 
