@@ -167,7 +167,10 @@ def figures(outcomes: list[Outcome]) -> dict[str, Any]:
         "answerable_precision": share(len(hits), len(answered)),
         "answerable_recall": share(len(hits), len(answerable)),
         "token_f1": round(sum(f1) / len(f1), 3) if f1 else 0.0,
-        "span_in_quote": share(sum(map(span_quoted, answerable)), len(answerable)),
+        # The measure: of the answerable pairs answered, the gold span is quoted.
+        "span_quoted_of_answered": share(sum(map(span_quoted, hits)), len(hits)),
+        # Not answering counts as not quoting: recall and quoting in one figure.
+        "span_quoted_of_answerable": share(sum(map(span_quoted, answerable)), len(answerable)),
         "own_review_cited": share(sum(o.review_id in o.cited_ids for o in answered), len(answered)),
     }
 
