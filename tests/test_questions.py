@@ -3,12 +3,14 @@ and what they ask for (counts, averages, best and worst)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from bot.engine.reading import read_question
 from index.catalog import Catalog
+from index.keyword import tokenize
 from index.lexicon import Lexicon
 from index.records import Review, Work
 
@@ -178,6 +180,10 @@ def test_a_title_that_is_not_indexed_is_named_and_not_counted(
         "Who won the World Cup in 2014?",
         "Wie viele Sterne hat der Film im Schnitt?",
         "Und wer hat Regie geführt?",
+        # General knowledge: a place or thing is no title unless the question asks of a work.
+        "Was ist die Hauptstadt von Frankreich?",
+        "What is the capital of France?",
+        "Wie hoch ist der Eiffelturm in Paris?",
     ],
 )
 def test_ordinary_questions_name_no_unknown_title(question: str, catalog: Catalog) -> None:
@@ -336,6 +342,10 @@ def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
         ("Wie ist die Musik in Crank?", "aspect"),
         ("How good is the acting in Crank?", "aspect"),
         ("Taugt die Bildqualität der Stargate-DVD?", "aspect"),
+        # "Wie gut …" / "How well …" with any verb asks a judgement of how the work does it.
+        ("Wie gut hält sich der Feuerkelch an das Buch?", "aspect"),
+        ("How well does Der goldene Kompass follow the novel?", "aspect"),
+        ("Wie gut setzt Crank die Action um?", "aspect"),
         # Not opinions: facts, fields and what the metadata answers.
         ("Welche Schlacht in Die zwei Türme ist die beste?", None),
         ("Wer hat bei Ballerina Regie geführt?", None),
@@ -414,3 +424,29 @@ def test_what_one_reviewer_says_or_a_film_not_indexed_is_no_opinion_question(
     question: str, catalog: Catalog
 ) -> None:
     assert read_question(question, catalog).opinion is None
+
+
+def test_an_adjective_before_a_shared_title_picks_the_work_whose_reviews_use_it() -> None:
+    korean = "Ein südkoreanischer Rachethriller: die koreanische Heldin Okju sucht Rache."
+    reviews = [
+        _review(1, "Ballerina", korean, year=2023),
+        _review(2, "Ballerina", "Eve kämpft mit Flammenwerfern in Prag.", year=2025),
+    ]
+    # Each review is one chunk; its work counts each stem once, as the index does.
+    vocabulary = {
+        r.work.work_id: Counter(
+            set(tokenize(r.text, language="de")) | set(tokenize(r.text, language="en"))
+        )
+        for r in reviews
+        if r.work
+    }
+    catalog = Catalog.build(reviews, vocabulary=vocabulary)
+    for question in (
+        "Was sagen die Kritiken über die Geschichte der koreanischen Ballerina?",
+        "Is the Korean Ballerina worth watching?",
+    ):
+        read = read_question(question, catalog)
+        assert [w.year for w in read.works] == [2023], question
+    # A word elsewhere in the question needs more than one mention to decide.
+    both = read_question("Wie ist die Heldin in Ballerina?", catalog)
+    assert [w.year for w in both.works] == [2023, 2025]

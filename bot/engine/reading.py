@@ -537,6 +537,14 @@ _GERMAN_VERB_SLOT = re.compile(
     re.I,
 )
 _CAPITALISED = re.compile(r"(?<![\w'’-])[A-ZÄÖÜ0-9][\w'’-]*")
+# What a question asks of a film: its makers, cast, story, reviews, ratings or worth.
+_ASKS_OF_A_WORK = re.compile(
+    r"\b(?:films?|filme[ns]?|movies?|serien?|series|dvd|blu-?ray|kino|cinema|worum|"
+    r"handlung|plot|story|ende|ending|endet|ends|lohnt|worth|watch|sehen|gucken|schauen)\b|"
+    + "|".join(p.pattern for p in ASPECTS.values())
+    + f"|{_RATING_WORDS.pattern}|{_REVIEW_NOUN}",
+    re.I,
+)
 # A year alone is a date, not a title ("Who won the World Cup in 2014?").
 _YEAR_ONLY = re.compile(r"^(?:19|20)\d\d$")
 
@@ -572,7 +580,12 @@ def _unknown_title(
     ]
     if not named:
         return None
+    # A place or thing in the title slot is no title unless the question asks of a work:
+    # "Was ist die Hauptstadt von Frankreich?" is general knowledge, "Who directed X?" is not.
+    asks_of_work = counted or _ASKS_OF_A_WORK.search(text) or _VERDICT.search(text)
     for span, by_slot in named:
+        if by_slot and not asks_of_work:
+            continue
         title = _trim_title(span, catalog) if by_slot else span
         # Lower-case words inside a title ("im", "of") are no names; the capitalised are.
         names = [w for w in title.split() if not w[:1].islower()]
@@ -611,9 +624,17 @@ def _narrow_by_vocabulary(
     from index.keyword import tokenize
 
     title_words = {t for w in works for t in normalize(w.title).split()}
+    tokens = re.findall(r"\w+", text.lower())
+    # A word right before the title qualifies the work ("die koreanische Ballerina", "the
+    # Netflix Ballerina"): one work's reviews using it where the others' never do decides.
+    qualifiers = {
+        tokens[i - 1]
+        for i, token in enumerate(tokens)
+        if i > 0 and normalize(token) in title_words and normalize(tokens[i - 1]) not in title_words
+    }
     words = [
         w
-        for w in re.findall(r"\w+", text.lower())
+        for w in tokens
         if len(w) >= 4
         and w not in title_words
         and w not in GENERIC_WORDS
@@ -637,16 +658,21 @@ def _narrow_by_vocabulary(
     vocabulary = catalog.vocabulary([w.work_id for w in works], terms) if terms else {}
     votes: Counter[str] = Counter()
     voters: dict[str, list[str]] = {}
-    for word in words:
-        counts = {
-            w.work_id: sum(vocabulary.get(w.work_id, Counter())[t] for t in groups[word])
-            for w in works
-        }
-        for work_id, count in counts.items():
-            others = max(c for k, c in counts.items() if k != work_id)
-            if (count >= 3 and others == 0) or count >= 4 * (others + 1):
-                votes[work_id] += 1
-                voters.setdefault(work_id, []).append(word)
+    # Words anywhere decide by several mentions; only if none does, a word qualifying the
+    # title decides by one.
+    for voting, alone in ((words, 3), ([w for w in words if w in qualifiers], 1)):
+        for word in voting:
+            counts = {
+                w.work_id: sum(vocabulary.get(w.work_id, Counter())[t] for t in groups[word])
+                for w in works
+            }
+            for work_id, count in counts.items():
+                others = max(c for k, c in counts.items() if k != work_id)
+                if (count >= alone and others == 0) or count >= 4 * (others + 1):
+                    votes[work_id] += 1
+                    voters.setdefault(work_id, []).append(word)
+        if votes:
+            break
     if not votes:
         return works, []
     ranked = votes.most_common()
@@ -723,7 +749,10 @@ _HOW_IS = re.compile(
     r"^\W*(?:wie|how)\s+(?:gut\s+|good\s+)?(?:ist|sind|war|waren|is|are|was|were)\b|"
     r"\btaug(?:t|en|te)\b|"
     r"\bwhat\s+(?:do|did|does)\s+(?:the\s+)?(?:critics?|reviewers?|reviews?)\s+"
-    r"(?:say|think|write)\s+(?:about|of)\b",
+    r"(?:say|think|write)\s+(?:about|of)\b|"
+    # "Wie gut hält sich X an das Buch?", "How well does X follow the book?": a judgement of
+    # how a work does something, whatever the verb.
+    r"^\W*(?:wie\s+gut|how\s+well)\s+\w+",
     re.I,
 )
 _LEAST_LIKED = re.compile(
