@@ -37,7 +37,7 @@ from index.records import Review, Work
 from index.search import HybridSearch
 from index.sentence_store import SentenceStore
 from index.snapshot import Snapshot, snapshot_root
-from index.store import ReviewStore, connect
+from index.store import ReviewStore, connect, store_location
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -147,7 +147,13 @@ class ReviewService:
     @cached_property
     def search(self) -> HybridSearch:
         return HybridSearch(
-            lambda: self.store, self.embedder, snapshots=self.snapshots, lexicon=self.lexicon
+            lambda: self.store,
+            self.embedder,
+            snapshots=self.snapshots,
+            lexicon=self.lexicon,
+            location=self.store.location
+            if self._client is not None
+            else store_location(self.settings.chroma_url),
         )
 
     def view(self) -> CatalogView:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from index.embedding import ReviewEmbedder
 from index.errors import IndexEmptyError
-from index.store import ReviewStore, StoredChunk
+from index.store import EMBEDDED, ReviewStore, StoredChunk
 
 if TYPE_CHECKING:
     from index.snapshot import Snapshot
@@ -57,12 +57,16 @@ class HybridSearch:
         snapshots: Path,
         snapshot: Snapshot | None = None,
         lexicon: Translator | None = None,
+        location: str = EMBEDDED,
     ) -> None:
         # A callable opens the store when a search first needs it: a question about named
         # works is answered from the snapshot alone.
         self._store_of = store if callable(store) else lambda: store
         self._embedder = embedder
         self._root = snapshots
+        # The store's name (index.store.store_location): the generation named beside the
+        # snapshots counts only when it was published into this store.
+        self._location = location
         self._snapshot = snapshot
         self._pinned = snapshot is not None
         # The title translations a snapshot written here gives its catalogue, as the
@@ -84,7 +88,7 @@ class HybridSearch:
         indexer named it beside the snapshots, or else as the store says."""
         from index.snapshot import is_published, published_generation
 
-        named = published_generation(self._root)
+        named = published_generation(self._root, self._location)
         if named is not None and is_published(self._root, named):
             return named
         return str(self._store.fresh_state().get("generation") or "")
@@ -149,6 +153,7 @@ class HybridSearch:
             snapshots=self._root,
             snapshot=pinned,
             lexicon=self._lexicon,
+            location=self._location,
         )
 
     def refresh(self) -> bool:

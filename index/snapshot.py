@@ -103,21 +103,27 @@ def snapshot_root(data_dir: Path, collection: str) -> Path:
     return data_dir / "snapshots" / collection
 
 
-def published_generation(root: Path) -> str | None:
-    """The generation the indexer published last under ``root`` (None: not recorded)."""
+def published_generation(root: Path, location: str) -> str | None:
+    """The generation the indexer published last under ``root`` into the store at
+    ``location`` (index.store.store_location); None when it is not recorded, or recorded
+    for another store that keeps its snapshots here too."""
     try:
-        return (root / CURRENT).read_text(encoding="ascii").strip() or None
+        lines = (root / CURRENT).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return None
+    if len(lines) != 2 or lines[1] != location:
+        return None
+    return lines[0].strip() or None
 
 
-def record_published(root: Path, generation: str) -> None:
-    """Record ``generation`` as the published one, once the store has published it."""
-    if published_generation(root) == generation:
+def record_published(root: Path, generation: str, location: str) -> None:
+    """Record ``generation`` as the one published into the store at ``location``, once the
+    store has published it."""
+    if published_generation(root, location) == generation:
         return
     root.mkdir(parents=True, exist_ok=True)
     partial = root / f"{CURRENT}{PARTIAL}"
-    partial.write_text(generation, encoding="ascii")
+    partial.write_text(f"{generation}\n{location}\n", encoding="utf-8")
     partial.replace(root / CURRENT)
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "reviews"
+EMBEDDED = "embedded"
 _PAGE = 5000
 
 Metadata = dict[str, str | int | float | bool]
@@ -48,6 +49,22 @@ class StoredChunk:
         return str(self.metadata["review_id"])
 
 
+def _server_address(chroma_url: str) -> tuple[str, int]:
+    url = urlparse(chroma_url)
+    if not url.hostname:
+        raise StoreError(f"REVIEWBOT_CHROMA_URL is not a URL: {chroma_url!r}")
+    return url.hostname, url.port or (443 if url.scheme == "https" else 8000)
+
+
+def store_location(chroma_url: str | None) -> str:
+    """The store's name beside its snapshots: "embedded" (the one in the data dir), or the
+    server's host:port. A bot trusts the generation named there only for its own store."""
+    if not chroma_url:
+        return EMBEDDED
+    host, port = _server_address(chroma_url)
+    return f"{host}:{port}"
+
+
 def connect(*, data_dir: Path, chroma_url: str | None = None) -> ClientAPI:
     """An embedded Chroma in ``data_dir/chroma``, or a Chroma server at ``chroma_url``."""
     import chromadb
@@ -56,12 +73,9 @@ def connect(*, data_dir: Path, chroma_url: str | None = None) -> ClientAPI:
     settings = Settings(anonymized_telemetry=False)
     try:
         if chroma_url:
-            url = urlparse(chroma_url)
-            if not url.hostname:
-                raise StoreError(f"REVIEWBOT_CHROMA_URL is not a URL: {chroma_url!r}")
-            port = url.port or (443 if url.scheme == "https" else 8000)
+            host, port = _server_address(chroma_url)
             return chromadb.HttpClient(
-                host=url.hostname, port=port, ssl=url.scheme == "https", settings=settings
+                host=host, port=port, ssl=urlparse(chroma_url).scheme == "https", settings=settings
             )
         data_dir.mkdir(parents=True, exist_ok=True)
         settings.persist_directory = str(data_dir / "chroma")
@@ -104,6 +118,14 @@ def _is_embedded(client: ClientAPI) -> bool:
     return bool(client.get_settings().is_persistent)
 
 
+def _location(client: ClientAPI) -> str:
+    """:func:`store_location` of the store ``client`` is connected to."""
+    settings = client.get_settings()
+    if settings.is_persistent:
+        return EMBEDDED
+    return f"{settings.chroma_server_host}:{settings.chroma_server_http_port}"
+
+
 class ReviewStore:
     """Chunks with their review metadata in one Chroma collection, tied to one embedder.
 
@@ -127,6 +149,11 @@ class ReviewStore:
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def location(self) -> str:
+        """Which store this is, as :func:`store_location` names it."""
+        return _location(self._client)
 
     @property
     def embedder_name(self) -> str:

@@ -24,6 +24,7 @@ from tests.conftest import REPO, SEEDS, CliResult, run_cli
 REVIEWBOT = Path(sys.executable).with_name("reviewbot")
 QUESTION = "Wer hat bei Ballerina Regie geführt?"
 DIRECTORS = ("Lee Chung-hyun", "Len Wiseman")
+OVER_ALL_WORKS = "Welche Kritik lobt die Action?"
 
 COMMANDS: dict[str, tuple[str, ...]] = {
     "ask": ("ask", QUESTION),
@@ -287,7 +288,9 @@ def test_verbose_shows_reviewbots_steps_and_not_the_libraries_info(
 def test_very_verbose_shows_the_libraries_debug_lines_too(
     tmp_path: Path, server_data: dict[str, str]
 ) -> None:
-    result = _run_installed(["-vv", "ask", QUESTION], tmp_path, **server_data)
+    # A question that names no work searches the Chroma server (one about a named work is
+    # answered from the snapshot alone).
+    result = _run_installed(["-vv", "ask", OVER_ALL_WORKS], tmp_path, **server_data)
     assert result.returncode == 0, result.stderr
     assert "INFO httpx: HTTP Request: " in result.stderr
     assert "DEBUG httpcore" in result.stderr

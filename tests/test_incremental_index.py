@@ -14,7 +14,7 @@ from bot.service import ReviewService
 from bot.settings import Settings
 from index.indexing import IndexReport, index_reviews
 from index.snapshot import Snapshot, published_generation, record_published
-from index.store import ReviewStore
+from index.store import EMBEDDED, ReviewStore, store_location
 from tests.conftest import SEEDS, RememberingEmbedder
 
 HEADERLESS = "seeds/000_20005b48146ddf91.txt"
@@ -297,12 +297,14 @@ def test_bots_read_the_published_generation_beside_the_snapshots(
 ) -> None:
     service.index([seeds_copy])
     first = str(service.store.state["generation"])
-    assert published_generation(service.snapshots) == first
+    assert published_generation(service.snapshots, EMBEDDED) == first
     edited = file_of(seeds_copy, WICK)
     edited.write_text(edited.read_text(encoding="utf-8") + "\nEin Nachtrag.\n", encoding="utf-8")
     service.index([seeds_copy])
     second = str(service.store.state["generation"])
-    assert second != first and published_generation(service.snapshots) == second
+    assert second != first and published_generation(service.snapshots, EMBEDDED) == second
+    # Named for the embedded store: a bot of a Chroma server asks its own store instead.
+    assert published_generation(service.snapshots, store_location("http://chroma:8000")) is None
 
     # A question about a named work is answered from the snapshot, without opening the store.
     bot = ReviewService(service.settings, embedder=embedder)
@@ -311,9 +313,9 @@ def test_bots_read_the_published_generation_beside_the_snapshots(
     assert "store" not in vars(bot)
 
     # A run cut short after the store published its generation: the next run names it.
-    record_published(service.snapshots, first)
+    record_published(service.snapshots, first, EMBEDDED)
     assert sorted(service.index([seeds_copy]).unchanged) == ALL
-    assert published_generation(service.snapshots) == second
+    assert published_generation(service.snapshots, EMBEDDED) == second
 
 
 def test_an_index_copied_with_its_reviews_folder_reads_the_copys_reviews(
