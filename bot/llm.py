@@ -258,11 +258,14 @@ class LlmAnswerer:
         offline: Answer,
     ) -> _Request | None:
         """The prompt for the question, or None when the LLM must not be asked."""
-        # Exact metadata answers keep their numbers. A film that is not indexed, or a
-        # language word matching cannot read, leaves nothing for the passages to answer.
+        # Exact metadata answers keep their numbers. A film that is not indexed, a subject
+        # no review mentions, or a language word matching cannot read, leaves nothing for
+        # the passages to answer.
         if offline.kind == "metadata" or not passages:
             return None
-        if offline.status == "not_found" and (question.unknown_title or question.foreign):
+        if offline.status == "not_found" and (
+            question.unknown_title or question.unmentioned or question.foreign
+        ):
             return None
         shown = self._select(question, passages, offline)
         language = LANGUAGE_NAMES.get(question.language, question.language)

@@ -191,6 +191,22 @@ def test_ordinary_questions_name_no_unknown_title(question: str, catalog: Catalo
 
 
 @pytest.mark.parametrize(
+    ("question", "unmentioned"),
+    [
+        ("Wie wird das Wetter morgen in Hamburg?", "Hamburg"),
+        ("Was ist die Hauptstadt von Frankreich?", "Frankreich"),
+        ("Wer spielt Lyra in Der goldene Kompass?", None),
+        ("Worum geht es in Der Pate?", None),
+    ],
+)
+def test_a_subject_no_review_mentions_is_told_apart_from_a_title(
+    question: str, unmentioned: str | None, catalog: Catalog
+) -> None:
+    """No unknown title, but nothing the reviews could answer either: an LLM is not asked."""
+    assert read_question(question, catalog).unmentioned == unmentioned
+
+
+@pytest.mark.parametrize(
     ("question", "intent"),
     [
         ("Wie viele Rezensionen gibt es zu Crank?", "count"),

@@ -222,6 +222,9 @@ class Question:
     inherited: bool = False
     names: list[str] = field(default_factory=list)
     unknown_title: str | None = None
+    # A place or thing asked about that no review mentions and that the question does not
+    # treat as a work ("Hamburg" in "Wie wird das Wetter morgen in Hamburg?").
+    unmentioned: str | None = None
     # Words that picked one of several works sharing a title ("Netflix", "John Wick").
     deciding: list[str] = field(default_factory=list)
     # The language or script the question is written in when it is neither German nor
@@ -295,7 +298,7 @@ def read_question(text: str, catalog: Catalog, *, previous_works: Sequence[Work]
     question.works = works
     question.names = catalog.names_in(text)
     if not works:
-        question.unknown_title = _unknown_title(
+        question.unknown_title, question.unmentioned = _unknown_title(
             text, catalog, language, counted=question.intent is not None
         )
         if question.unknown_title:
@@ -551,8 +554,9 @@ _YEAR_ONLY = re.compile(r"^(?:19|20)\d\d$")
 
 def _unknown_title(
     text: str, catalog: Catalog, language: str, *, counted: bool = False
-) -> str | None:
-    """A title the question names that no indexed work has (the reviews cannot answer).
+) -> tuple[str | None, str | None]:
+    """A title the question names that no indexed work has (the reviews cannot answer), and
+    else a place or thing in the title slot, not asked of as a work, that no review mentions.
 
     Named after "Film" or quoted, any such title counts; in the title slot only a span
     whose words the indexed reviews never use and that names no indexed person, or, in a
@@ -579,24 +583,27 @@ def _unknown_title(
         )
     ]
     if not named:
-        return None
+        return None, None
     # A place or thing in the title slot is no title unless the question asks of a work:
     # "Was ist die Hauptstadt von Frankreich?" is general knowledge, "Who directed X?" is not.
     asks_of_work = counted or _ASKS_OF_A_WORK.search(text) or _VERDICT.search(text)
+    unmentioned = None
     for span, by_slot in named:
-        if by_slot and not asks_of_work:
-            continue
         title = _trim_title(span, catalog) if by_slot else span
         # Lower-case words inside a title ("im", "of") are no names; the capitalised are.
         names = [w for w in title.split() if not w[:1].islower()]
         words = [w for w in normalize(" ".join(names)).split() if w not in ARTICLES]
         if not words or _YEAR_ONLY.match(title) or any(catalog.known_word(w) for w in words):
             continue
+        if by_slot and not asks_of_work:
+            if unmentioned is None and catalog.titles.unused(title):
+                unmentioned = title
+            continue
         if not by_slot or (
             not catalog.titles.find(title) and (counted or catalog.titles.unused(title))
         ):
-            return title
-    return None
+            return title, None
+    return None, unmentioned
 
 
 def _without_article(span: str) -> str:
