@@ -9,6 +9,7 @@ stemmed per language; the parsed table is kept in a small SQLite file.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -70,7 +71,10 @@ class Lexicon:
             return cls()
         stat = path.stat()
         signature = f"{_CACHE_VERSION}:{path.resolve()}:{stat.st_size}:{int(stat.st_mtime)}"
-        database = cache_dir / "lexicon.sqlite"
+        # One file per dictionary: processes share the cache folder, and one that loads
+        # another word list must not replace the table a running bot has yet to open.
+        digest = hashlib.sha256(signature.encode("utf-8")).hexdigest()[:16]
+        database = cache_dir / f"lexicon-{digest}.sqlite"
         if _signature(database) == signature:
             return cls(database)
         log.info("reading the translation dictionary %s (once)", path)
