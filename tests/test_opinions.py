@@ -3,6 +3,7 @@ answered with exact counts and quotes from the right reviews, whatever the wordi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -157,8 +158,9 @@ def test_an_aspect_question_quotes_sentences_about_the_aspect(seeds: ReviewServi
     answer = seeds.ask("Wie ist die Musik in der Netflix-Ballerina?")
     assert answer.kind == "aspect", answer.answer
     assert answer.aspect == "Musik"
-    assert answer.answer.startswith("Ballerina (2023, Lee Chung-hyun): Musik — 1 Rezension")
-    assert all("musik" in s.quote.lower() for s in answer.sources)
+    # Both reviews speak of the music: one of "Musik", the other of its "Score".
+    assert answer.answer.startswith("Ballerina (2023, Lee Chung-hyun): Musik — 2 Rezensionen")
+    assert all(re.search(r"musik|score", s.quote, re.I) for s in answer.sources)
     _quotes_are_verbatim(answer)
 
 
@@ -226,7 +228,7 @@ def test_how_a_named_aspect_is_rated_is_answered_from_the_sentences_about_it(
     answer = seeds.ask("Wie wird die Musik der Netflix-Ballerina bewertet?")
     assert answer.kind == "aspect", answer.answer
     assert answer.aspect == "Musik"
-    assert all("musik" in s.quote.lower() for s in answer.sources)
+    assert all(re.search(r"musik|score", s.quote, re.I) for s in answer.sources)
     rated = seeds.ask("Wie wurde die Netflix-Ballerina bewertet?")
     assert rated.kind == "metadata" and "3.5 von 5" in rated.answer
 

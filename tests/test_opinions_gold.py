@@ -111,23 +111,7 @@ def test_gold_reviews_are_the_indexed_works_reviews(
     assert not problems, problems
 
 
-@pytest.mark.parametrize(
-    "group",
-    [
-        "verdict",
-        "comparison",
-        pytest.param(
-            "aspect",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known gap: 15 of 20 test aspect answers quote only sentences about the "
-                "aspect (0.75). On dev (16 of 19) the misses are a sentence beside the aspect "
-                "quoted among three about it, a question read as about both Ballerinas, and "
-                "one not read as an opinion question ('Wie gut hält sich X an das Buch?')",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("group", ["verdict", "aspect", "comparison"])
 def test_test_split_holds_the_opinion_floor(test_split_outcomes: list[Outcome], group: str) -> None:
     graded = [o for o in test_split_outcomes if FLOOR_GROUP[o.item.kind] == group]
     accuracy = round(sum(o.correct for o in graded) / len(graded), 3)

@@ -362,6 +362,14 @@ def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
         ("Wie gut hält sich der Feuerkelch an das Buch?", "aspect"),
         ("How well does Der goldene Kompass follow the novel?", "aspect"),
         ("Wie gut setzt Crank die Action um?", "aspect"),
+        # "how's", a judging verb first, "what about": an aspect, if the finder names one.
+        ("How's the soundtrack of Crank?", "aspect"),
+        ("how’s the acting in Crank", "aspect"),
+        ("Überzeugt die Geschichte von Crank?", "aspect"),
+        ("Gefällt die Musik in Crank?", "aspect"),
+        ("Funktioniert der Humor in Crank?", "aspect"),
+        ("What about the ending of Crank?", "aspect"),
+        ("Und was ist mit der Musik in Crank?", "aspect"),
         # Not opinions: facts, fields and what the metadata answers.
         ("Welche Schlacht in Die zwei Türme ist die beste?", None),
         ("Wer hat bei Ballerina Regie geführt?", None),
@@ -370,6 +378,9 @@ def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
         ("Welcher Kritiker nennt den Film ein Monster?", None),
         ("How does Stargate end?", None),
         ("Who is the villain in Crank?", None),
+        # Whole words only: "Howson", "überzeugend", "Gefällte" start no question.
+        ("Howson's review of Crank is long.", None),
+        ("Überzeugende Argumente hat Crank nicht.", None),
     ],
 )
 def test_opinion_questions_are_told_by_their_wording(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import mean
 from typing import Literal
 
@@ -25,7 +25,7 @@ import numpy.typing as npt
 from bot.answers import Answer, Polarity, Source, WorkOpinion
 from bot.engine.aspects import AspectFinder, AspectQuery, count_line, review_polarity_counts
 from bot.engine.overlap import sentences_of
-from bot.engine.reading import Question
+from bot.engine.reading import Question, asks_worth
 from bot.screening import SentenceScreen
 from index.linear_head import unit
 from index.opinion_figures import OpinionFigures, WorkFigures
@@ -898,7 +898,20 @@ def answer_aspect(
     """Per work, the reviews that speak of ``aspect``, each quoted by its sentence nearest the
     aspect and counted by that sentence's polarity ("Musik — 2 Rezensionen (unten zitiert):
     1 positiv, 1 negativ"): the count is of exactly the quoted reviews. None when no sentence
-    is about it as surely as the finder's answer threshold asks."""
+    is about it as surely as the finder's answer threshold asks, and for a phrase of the
+    question's own made only of the words that picked one of several works ("Lohnt sich
+    Ballerina auf Netflix?")."""
+    if not aspect.seed:
+        deciding = {word.lower() for word in question.deciding}
+        kept = [word for word in aspect.key.split() if word.lower() not in deciding]
+        if not kept:
+            return None
+        if len(kept) < len(aspect.key.split()):
+            aspect = finder.phrase_aspect(" ".join(kept))
+        if question.opinion == "verdict" and asks_worth(question.text):
+            # "Lohnt sich der Kauf von X?" asks for a verdict: its own noun is an aspect
+            # only when sentences are near it by vector alone, not by using the word.
+            aspect = replace(aspect, stems=frozenset())
     de = question.language == "de"
     labels = _LABELS["de" if de else "en"]
     sources: list[Source] = []

@@ -754,6 +754,11 @@ _WORK_ASKED = re.compile(
 )
 _HOW_IS = re.compile(
     r"^\W*(?:wie|how)\s+(?:gut\s+|good\s+)?(?:ist|sind|war|waren|is|are|was|were)\b|"
+    r"^\W*how['’](?:s|re)\b|"
+    # "Überzeugt die Geschichte von X?", "Gefällt die Musik in X?": a judgement, verb first.
+    r"^\W*(?:überzeug(?:t|en|te|ten)|gefällt|gefallen|gefiel|gelingt|gelingen|gelang|"
+    r"funktioniert|funktionieren)\b|"
+    r"^\W*(?:what|how)\s+about\b|\bwas\s+ist\s+mit\b|"
     r"\btaug(?:t|en|te)\b|"
     r"\bwhat\s+(?:do|did|does)\s+(?:the\s+)?(?:critics?|reviewers?|reviews?)\s+"
     r"(?:say|think|write)\s+(?:about|of)\b|"
@@ -812,6 +817,22 @@ _VERDICT = re.compile(
     re.I,
 )
 # "How good is X?" asks a verdict; "How good is the acting in X?" an aspect of it.
+# A verdict asked in so many words: whether the work is worth it, not how its parts are.
+_WORTH = re.compile(
+    r"\b(?:lohnt|lohnen|lohnenswert\w*|sehenswert\w*|empfehlenswert\w*|worth|"
+    r"recommend\w*|empf(?:ehlen|iehlt|ohlen)\w*)\b|"
+    r"\b(?:should|would)\s+(?:i|you|we)\s+(?:\w+\s+)?(?:watch|see|skip|avoid|bother|buy)\b|"
+    r"\b(?:soll(?:te)?|kann|könnte)\s+(?:ich|man)\b.*\b(?:sehen|schauen|ansehen|anschauen|"
+    r"gucken|kaufen)\b",
+    re.I,
+)
+
+
+def asks_worth(text: str) -> bool:
+    """Whether a question asks if the work is worth it ("Lohnt sich der Kauf von X?")."""
+    return bool(_WORTH.search(text))
+
+
 _HOW_GOOD = re.compile(
     r"^\W*(?:how|wie)\s+(?:good|gut)\s+(?:ist|sind|war|waren|is|are|was|were)\b"
     r"(?!.*\b(?:in|im|of|von|vom|bei|beim|der|des)\s)",
