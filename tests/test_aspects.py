@@ -307,6 +307,7 @@ def test_the_one_sentence_about_the_music_is_quoted_though_it_scores_low(
         # A stem inside a word is not the word: "hervorragender" ends in "-ender".
         ("Ein hervorragender Film.", {"ende"}, False),
         ("Ein Schmusikater.", {"musik"}, False),
+        ("Die Action ist teilweise gut.", {"teil"}, False),
     ],
 )
 def test_a_sentence_uses_the_aspects_word_by_its_stem_or_as_a_compound(

@@ -609,6 +609,8 @@ _MIN_STEM = 5
 _COMPOUND_STEM = 5
 _COMPOUND_TAIL = 3
 _LOOSE_STEM = 8
+# A shorter stem starts a word only with an ending ("Buches", "Endes"; not "teilweise").
+_SHORT_STEM_ENDING = 2
 # A shorter word tells too little ("Min" of "Min-hee"), an acronym ("CGI", "DTS") enough.
 _MIN_WORD = 4
 _LETTERS = re.compile(r"[^\W\d_]+")
@@ -626,15 +628,17 @@ def word_stems(texts: Iterable[str]) -> frozenset[str]:
 
 
 def uses_any(text: str, stems: Iterable[str]) -> bool:
-    """Whether a word of ``text`` starts with one of ``stems``, or (a long stem) ends a
-    compound with it: "Buches", "Filmmusik" and "Spezial-Effekte", not "hervorragender" for
-    "ende"."""
+    """Whether a word of ``text`` starts with one of ``stems`` (a short one only with an
+    ending), or (a long stem) ends a compound with it: "Buches", "Filmmusik" and
+    "Spezial-Effekte"; not "hervorragender" for "ende", nor "teilweise" for "teil"."""
     words = _LETTERS.findall(text.casefold())
     for stem in stems:
         # A long stem stands without its last letter ("cinematograph-y", "-er").
         start = stem[:-1] if len(stem) >= _LOOSE_STEM else stem
         for word in words:
-            if word.startswith(start):
+            if word.startswith(start) and (
+                len(stem) >= _COMPOUND_STEM or len(word) - len(stem) <= _SHORT_STEM_ENDING
+            ):
                 return True
             if len(stem) >= _COMPOUND_STEM:
                 at = word.find(stem, 1)
