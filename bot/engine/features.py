@@ -445,6 +445,8 @@ QUESTION_FEATURES = (
     "best_cross",
     "best_dense",
     "best_dense_cross",
+    "dense_mean",
+    "lexical_mean",
 )
 
 
@@ -455,6 +457,8 @@ QUESTION_FEATURE_COLUMNS: dict[str, tuple[str, ...]] = {
     "best_overlap": ("overlap",),
     "best_dense": ("dense",),
     "best_dense_cross": ("dense",),
+    "dense_mean": ("dense",),
+    "lexical_mean": ("lexical",),
 }
 
 
@@ -482,6 +486,9 @@ def question_features(
             return 0.0
         return float(rows[:, [columns.index(name) for name in names]].sum(axis=1).max())
 
+    def mean(name: str) -> float:
+        return float(rows[:, columns.index(name)].mean()) if len(rows) else 0.0
+
     measured: dict[str, Callable[[], float]] = {
         "best": lambda: float(ordered[0]),
         "second": lambda: float(ordered[1]) if len(ordered) > 1 else 0.0,
@@ -495,6 +502,10 @@ def question_features(
         "best_cross": lambda: float(ordered[0]) * cross_language,
         "best_dense": lambda: best("dense"),
         "best_dense_cross": lambda: best("dense") * cross_language,
+        # How near the question is to the retrieved sentences as a whole: a review that
+        # does not speak of what is asked is far from it everywhere, not only at its best.
+        "dense_mean": lambda: mean("dense"),
+        "lexical_mean": lambda: mean("lexical"),
     }
     return np.array([measured[name]() for name in features])
 
