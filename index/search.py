@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING
 
 from index.embedding import ReviewEmbedder
 from index.errors import IndexEmptyError
-from index.store import EMBEDDED, ReviewStore, StoredChunk
+from index.store import EMBEDDED, ReviewStore, StoredChunk, rank_by_similarity
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from index.snapshot import Snapshot
     from index.titles import Translator
 
@@ -25,6 +28,12 @@ RRF_K = 60
 # one across languages (measured: DESIGN.md, "Hybrid retrieval").
 KEYWORD_WEIGHT_SAME_LANGUAGE = 1.0
 KEYWORD_WEIGHT_OTHER_LANGUAGE = 0.4
+# Up to this many chunks, a search of every work in an embedded store scores each chunk
+# exactly from the snapshot's vectors (read once per generation: 1.5 KB a chunk) instead of
+# asking Chroma's approximate index, whose graph, and so its misses, differ from one build
+# to the next; nor is the vector index loaded for the first question of a process. A bot set
+# to a Chroma server searches the server.
+EXACT_SEARCH_CHUNKS = 5_000
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,8 @@ class HybridSearch:
         # indexer's do.
         self._lexicon = lexicon
         self._lock = threading.Lock()
+        # The generation, chunk ids and vectors of a small index, for exact searches.
+        self._vectors: tuple[str, list[str], npt.NDArray[np.float32]] | None = None
 
     @property
     def generation(self) -> str | None:
@@ -190,6 +201,9 @@ class HybridSearch:
             # 100k chunks, and reading them from an embedded store loads its vector index.
             ids = [c.chunk_id for c in snapshot.chunks_of_works(work_ids)]
             found = snapshot.similarity(vector, ids)[:candidates]
+        elif self._location == EMBEDDED and len(snapshot.chunks) <= EXACT_SEARCH_CHUNKS:
+            ids, matrix = self._all_vectors(snapshot)
+            found = rank_by_similarity(ids, matrix, vector)[:candidates] if ids else []
         else:
             store = self._store
             store.fresh_state()  # reopened if another process re-indexed since it loaded
@@ -200,6 +214,14 @@ class HybridSearch:
         keyword = snapshot.keyword.search(keywords or question, k=candidates, mask=mask)
         known.update(snapshot.chunks.many(c for c, _ in keyword if c not in known))
         return _fuse(dense, keyword, known, language=language)[:k]
+
+    def _all_vectors(self, snapshot: Snapshot) -> tuple[list[str], npt.NDArray[np.float32]]:
+        """The snapshot's chunk ids and vectors, read once per generation."""
+        kept = self._vectors
+        if kept is None or kept[0] != snapshot.generation:
+            ids, matrix = snapshot.all_vectors()
+            kept = self._vectors = (snapshot.generation, ids, matrix)
+        return kept[1], kept[2]
 
 
 def _fuse(

@@ -327,6 +327,20 @@ class Snapshot:
         matrix = np.frombuffer(b"".join(rows), dtype=np.float32).reshape(len(ids), -1)
         return rank_by_similarity(ids, matrix, vector)
 
+    def all_vectors(self) -> tuple[list[str], npt.NDArray[np.float32]]:
+        """Every chunk's id and vector, in the order the chunks were stored (for an exact
+        search of a small index)."""
+        import numpy as np
+
+        rows = self._database.rows(
+            "SELECT v.chunk_id, v.vector FROM vectors AS v"
+            " JOIN chunks AS c USING (chunk_id) ORDER BY c.position"
+        )
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        return [str(r[0]) for r in rows], matrix.reshape(len(rows), -1)
+
     # -- the catalogue's review source ------------------------------------------------
 
     def reviews(self) -> list[Review]:
