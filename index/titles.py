@@ -69,9 +69,11 @@ _JOINERS = ARTICLES | frozenset(
 )
 # Chunks (or reviews) of other works that use a word before it counts as an everyday word.
 EVERYDAY_WORD_CHUNKS = 3
-# In a large corpus a one-word title is an everyday word only when other works' chunks use
-# it at least this often per work: at 110k chunks (9,797 works) "Ballerina" is used in 29
-# chunks of other films and stays a title, "Leben" in 382 and is a word.
+# In a large corpus a one-word title, or a title part of two content words or more, is
+# everyday words only when other works' chunks use its rarest word at least this often per
+# work: at 110k chunks (9,797 works) "Ballerina" is used in 29 chunks of other films and
+# stays a title, as "Sommer am See" ("sommer": 24) names its film; "Leben" (382) is a word.
+# A one-word part ("Sommer" alone) keeps the fixed count.
 EVERYDAY_TITLE_PER_WORK = 0.01
 # rapidfuzz ratio (0..100) a span must reach against a title, and the shortest title that
 # is matched fuzzily at all: "Kompas" may find "Kompass", "Crank" must not find "Frank".
@@ -144,7 +146,8 @@ class TitleIndex:
         for work in works:
             if not work.title.startswith("("):
                 self.works.setdefault(work.work_id, work)
-        # A whole one-word title other works' reviews use this often is an everyday word.
+        # Whole titles and parts of several words that other works' reviews use this often
+        # are everyday words.
         self._everyday_title = max(EVERYDAY_WORD_CHUNKS, EVERYDAY_TITLE_PER_WORK * len(self.works))
         vocabulary = vocabulary or {}
         if term_totals is None:
@@ -310,7 +313,9 @@ class TitleIndex:
         content = [w for w in words if w.isdigit() or (len(w) >= 3 and not _stop_word(w))]
         if not content or all(w.isdigit() for w in content):
             return False
-        return self._elsewhere([w for w in content if not w.isdigit()]) < (EVERYDAY_WORD_CHUNKS)
+        words_used = [w for w in content if not w.isdigit()]
+        everyday = self._everyday_title if len(content) > 1 else EVERYDAY_WORD_CHUNKS
+        return self._elsewhere(words_used) < everyday
 
     # -- matching -----------------------------------------------------------------------
 

@@ -94,15 +94,19 @@ def test_a_work_is_named_as_people_write_it(
 
 def test_a_one_word_title_stays_a_title_in_a_corpus_of_thousands_of_works() -> None:
     """At 110k chunks (9,797 works) other films' reviews used "ballerina" in 29 chunks, and
-    neither Ballerina was named any more; "Leben", in 382 chunks, is a word there."""
+    neither Ballerina was named any more, nor "Der letzte Sommer am See" by "Sommer am See"
+    ("sommer": 24 chunks); "Leben", in 382 chunks, is a word there."""
     reviews = _reviews(extra_works=9_800)
-    totals = Counter({"ballerina": 29, "leb": 382, "leben": 382})
+    totals = Counter({"ballerina": 29, "leb": 382, "leben": 382, "somm": 24, "see": 40_603})
     big = Catalog.build(reviews, vocabulary={}, term_totals=totals)
 
     assert _named("Wer hat bei Ballerina Regie geführt?", big) == BALLERINAS
     assert _named("Who directed the 2025 Ballerina?", big) == [("Ballerina", 2025)]
     assert _named("Was lernt man über das Leben?", big) == []
     assert _named("Wie endet „Leben“?", big) == [("Leben", 2019)]
+    # A part of several words names its film as in a small corpus; one word alone does not.
+    assert _named("Worum geht es in Sommer am See?", big) == SOMMER
+    assert _named("Wie war euer Sommer?", big) == []
 
 
 def test_in_a_small_corpus_a_title_other_reviews_use_a_few_times_is_a_word() -> None:
