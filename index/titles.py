@@ -233,8 +233,9 @@ class TitleIndex:
         added = [whole] if self._add(work, whole, "title", whole=True) else []
         parts = [p.split() for p in [whole, *(normalize(p) for p in _PARTS.split(title))] if p]
         bares = [words[1:] if words[0] in ARTICLES and len(words) > 1 else words for words in parts]
+        telling = self._rarest(whole.split())
         for words, bare in zip(parts[1:], bares[1:], strict=True):
-            if self._distinctive(bare):
+            if self._distinctive(bare, telling):
                 for key in (" ".join(words), " ".join(bare)):
                     if self._add(work, key, "title"):
                         added.append(key)
@@ -248,7 +249,7 @@ class TitleIndex:
                         and _in_dictionary(piece[0], lexicon)
                     ):
                         continue  # "Land" of "Tremors - Im Land der Raketenwürmer" is a word
-                    if piece and self._distinctive(piece) and self._add(work, key, "part"):
+                    if piece and self._distinctive(piece, telling) and self._add(work, key, "part"):
                         added.append(key)
         if lexicon is not None:
             raw = {normalize(w): w for w in _TOKEN.findall(title)}
@@ -308,14 +309,25 @@ class TitleIndex:
             counts.append(max(self._totals[s] - self._own[s] for s in stems))
         return min(counts, default=0)
 
-    def _distinctive(self, words: Sequence[str]) -> bool:
-        """Whether some word of ``words`` is rare in other works' reviews (and not a joiner)."""
-        content = [w for w in words if w.isdigit() or (len(w) >= 3 and not _stop_word(w))]
+    def _distinctive(self, words: Sequence[str], telling: str | None = None) -> bool:
+        """Whether some word of ``words`` is rare in other works' reviews (and not a joiner).
+
+        A part of two content words or more that holds ``telling``, the title's rarest word,
+        is measured against the corpus's size ("Sommer am See" of "Der letzte Sommer am
+        See"); any other part against the fixed count ("Premium Edition" of a DVD's title).
+        """
+        content = _content_words(words)
         if not content or all(w.isdigit() for w in content):
             return False
         words_used = [w for w in content if not w.isdigit()]
-        everyday = self._everyday_title if len(content) > 1 else EVERYDAY_WORD_CHUNKS
+        scaled = len(content) > 1 and telling in content
+        everyday = self._everyday_title if scaled else EVERYDAY_WORD_CHUNKS
         return self._elsewhere(words_used) < everyday
+
+    def _rarest(self, words: Sequence[str]) -> str | None:
+        """The content word of ``words`` other works' reviews use least (while building)."""
+        content = [w for w in _content_words(words) if not w.isdigit()]
+        return min(content, key=lambda w: self._elsewhere([w]), default=None)
 
     # -- matching -----------------------------------------------------------------------
 
@@ -357,6 +369,10 @@ class TitleIndex:
                     if one_word_part and not tokens[start].capitalised:
                         continue
                     weight = len(key) * (1.0 if alias.how == "title" else 0.9)
+                    if alias.whole:
+                        # A work's whole title wins over the same words as part of another
+                        # title ("Arielle, die Meerjungfrau - Wie alles begann").
+                        weight += 0.5
                     match = TitleMatch(self.works[alias.work_id], key, key, alias.how, 100.0)
                     found.append((start, end, weight, match))
         return found
@@ -390,7 +406,9 @@ class TitleIndex:
             for alias in self._of(key):
                 if alias.how == "title":
                     match = TitleMatch(self.works[alias.work_id], key, span, "fuzzy", score)
-                    found.append((start, end, len(key) * score / 100, match))
+                    # Worth no more than the characters it matched: a longer title found
+                    # with a typo loses to an exact match of the same words.
+                    found.append((start, end, min(len(key), len(span)) * score / 100, match))
         return found
 
     def _translations(self, tokens: list[_Token]) -> list[tuple[int, int, float, TitleMatch]]:
@@ -479,6 +497,10 @@ def _tokens(text: str) -> list[_Token]:
         for key in normalize(raw).split():
             tokens.append(_Token(raw, key, found.start(), found.end(), capitalised))
     return tokens
+
+
+def _content_words(words: Sequence[str]) -> list[str]:
+    return [w for w in words if w.isdigit() or (len(w) >= 3 and not _stop_word(w))]
 
 
 def _quoted(text: str, token: _Token) -> bool:

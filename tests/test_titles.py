@@ -31,7 +31,7 @@ def _work(title: str, year: int, director: str | None = None) -> Work:
 
 def _reviews(extra_works: int = 0) -> list[Review]:
     rows: list[tuple[str, int, str | None, str | None]] = list(WORKS)
-    rows += [(f"Film Nummer {n}", 2000, None, None) for n in range(extra_works)]
+    rows += [(f"Opus{n:05d}", 2000, None, None) for n in range(extra_works)]
     return [
         Review(
             review_id=f"r{n}",
@@ -97,7 +97,10 @@ def test_a_one_word_title_stays_a_title_in_a_corpus_of_thousands_of_works() -> N
     neither Ballerina was named any more, nor "Der letzte Sommer am See" by "Sommer am See"
     ("sommer": 24 chunks); "Leben", in 382 chunks, is a word there."""
     reviews = _reviews(extra_works=9_800)
-    totals = Counter({"ballerina": 29, "leb": 382, "leben": 382, "somm": 24, "see": 40_603})
+    # The counts of that corpus.
+    totals = Counter(
+        {"ballerina": 29, "leb": 382, "leben": 382, "letzt": 482, "somm": 24, "see": 40_603}
+    )
     big = Catalog.build(reviews, vocabulary={}, term_totals=totals)
 
     assert _named("Wer hat bei Ballerina Regie geführt?", big) == BALLERINAS
@@ -122,3 +125,33 @@ def test_the_title_index_finds_the_typo_and_keeps_the_alias_it_matched() -> None
     [match] = index.find("Wie ist die Vermesung des Schweigens?")
     assert match.how == "fuzzy"
     assert match.work.title == "Die Vermessung des Schweigens"
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "Arielle, die Meerjungfrau - Wie alles begann",  # the same words as a part
+        "Arielle, die Meerjungfrau 2: Sehnsucht nach dem Meer",  # one character more
+    ],
+)
+def test_a_whole_title_wins_over_another_title_that_begins_with_it(other: str) -> None:
+    index = TitleIndex([_work("Arielle, die Meerjungfrau", 1989), _work(other, 2000)])
+
+    found = index.find("Wie viele Sterne bekommt Arielle, die Meerjungfrau?")
+
+    assert [m.work.title for m in found] == ["Arielle, die Meerjungfrau"]
+
+
+def test_in_a_large_corpus_a_part_without_the_titles_rarest_word_names_nothing() -> None:
+    """ "Premium Edition" ends "Dieses obskure Objekt der Begierde - Arthaus Premium Edition";
+    at 110k chunks other films' reviews use "premium" 52 times, "begierde" 8."""
+    works = [_work("Dieses obskure Objekt der Begierde - Arthaus Premium Edition", 1977)]
+    works += [_work(f"Opus{n:05d}", 2000) for n in range(9_800)]
+    totals = Counter(
+        {"premium": 52, "edition": 301, "arthaus": 16, "obskur": 11, "objekt": 35, "begierd": 8}
+    )
+    index = TitleIndex(works, term_totals=totals)
+
+    assert index.find("Wie lang ist das Making of der Premium Edition von Das Parfum?") == []
+    [match] = index.find("Wie ist Objekt der Begierde?")
+    assert match.work.year == 1977
