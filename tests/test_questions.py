@@ -370,6 +370,16 @@ def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
         ("Funktioniert der Humor in Crank?", "aspect"),
         ("What about the ending of Crank?", "aspect"),
         ("Und was ist mit der Musik in Crank?", "aspect"),
+        ("Wie bewerten die Rezensenten die Effekte in Crank?", "aspect"),
+        ("Is the acting in Crank convincing?", "aspect"),
+        ("Kann die Musik in Crank überzeugen?", "aspect"),
+        ("Wie steht es um die Bildqualität von Crank?", "aspect"),
+        ("Crank: wie ist die Musik?", "aspect"),
+        ("What's the acting like in Crank?", "aspect"),
+        ("How does the music in Crank hold up?", "aspect"),
+        ("Wie gelungen ist die Musik in Crank?", "aspect"),
+        ("What are the reviews saying about the action in Crank?", "aspect"),
+        ("Opinions on the soundtrack of Crank?", "verdict"),
         # Not opinions: facts, fields and what the metadata answers.
         ("Welche Schlacht in Die zwei Türme ist die beste?", None),
         ("Wer hat bei Ballerina Regie geführt?", None),
@@ -381,6 +391,8 @@ def test_dictionary_file_is_a_real_ding_file(tmp_path: Path) -> None:
         # Whole words only: "Howson", "überzeugend", "Gefällte" start no question.
         ("Howson's review of Crank is long.", None),
         ("Überzeugende Argumente hat Crank nicht.", None),
+        ("Wie lang ist Crank?", None),
+        ("How does Crank hold its villain back?", None),
     ],
 )
 def test_opinion_questions_are_told_by_their_wording(

@@ -760,8 +760,20 @@ _HOW_IS = re.compile(
     r"funktioniert|funktionieren)\b|"
     r"^\W*(?:what|how)\s+about\b|\bwas\s+ist\s+mit\b|"
     r"\btaug(?:t|en|te)\b|"
-    r"\bwhat\s+(?:do|did|does)\s+(?:the\s+)?(?:critics?|reviewers?|reviews?)\s+"
-    r"(?:say|think|write)\s+(?:about|of)\b|"
+    r"\bwhat\s+(?:do|did|does|are|were)\s+(?:the\s+)?(?:critics?|reviewers?|reviews?)\s+"
+    r"(?:say|saying|think|thinking|write|writing)\s+(?:about|of)\b|"
+    # "Crank: wie ist die Musik?", "Wie gelungen ist die Musik?", "Wie steht es um die
+    # Bildqualität?", "What's the acting like?", "How does the music hold up?"
+    r"[:–—]\s*(?:wie|how)\s+(?:ist|sind|war|waren|is|are|was|were)\b|"
+    r"^\W*(?:wie|how)\s+(?:gelungen|überzeugend|stark|schwach|schlecht|bad|strong|weak|"
+    r"convincing)\s+(?:ist|sind|war|waren|is|are|was|were)\b|"
+    r"\bwie\s+steht\s+es\s+(?:um|mit)\b|"
+    r"^\W*what(?:['’]s|\s+(?:is|are|was|were))\s+(?:the\s+)?[\w\s-]+\blike\b|"
+    r"^\W*how\s+(?:does|do|did)\s+the\s+.+\b(?:hold\s+up|fare|come\s+across)\b|"
+    # "Wie bewerten die Rezensenten die Effekte?", "Is the acting convincing?", "Kann die
+    # Musik überzeugen?": a judgement of a part, whatever the wording around it.
+    r"^\W*wie\s+(?:bewerten|beurteilen|sehen)\b|"
+    r"\b(?:convincing|überzeugen|überzeugend)\b|"
     # "Wie gut hält sich X an das Buch?", "How well does X follow the book?": a judgement of
     # how a work does something, whatever the verb.
     r"^\W*(?:wie\s+gut|how\s+well)\s+\w+",
@@ -791,7 +803,9 @@ _VERDICT = re.compile(
     r"gucken)\b|"
     r"\b(?:wie|how)\b.*\b(?:an|ab|received|reviewed|ankommt|aufgenommen|abgeschnitten)"
     r"\s*[?.!]?\s*$|"
-    r"\b(?:verdict|consensus|urteil|gesamturteil|fazit|resonanz|reception)\s+(?:on|of|about|"
+    r"\b(?:welche|what)\s+(?:meinung|opinion)\b|"
+    r"\b(?:verdict|consensus|urteil|gesamturteil|fazit|resonanz|reception|opinions?|"
+    r"thoughts)\s+(?:on|of|about|"
     r"for|über|zu|zum|zur|von|vom)\b|"
     r"^\W*(?:gefällt|gefiel|gefallen|mögen|mochten|loben|lobten|likes?)\b.*\b(?:critics?|"
     r"reviewers?|kritik\w*|rezens\w*)\b|"
