@@ -104,11 +104,13 @@ def _runtime_cases(folder: Path) -> list[tuple[str, str, frozenset[str], dict[st
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    """No REVIEWBOT_ setting from outside the test, no .env, no dictionary to load."""
+    """No REVIEWBOT_ setting from outside the test, no .env, no dictionary to load, and a
+    cache of its own, so a dictionary a case loads is parsed into no cache a bot shares."""
     for name in [n for n in os.environ if n.startswith("REVIEWBOT_")]:
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("REVIEWBOT_DICTIONARY", "")
+    monkeypatch.setenv("REVIEWBOT_CACHE_DIR", str(tmp_path / "cache"))
     return monkeypatch
 
 
