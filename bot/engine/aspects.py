@@ -112,6 +112,8 @@ class AspectQuery:
     # Word stems a sentence about the aspect is likely to use: the seed's names and its own
     # phrases' words, or the phrase's words, and the question's words that named it.
     stems: frozenset[str] = frozenset()
+    # False when only sentences near it by vector may be quoted ("Lohnt sich der Kauf?").
+    by_words: bool = True
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,8 @@ class AspectData:
     # A sentence that uses a word of the aspect (``AspectQuery.stems``) is quoted from this
     # score on; one that uses none only from the aspect's ``threshold`` (``about``'s).
     lexical_threshold: float = 1.0
+    # A word this near a phrase of the question's own stands for it in another language.
+    translation_threshold: float = 1.01
 
     def threshold(self, key: str | None) -> float:
         return self.raised.get(key, self.about_threshold) if key else self.phrase_threshold
@@ -176,6 +180,7 @@ class AspectData:
                 float(answering.get("opinion_ask_threshold", thresholds["ask_threshold"])),
                 float(answering.get("word_ask_threshold", 1.01)),
                 float(answering.get("lexical_threshold", 1.0)),
+                float(answering.get("translation_threshold", 1.01)),
             )
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise ConfigurationError(
@@ -475,7 +480,8 @@ class AspectFinder:
             return []
         data = self._data
         scores = self.scores(aspect.vector, sentence_vectors, phrase=not aspect.seed)
-        using = np.asarray([uses_any(text, aspect.stems) for text in texts], dtype=bool)
+        stems = aspect.stems if aspect.by_words else frozenset()
+        using = np.asarray([uses_any(text, stems) for text in texts], dtype=bool)
         lexical = data.lexical_threshold
         sure = data.threshold(aspect.key if aspect.seed else None)
         eligible = (using & (scores >= lexical)) | (scores >= sure)
@@ -483,7 +489,19 @@ class AspectFinder:
             return self._best_per_review(
                 np.where(eligible, scores, -np.inf), lexical, texts, review_ids, allows
             )
+        if not aspect.seed and not aspect.by_words:
+            return []
         if not aspect.seed:
+            # A phrase asked in the other language than the reviews ("the book" of German
+            # reviews) shares no word with them: the words of its nearest sentences that the
+            # embedder puts next to it ("Buch", "Bücher") stand in for its own.
+            stems = word_stems(self._words_beside(aspect.key, scores, texts))
+            using = np.asarray([uses_any(text, stems) for text in texts], dtype=bool)
+            eligible = using & (scores >= lexical)
+            if stems and eligible.any():
+                return self._best_per_review(
+                    np.where(eligible, scores, -np.inf), lexical, texts, review_ids, allows
+                )
             return []
         # No sentence is sure: the one nearest the aspect, alone, when it is near enough or
         # stands out from the work's other sentences.
@@ -492,6 +510,29 @@ class AspectFinder:
         if best < floor and best >= scores.mean() + data.answer_standout * scores.std():
             floor = best
         return self._best_per_review(scores, floor, texts, review_ids, allows)[:1]
+
+    def _words_beside(
+        self, phrase: str, scores: npt.NDArray[np.float32], texts: Sequence[str]
+    ) -> list[str]:
+        """The words of the sentences nearest the phrase whose query vectors are as near one
+        of its words as a word and its translation ("book" and "Buch")."""
+        stop = _stopwords() | self._data.framing
+        own = [w for w in _LETTERS.findall(phrase) if len(w) >= _MIN_WORD]
+        if not own:
+            return []
+        vectors = np.stack([self._phrase_vector(w) for w in own])
+        words = dict.fromkeys(
+            word
+            for index in np.argsort(-scores, kind="stable")[:_TRANSLATION_SENTENCES]
+            for word in _LETTERS.findall(texts[index])
+            if len(word) >= _MIN_WORD and word.lower() not in stop
+        )
+        return [
+            word
+            for word in words
+            if float((vectors @ self._phrase_vector(word)).max())
+            >= self._data.translation_threshold
+        ]
 
     def _best_per_review(
         self,
@@ -615,6 +656,8 @@ _LOOSE_STEM = 8
 _SHORT_STEM_ENDING = 2
 # A shorter word tells too little ("Min" of "Min-hee"), an acronym ("CGI", "DTS") enough.
 _MIN_WORD = 4
+# The sentences nearest a phrase whose words may translate it.
+_TRANSLATION_SENTENCES = 12
 _LETTERS = re.compile(r"[^\W\d_]+")
 
 

@@ -911,7 +911,7 @@ def answer_aspect(
         if question.opinion == "verdict" and asks_worth(question.text):
             # "Lohnt sich der Kauf von X?" asks for a verdict: its own noun is an aspect
             # only when sentences are near it by vector alone, not by using the word.
-            aspect = replace(aspect, stems=frozenset())
+            aspect = replace(aspect, by_words=False)
     de = question.language == "de"
     labels = _LABELS["de" if de else "en"]
     sources: list[Source] = []
