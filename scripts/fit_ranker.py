@@ -31,9 +31,11 @@ file give the same bytes). A refit that tries other features names them (``--fea
 The answer threshold is the one whose neighbourhood (``--threshold-window`` either side)
 answers the dev questions best on average: dev accuracy against the threshold has spikes one
 question wide, and a threshold on a spike does not carry to other questions. The model
-shipped now is reproduced from scratch by ``scripts/fit_ranker.py --work DIR`` (indexing the
-four corpora into ``DIR``), or from kept rows by ``--rows FILE``; it was fitted with
-``--threshold-window 0.05`` and the feature lists of the model before it.
+shipped now is written again, byte for byte, by ``scripts/fit_ranker.py --work DIR`` with
+``DIR`` empty or new (the four corpora are indexed into it afresh; an index built by older
+code retrieves other passages for a few questions and gives other rows), or from the rows
+such a run kept by ``--rows FILE``; it was fitted with ``--threshold-window 0.05`` and the
+feature lists of the model before it.
 """
 
 from __future__ import annotations
