@@ -354,7 +354,9 @@ def _translations(
     for language in _LANGUAGES:
         if language == question.language:
             continue
-        groups = [lexicon.translate(w, source=question.language, target=language) for w in words]
+        groups = [
+            lexicon.translate(w, source=question.language, target=language) for w in sorted(words)
+        ]
         groups = [g for g in groups if g]
         weights = rarity.weights(sorted({stem for g in groups for stem in g}))
         found[language] = [(g, max(weights[stem] for stem in g)) for g in groups]
