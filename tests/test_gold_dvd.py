@@ -19,13 +19,12 @@ GOLD = REPO / "tests" / "gold"
 DVD_DATA = SHARED_DATA / "webis_cls10" / "de_dvd.jsonl"
 K = 5
 
-# Test split of dvd.jsonl, measured with review fields, rating scales and the unknown titles
-# read from the question (accuracy 0.74, recall@5 0.86, refusal 0.87, German 0.69 and
-# English 0.79; when the set was written: 0.44, 0.56, 0.47, 0.54 and 0.34), less 0.05. The
-# refusal floor is 11 of its 15 questions: one CI run on a busy machine refused 11, the
-# others 13, so two borderline refusals move with the run.
-FLOORS = {"accuracy": 0.69, "recall": 0.81, "refusal": 0.73}
-LANGUAGE_FLOORS = {"de": 0.64, "en": 0.74}
+# Test split of dvd.jsonl, measured with the ranker refitted by scripts/fit_ranker.py
+# (accuracy 0.77, recall@5 0.89, refusal 0.80, German 0.71 and English 0.82; when the set was
+# written: 0.44, 0.56, 0.47, 0.54 and 0.34), less 0.05. The refusal floor is 11 of its 15
+# questions, one below the 12 measured: a question is worth 0.067 there.
+FLOORS = {"accuracy": 0.72, "recall": 0.84, "refusal": 0.73}
+LANGUAGE_FLOORS = {"de": 0.66, "en": 0.77}
 
 pytestmark = pytest.mark.skipif(not DVD_DATA.exists(), reason=f"{DVD_DATA} is not there")
 
