@@ -334,19 +334,20 @@ class ReviewService:
         """A verdict, comparison or extreme review, counted exactly and quoted.
 
         A question that names an aspect ("Wie ist die Musik in X?") goes to the aspect
-        answer. None (the text answers) for a question that only might have been an opinion,
-        and for one that names a seed aspect no sentence is surely about.
+        answer; when no review of the work speaks of a seed aspect it names, the answer says
+        so and gives the work's verdict counts. None (the text answers) for a question that
+        only might have been an opinion.
         """
         view = view or self.view()
         if read.opinion in ("verdict", "aspect") and read.works:
             aspect = self.asked_aspect(read)
-            answer = self.answer_aspect(read, view=view, aspect=aspect)
+            answer = self.answer_aspect(read, view=view, aspect=aspect, say_none=True)
             if answer is not None:
                 return answer
             if aspect is not None and aspect.seed:
-                # No sentence is surely about the seed aspect named: the passages answer,
-                # not the whole reviews' verdict. A phrase of the question's own ("worth
-                # seeing") is often the verdict's own words: it is answered as a verdict.
+                # The works have no sentences to read: the passages answer. A phrase of the
+                # question's own ("worth seeing") is often the verdict's own words: it is
+                # answered as a verdict.
                 return None
         if read.opinion == "aspect":
             return None  # "How is Ok-ju related to Min-hee?" asks the text, not an opinion
@@ -368,14 +369,18 @@ class ReviewService:
         *,
         view: CatalogView | None = None,
         aspect: AspectQuery | None = None,
+        say_none: bool = False,
     ) -> Answer | None:
         """The named works' sentences about the aspect the question names (``aspect``, or
         else the one it asks about), a seed aspect or a phrase of its own, counted by
-        polarity; None when it names none, or no sentence is surely about it."""
+        polarity; None when it names none, or no sentence is about it, unless ``say_none``
+        asks for the answer that no review speaks of a seed aspect."""
         aspect = aspect or self.asked_aspect(read)
         if aspect is None:
             return None
-        return answer_aspect(read, self.opinion_reader(view), self.aspects, aspect)
+        return answer_aspect(
+            read, self.opinion_reader(view), self.aspects, aspect, say_none=say_none
+        )
 
     @cached_property
     def aspects(self) -> AspectFinder:

@@ -246,11 +246,11 @@ def test_an_aspect_outside_the_seed_list_is_answered_from_the_sentences_about_it
     _quotes_are_verbatim(answer)
 
 
-def test_a_verdict_on_a_seed_aspect_no_sentence_is_about_is_answered_from_the_passages(
+def test_a_seed_aspect_no_review_speaks_of_is_answered_with_none_and_the_verdict(
     tmp_path: Path, embedder: RememberingEmbedder
 ) -> None:
-    """No sentence speaks of the music: the answer is the passages', not the whole reviews'
-    verdict (which would answer another question)."""
+    """No sentence speaks of the music: the answer says that none of the two reviews does,
+    quotes nothing, and gives the work's verdict counts; the passages do not answer."""
     reviews = tmp_path / "reviews"
     reviews.mkdir()
     (reviews / "ostsee.txt").write_text(
@@ -270,5 +270,34 @@ def test_a_verdict_on_a_seed_aspect_no_sentence_is_about_is_answered_from_the_pa
     music = service.ask("Lohnt sich Kaltfront wegen der Filmmusik?")
     verdict = service.ask("Lohnt sich Kaltfront?")
 
-    assert music.kind == "passages" and not music.opinions, music.answer
+    assert music.kind == "aspect" and not music.sources, music.answer
+    first, counts = music.answer.splitlines()
+    assert first == "Kaltfront: Musik — keine der 2 Rezensionen spricht davon."
+    assert counts == f"Gesamturteil — {verdict.answer.splitlines()[0]}"
     assert verdict.kind == "verdict" and verdict.opinions
+    english = service.ask("How is the music in Kaltfront?")
+    assert english.answer.startswith("Kaltfront: Music — none of its 2 reviews speaks of it.")
+
+
+def test_a_sentence_that_only_comes_nearest_a_seed_aspect_is_not_counted_as_about_it(
+    seeds: ReviewService,
+) -> None:
+    """The one review of the 2025 Ballerina speaks of neither its humour nor its picture
+    quality. Of the humour it says nothing at all; the sentence nearest the picture quality
+    ("… die Action … von bestechend hoher Qualität") is quoted as the nearest, not counted
+    as a review about it."""
+    humour = seeds.ask("How is the humour in Ballerina (2025)?")
+    assert humour.kind == "aspect" and not humour.sources, humour.answer
+    assert humour.answer.splitlines() == [
+        "Ballerina (2025, Len Wiseman): Humour — its one review does not speak of it.",
+        "Overall — Ballerina (2025, Len Wiseman): 1 of 1 review positive",
+    ]
+    picture = seeds.ask("Wie ist das Bild von Ballerina (2025)?")
+    lines = picture.answer.splitlines()
+    assert lines[0] == (
+        "Ballerina (2025, Len Wiseman): Bildqualität — in der einen Rezension nicht genannt; "
+        "am nächsten kommt dieser Satz:"
+    )
+    assert "(unten zitiert)" not in picture.answer
+    assert lines[-1].startswith("Gesamturteil — Ballerina (2025, Len Wiseman): 1 von 1")
+    _quotes_are_verbatim(picture)

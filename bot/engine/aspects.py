@@ -43,8 +43,13 @@ phrase's words. A word is found by its stem, at the start of a word or the end o
 ("Buches", "Filmmusik", "Spezial-Effekte"). A sentence beside the aspect that the embedder
 puts near it ("Der letzte wirklich gute Film ...", asked about the ending) is no longer quoted
 among those that name it. When no sentence is sure, a seed aspect's one nearest sentence is
-quoted alone from the looser answer threshold, or when it stands out from the work's other
-sentences (``standout``, in deviations); an aspect of its own is then not answered. Chosen
+quoted alone from the looser answer threshold, or when it uses a word of the aspect and
+stands out from the work's other sentences (``standout``, in deviations); one that uses no
+word of the aspect is quoted only as the nearest, and the answer says that no review names
+the aspect (of nine such sentences read on DVD and seed works whose reviews do not discuss
+the aspect asked, none was about it; of the three dev questions answered this way, two quote
+a sentence that is, "Sprecher" and "Stimme" for the dubbing, "Leistung" for the acting, and
+so say less than they could). An aspect of its own is then not answered. Chosen
 on the dev aspect questions of the opinion gold set (``answering`` in the data file): 36 of
 37 are answered right through the service (26 of 37 with the rule before, which quoted each
 review's nearest sentence within a margin of the work's best); on test, 17 of 20 (16 before).
@@ -114,6 +119,16 @@ class AspectQuery:
     stems: frozenset[str] = frozenset()
     # False when only sentences near it by vector may be quoted ("Lohnt sich der Kauf?").
     by_words: bool = True
+
+
+@dataclass(frozen=True)
+class Quotes:
+    """The sentences an answer about an aspect quotes, best first; not ``sure`` when the
+    one quoted is only the work's sentence nearest the aspect and uses none of its words
+    (an answer then says that no review names the aspect)."""
+
+    indices: list[int]
+    sure: bool = True
 
 
 @dataclass(frozen=True)
@@ -468,16 +483,28 @@ class AspectFinder:
         review_ids: Sequence[str],
         allows: Callable[[str], bool] | None = None,
     ) -> list[int]:
+        """Indices of the sentences an answer about the aspect quotes (``quotes``)."""
+        return self.quotes(aspect, sentence_vectors, texts, review_ids, allows).indices
+
+    def quotes(
+        self,
+        aspect: AspectQuery,
+        sentence_vectors: Vectors,
+        texts: Sequence[str],
+        review_ids: Sequence[str],
+        allows: Callable[[str], bool] | None = None,
+    ) -> Quotes:
         """Indices of the sentences an answer about the aspect quotes, best first: per review
         its nearest sentence of those surely about it (one that uses a word of the aspect
         and reaches the lexical threshold, or any that reaches ``about``'s threshold); at most
         ``answer_reviews`` reviews, a repeated text once. When none is sure, a seed aspect's
-        nearest sentence is quoted alone if it reaches the answer threshold or stands out
-        from the work's other sentences by ``answer_standout`` deviations; an aspect outside
-        the seeds is not quoted. A sentence that ``allows`` refuses is skipped for the
-        review's next best."""
+        nearest sentence is quoted alone if it reaches the answer threshold, or if it uses a
+        word of the aspect and stands out from the work's other sentences by
+        ``answer_standout`` deviations; it is ``sure`` only when it uses a word of the aspect.
+        An aspect outside the seeds is then not quoted. A sentence that ``allows`` refuses is
+        skipped for the review's next best."""
         if len(texts) == 0:
-            return []
+            return Quotes([])
         data = self._data
         scores = self.scores(aspect.vector, sentence_vectors, phrase=not aspect.seed)
         stems = aspect.stems if aspect.by_words else frozenset()
@@ -486,11 +513,13 @@ class AspectFinder:
         sure = data.threshold(aspect.key if aspect.seed else None)
         eligible = (using & (scores >= lexical)) | (scores >= sure)
         if eligible.any():
-            return self._best_per_review(
-                np.where(eligible, scores, -np.inf), lexical, texts, review_ids, allows
+            return Quotes(
+                self._best_per_review(
+                    np.where(eligible, scores, -np.inf), lexical, texts, review_ids, allows
+                )
             )
         if not aspect.seed and not aspect.by_words:
-            return []
+            return Quotes([])
         if not aspect.seed:
             # A phrase asked in the other language than the reviews ("the book" of German
             # reviews) shares no word with them: the words of its nearest sentences that the
@@ -499,17 +528,22 @@ class AspectFinder:
             using = np.asarray([uses_any(text, stems) for text in texts], dtype=bool)
             eligible = using & (scores >= lexical)
             if stems and eligible.any():
-                return self._best_per_review(
-                    np.where(eligible, scores, -np.inf), lexical, texts, review_ids, allows
+                return Quotes(
+                    self._best_per_review(
+                        np.where(eligible, scores, -np.inf), lexical, texts, review_ids, allows
+                    )
                 )
-            return []
-        # No sentence is sure: the one nearest the aspect, alone, when it is near enough or
-        # stands out from the work's other sentences.
-        best = float(scores.max())
+            return Quotes([])
+        # No sentence is sure: the one nearest the aspect, alone, when it is near enough, or
+        # when it uses a word of the aspect and stands out from the work's other sentences.
+        nearest = int(np.argmax(scores))
+        best = float(scores[nearest])
         floor = data.answer_threshold
-        if best < floor and best >= scores.mean() + data.answer_standout * scores.std():
+        stands_out = best >= scores.mean() + data.answer_standout * scores.std()
+        if best < floor and stands_out and using[nearest]:
             floor = best
-        return self._best_per_review(scores, floor, texts, review_ids, allows)[:1]
+        chosen = self._best_per_review(scores, floor, texts, review_ids, allows)[:1]
+        return Quotes(chosen, sure=all(using[i] for i in chosen))
 
     def _words_beside(
         self, phrase: str, scores: npt.NDArray[np.float32], texts: Sequence[str]

@@ -893,14 +893,25 @@ def summary_line(summary: WorkSummaryOpinion, language: str = "en") -> str:
 
 
 def answer_aspect(
-    question: Question, reader: OpinionReader, finder: AspectFinder, aspect: AspectQuery
+    question: Question,
+    reader: OpinionReader,
+    finder: AspectFinder,
+    aspect: AspectQuery,
+    *,
+    say_none: bool = False,
 ) -> Answer | None:
     """Per work, the reviews that speak of ``aspect``, each quoted by its sentence nearest the
     aspect and counted by that sentence's polarity ("Musik — 2 Rezensionen (unten zitiert):
     1 positiv, 1 negativ"): the count is of exactly the quoted reviews. None when no sentence
     is about it as surely as the finder's answer threshold asks, and for a phrase of the
     question's own made only of the words that picked one of several works ("Lohnt sich
-    Ballerina auf Netflix?")."""
+    Ballerina auf Netflix?").
+
+    A work whose only quote is its sentence nearest a seed aspect that uses none of the
+    aspect's words is not counted: the answer says that none of its reviews names the
+    aspect and quotes that sentence as the nearest. With ``say_none``, a seed aspect that
+    no sentence of a work is about is answered too: none of its N reviews speaks of it;
+    and each such work's verdict counts follow."""
     if not aspect.seed:
         deciding = {word.lower() for word in question.deciding}
         kept = [word for word in aspect.key.split() if word.lower() not in deciding]
@@ -916,6 +927,8 @@ def answer_aspect(
     labels = _LABELS["de" if de else "en"]
     sources: list[Source] = []
     lines: list[str] = []
+    # Works none of whose reviews names the aspect: their verdict counts follow.
+    unnamed: list[Work] = []
     for work in question.works:
         reviews = reader.reviews_of(work)
         read = reader.sentences_of(reviews)
@@ -928,18 +941,26 @@ def answer_aspect(
         if not found:
             continue
         vectors = np.asarray([s.vector for _, s in found if s.vector is not None], np.float32)
-        chosen = finder.quoted(
+        quotes = finder.quotes(
             aspect,
             vectors,
             [s.quote for _, s in found],
             [r.review_id for r, _ in found],
             allows=reader.allows,
         )
+        chosen = quotes.indices
         sides: list[Polarity] = [reader.side(found[i][1].probability) or "mixed" for i in chosen]
         counts = review_polarity_counts([found[i][0].review_id for i in chosen], sides)
         if not counts.total:
+            if say_none and aspect.seed:
+                lines.append(f"{work.label()}: {_none_line(aspect.name, len(reviews), de)}")
+                unnamed.append(work)
             continue
-        line = count_line(aspect.name, counts, question.language, quoted=True)
+        if quotes.sure:
+            line = count_line(aspect.name, counts, question.language, quoted=True)
+        else:
+            line = _none_line(aspect.name, len(reviews), de, nearest=True)
+            unnamed.append(work)
         lines.append(f"{work.label()}: {line}")
         order: tuple[Polarity, ...] = ("positive", "negative", "mixed")
         for side in order:
@@ -962,11 +983,45 @@ def answer_aspect(
                     )
                 )
                 lines.append(f"  [{n}] {labels[side]}: „{' '.join(sentence.quote.split())}“")
-    if not sources:
+    if not lines:
         return None
-    answer = _answer(question, "aspect", lines, _Sources(), [])
+    verdicts = [w.opinion() for w in reader.works(unnamed, quotes=False)]
+    lines.extend(
+        f"{'Gesamturteil' if de else 'Overall'} — {_counts_line(o, question.language)}"
+        for o in verdicts
+    )
+    answer = _answer(question, "aspect", lines, _Sources(), verdicts)
     answer.sources = sources
-    answer.works = list(dict.fromkeys(s.work for s in sources))
+    answer.works = list(dict.fromkeys([*(s.work for s in sources), *(o.work for o in verdicts)]))
     answer.work_ids = [w.work_id for w in question.works if w.label() in answer.works]
     answer.aspect = aspect.name
     return answer
+
+
+def _none_line(name: str, reviews: int, de: bool, *, nearest: bool = False) -> str:
+    """ "Synchronisation — keine der 2 Rezensionen spricht davon." / "Dubbing — not named in
+    its one review; its nearest sentence:" """
+    head = name[:1].upper() + name[1:]
+    if nearest:
+        if de:
+            where = (
+                "in der einen Rezension nicht genannt"
+                if reviews == 1
+                else f"in keiner der {reviews} Rezensionen genannt"
+            )
+            return f"{head} — {where}; am nächsten kommt dieser Satz:"
+        where = "its one review" if reviews == 1 else f"any of its {reviews} reviews"
+        return f"{head} — not named in {where}; the nearest sentence:"
+    if de:
+        where = (
+            "die eine Rezension spricht nicht davon"
+            if reviews == 1
+            else f"keine der {reviews} Rezensionen spricht davon"
+        )
+        return f"{head} — {where}."
+    where = (
+        "its one review does not speak of it"
+        if reviews == 1
+        else (f"none of its {reviews} reviews speaks of it")
+    )
+    return f"{head} — {where}."
