@@ -575,7 +575,9 @@ class _Run:
         """Name the store's generation as the one bots read (also after a run that was cut
         short between publishing a generation and naming it)."""
         if self.snapshots is not None and is_published(self.snapshots, generation):
-            record_published(self.snapshots, generation, self.store.location)
+            record_published(
+                self.snapshots, generation, self.store.location, self.store.embedder_name
+            )
 
     def _publish(
         self,

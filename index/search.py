@@ -99,7 +99,7 @@ class HybridSearch:
         indexer named it beside the snapshots, or else as the store says."""
         from index.snapshot import is_published, published_generation
 
-        named = published_generation(self._root, self._location)
+        named = published_generation(self._root, self._location, self._embedder.name)
         if named is not None and is_published(self._root, named):
             return named
         return str(self._store.fresh_state().get("generation") or "")

@@ -103,27 +103,28 @@ def snapshot_root(data_dir: Path, collection: str) -> Path:
     return data_dir / "snapshots" / collection
 
 
-def published_generation(root: Path, location: str) -> str | None:
+def published_generation(root: Path, location: str, embedder: str) -> str | None:
     """The generation the indexer published last under ``root`` into the store at
-    ``location`` (index.store.store_location); None when it is not recorded, or recorded
-    for another store that keeps its snapshots here too."""
+    ``location`` (index.store.store_location) with vectors of ``embedder``; None when it is
+    not recorded, or recorded for another store that keeps its snapshots here too, or for
+    another embedder (whose vectors a question's must not be compared with)."""
     try:
         lines = (root / CURRENT).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return None
-    if len(lines) != 2 or lines[1] != location:
+    if len(lines) != 3 or lines[1] != location or lines[2] != embedder:
         return None
     return lines[0].strip() or None
 
 
-def record_published(root: Path, generation: str, location: str) -> None:
-    """Record ``generation`` as the one published into the store at ``location``, once the
-    store has published it."""
-    if published_generation(root, location) == generation:
+def record_published(root: Path, generation: str, location: str, embedder: str) -> None:
+    """Record ``generation`` as the one published into the store at ``location`` with
+    vectors of ``embedder``, once the store has published it."""
+    if published_generation(root, location, embedder) == generation:
         return
     root.mkdir(parents=True, exist_ok=True)
     partial = root / f"{CURRENT}{PARTIAL}"
-    partial.write_text(f"{generation}\n{location}\n", encoding="utf-8")
+    partial.write_text(f"{generation}\n{location}\n{embedder}\n", encoding="utf-8")
     partial.replace(root / CURRENT)
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from bot.service import ReviewService
 from bot.settings import Settings
+from index.embedding import ReviewEmbedder
+from index.errors import EmbedderMismatchError
 from index.indexing import IndexReport, index_reviews
 from index.snapshot import Snapshot, published_generation, record_published
 from index.store import EMBEDDED, ReviewStore, store_location
@@ -295,16 +297,20 @@ def test_a_bot_lets_a_replaced_generation_go_before_opening_the_next(
 def test_bots_read_the_published_generation_beside_the_snapshots(
     service: ReviewService, seeds_copy: Path, embedder: RememberingEmbedder
 ) -> None:
+    made_by = embedder.name
     service.index([seeds_copy])
     first = str(service.store.state["generation"])
-    assert published_generation(service.snapshots, EMBEDDED) == first
+    assert published_generation(service.snapshots, EMBEDDED, made_by) == first
     edited = file_of(seeds_copy, WICK)
     edited.write_text(edited.read_text(encoding="utf-8") + "\nEin Nachtrag.\n", encoding="utf-8")
     service.index([seeds_copy])
     second = str(service.store.state["generation"])
-    assert second != first and published_generation(service.snapshots, EMBEDDED) == second
+    assert second != first and published_generation(service.snapshots, EMBEDDED, made_by) == second
     # Named for the embedded store: a bot of a Chroma server asks its own store instead.
-    assert published_generation(service.snapshots, store_location("http://chroma:8000")) is None
+    server = store_location("http://chroma:8000")
+    assert published_generation(service.snapshots, server, made_by) is None
+    # Named for its embedder: a bot with another one asks the store, which refuses it.
+    assert published_generation(service.snapshots, EMBEDDED, "openai:other") is None
 
     # A question about a named work is answered from the snapshot, without opening the store.
     bot = ReviewService(service.settings, embedder=embedder)
@@ -313,9 +319,37 @@ def test_bots_read_the_published_generation_beside_the_snapshots(
     assert "store" not in vars(bot)
 
     # A run cut short after the store published its generation: the next run names it.
-    record_published(service.snapshots, first, EMBEDDED)
+    record_published(service.snapshots, first, EMBEDDED, made_by)
     assert sorted(service.index([seeds_copy]).unchanged) == ALL
-    assert published_generation(service.snapshots, EMBEDDED) == second
+    assert published_generation(service.snapshots, EMBEDDED, made_by) == second
+
+
+class _OtherEmbedder(ReviewEmbedder):
+    """Another embedder than the one the index was built with: other vectors, other size."""
+
+    name = "openai:other-model"
+    dimension = 8
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed_query(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return [float(len(text) % (i + 2)) + 1.0 for i in range(self.dimension)]
+
+
+@pytest.mark.parametrize(
+    "question", ["Worum geht es in Ballerina?", "Wie ist das Wetter morgen in Hamburg?"]
+)
+def test_a_bot_with_another_embedder_is_told_to_rebuild(
+    service: ReviewService, seeds_copy: Path, question: str
+) -> None:
+    service.index([seeds_copy])
+    other = ReviewService(
+        service.settings.model_copy(update={"embedder": "openai:other-model"}),
+        embedder=_OtherEmbedder(),
+    )
+    with pytest.raises(EmbedderMismatchError, match="--rebuild"):
+        other.ask(question)
 
 
 def test_an_index_copied_with_its_reviews_folder_reads_the_copys_reviews(
