@@ -251,7 +251,7 @@ def test_an_answer_quotes_each_review_by_its_sentence_about_the_music(
     vectors = real_embedder.embed_documents(texts)
     asked = finder.asked("Taugt die Musik von Kaltfront?", "de", ("Kaltfront",))
     assert asked is not None
-    quoted = finder.quoted(asked, vectors, texts, [review for review, _ in rows])
+    quoted = finder.quotes(asked, vectors, texts, [review for review, _ in rows]).indices
     # One sentence of each review, both about the music (the German one scores below the
     # precise threshold of ``about``).
     assert sorted(rows[i][0] for i in quoted) == ["krimiwelt", "s-2"]
@@ -259,9 +259,9 @@ def test_an_answer_quotes_each_review_by_its_sentence_about_the_music(
     assert all("Demir" in texts[i] for i in quoted)
     # A screen that refuses the best sentence leaves the review quoted by no other sentence
     # than one about the music, or not at all.
-    screened = finder.quoted(
+    screened = finder.quotes(
         asked, vectors, texts, [r for r, _ in rows], allows=lambda t: t != KALTFRONT_MUSIC
-    )
+    ).indices
     assert KALTFRONT_MUSIC not in [texts[i] for i in screened]
     assert all(
         "Demir" in texts[i] or "Blechbläser" in texts[i] or "Krimimusik" in texts[i]
@@ -291,9 +291,9 @@ def test_the_one_sentence_about_the_music_is_quoted_though_it_scores_low(
         opinion=True,
     )
     assert asked is not None and asked.key == "music"
-    quoted = finder.quoted(
+    quoted = finder.quotes(
         asked, real_embedder.embed_documents(texts), texts, ["lighthouse"] * len(texts)
-    )
+    ).indices
     assert [texts[i][:25] for i in quoted] == ["Declan Roe's score of fid"]
 
 
@@ -344,9 +344,9 @@ def test_an_answer_quotes_only_the_sentences_that_name_the_aspect(
     texts = [text for _, text in ENDING_SENTENCES]
     asked = finder.asked("Wie ist das Ende von Sunshine?", "de", ("Sunshine",), opinion=True)
     assert asked is not None and asked.key == "ending"
-    quoted = finder.quoted(
+    quoted = finder.quotes(
         asked, real_embedder.embed_documents(texts), texts, [r for r, _ in ENDING_SENTENCES]
-    )
+    ).indices
     assert sorted(ENDING_SENTENCES[i][0] for i in quoted) == ["a", "b"]
 
 
@@ -369,9 +369,9 @@ def test_an_aspect_of_the_questions_own_is_quoted_where_the_reviews_use_its_word
     question = "Wie gut hält sich der Feuerkelch an das Buch?"
     asked = finder.asked(question, "de", ("Feuerkelch",), opinion=True)
     assert asked is not None and not asked.seed and asked.name == "Buch"
-    quoted = finder.quoted(
+    quoted = finder.quotes(
         asked, real_embedder.embed_documents(texts), texts, [r for r, _ in BOOK_SENTENCES]
-    )
+    ).indices
     assert sorted(texts[i] for i in quoted) == sorted(t for t in texts if "Buch" in t)
 
 
@@ -384,9 +384,9 @@ def test_an_english_phrase_of_its_own_is_quoted_where_german_reviews_use_its_tra
     question = "What are the reviews saying about the book in Goblet of Fire?"
     asked = finder.asked(question, "en", ("Goblet of Fire",), opinion=True)
     assert asked is not None and not asked.seed and asked.name == "book"
-    quoted = finder.quoted(
+    quoted = finder.quotes(
         asked, real_embedder.embed_documents(texts), texts, [r for r, _ in BOOK_SENTENCES]
-    )
+    ).indices
     assert sorted(texts[i] for i in quoted) == sorted(t for t in texts if "Buch" in t)
 
 
@@ -429,5 +429,5 @@ def test_an_english_phrase_of_its_own_is_found_by_its_dictionary_translations(
         "What do the reviewers say about the villain in Shrek 3?", "en", ("Shrek 3",), opinion=True
     )
     assert asked is not None and not asked.seed and asked.name == "villain"
-    quoted = finder.quoted(asked, vectors, texts, [r for r, _ in VILLAIN_SENTENCES])
+    quoted = finder.quotes(asked, vectors, texts, [r for r, _ in VILLAIN_SENTENCES]).indices
     assert sorted(texts[i] for i in quoted) == sorted(texts[i] for i in (0, 2))

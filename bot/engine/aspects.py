@@ -33,7 +33,7 @@ sentence about an aspect that its reviews mention in passing.
 and 25 of 28 test questions (21 of the 24 test questions that ask about an aspect; 24 and 20
 before a question's one word was also compared with the words of the seed phrases).
 
-An answer quotes more than ``about`` returns (``quoted``), but only sentences surely about
+An answer quotes more than ``about`` returns (``quotes``), but only sentences surely about
 the aspect: of each review, its sentence nearest the aspect among those that use one of the
 aspect's words and reach a low threshold, or that reach ``about``'s own threshold without
 them; at most a few reviews, best first. The aspect's words are a seed's names and those of
@@ -395,7 +395,7 @@ class AspectFinder:
         An ``opinion`` question (one the bot answers with counts) needs its words nearer a
         seed aspect: there, the words left over are often the verdict's own ("worth seeing",
         "the new one") or another subject ("How is Ok-ju related to …"). Words near no seed
-        are an aspect of their own; whether the reviews speak of it is for ``quoted``."""
+        are an aspect of their own; whether the reviews speak of it is for ``quotes``."""
         phrase = self.content_phrase(question, language, title_spans)
         if not phrase:
             return None
@@ -516,17 +516,6 @@ class AspectFinder:
                 seen.add(key)
                 chosen.append(int(index))
         return chosen
-
-    def quoted(
-        self,
-        aspect: AspectQuery,
-        sentence_vectors: Vectors,
-        texts: Sequence[str],
-        review_ids: Sequence[str],
-        allows: Callable[[str], bool] | None = None,
-    ) -> list[int]:
-        """Indices of the sentences an answer about the aspect quotes (``quotes``)."""
-        return self.quotes(aspect, sentence_vectors, texts, review_ids, allows).indices
 
     def quotes(
         self,
