@@ -711,9 +711,7 @@ def unit(rows: Vectors) -> Matrix:
     return result
 
 
-# Endings taken off a word to find its stem ("Buches", "Effekte", "effects"); a stem keeps
-# at least _MIN_STEM letters.
-_ENDINGS = ("es", "en", "er", "s", "e", "n")
+# A stem keeps at least this many letters when an ending (``_stem_endings``) is taken off.
 _MIN_STEM = 5
 # A stem this long is also found at the end of a compound ("Filmmusik", "Originalbuch"),
 # followed by at most _COMPOUND_TAIL letters of an ending ("Spezialeffekte").
@@ -780,7 +778,7 @@ def uses_any(text: str, stems: Iterable[str]) -> bool:
 
 def _stem(word: str) -> str:
     folded = word.casefold()
-    for ending in _ENDINGS:
+    for ending in _stem_endings():
         if folded.endswith(ending) and len(folded) - len(ending) >= _MIN_STEM:
             return folded[: -len(ending)]
     return folded
@@ -798,6 +796,19 @@ def _spells_one_of(word: str, words: set[str]) -> bool:
 
 def _texts_of(seed: SeedAspect) -> list[str]:
     return [*dict.fromkeys(seed.names.values()), *seed.phrases]
+
+
+@lru_cache(maxsize=1)
+def _stem_endings() -> tuple[str, ...]:
+    """The inflection endings taken off a word to find its stem ("Buches", "Effekte",
+    "effects"), longest first: data, with their source, in the aspects file."""
+    try:
+        stored = json.loads(ASPECTS_FILE.read_text(encoding="utf-8"))
+        return tuple(str(ending) for ending in stored["stem_endings"]["endings"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigurationError(
+            f"the aspect data {ASPECTS_FILE} cannot be read ({error!r}); reinstall reviewbot"
+        ) from None
 
 
 @lru_cache(maxsize=1)
