@@ -18,6 +18,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 
 from index.keyword import tokenize
 from index.records import Review, Work
@@ -79,6 +80,9 @@ EVERYDAY_TITLE_PER_WORK = 0.01
 # is matched fuzzily at all: "Kompas" may find "Kompass", "Crank" must not find "Frank".
 FUZZY_SCORE = 88.0
 MIN_FUZZY_CHARS = 8
+# A one-word title shorter than that is found with one typo ("Knowning" for "Knowing") only by
+# a capitalised word no indexed review uses: "Frank", a word of the reviews, stays Frank.
+MIN_SHORT_TYPO_CHARS = 5
 # Share of a title's words that must be found translated in the text.
 MIN_TRANSLATED_SHARE = 0.6
 _PARTS = re.compile(r"\s+[-–]\s+|:|\(|\)|\s/\s")
@@ -186,6 +190,13 @@ class TitleIndex:
             if len(key) >= MIN_FUZZY_CHARS and any(a.how == "title" for a in self._of(key))
         )
         self._fuzzy_filter = _TrigramFilter(self._fuzzy_keys)
+        self._short_keys = sorted(
+            key
+            for key in self._aliases
+            if MIN_SHORT_TYPO_CHARS <= len(key) < MIN_FUZZY_CHARS
+            and " " not in key
+            and any(a.how == "title" and a.whole for a in self._of(key))
+        )
         self.max_words = max((len(k.split()) for k in self._aliases), default=1)
 
     def _of(self, key: str) -> list[_Alias]:
@@ -342,6 +353,7 @@ class TitleIndex:
         for variant in dict.fromkeys([text, text.replace("-", " ")]):
             tokens = _tokens(variant)
             candidates = self._exact(variant, tokens) + self._fuzzy(tokens)
+            candidates += self._short_typos(tokens)
             candidates += self._translations(tokens)
             found.extend(_best_spans(candidates))
         unique: dict[str, TitleMatch] = {}
@@ -409,6 +421,31 @@ class TitleIndex:
                     # Worth no more than the characters it matched: a longer title found
                     # with a typo loses to an exact match of the same words.
                     found.append((start, end, min(len(key), len(span)) * score / 100, match))
+        return found
+
+    def _short_typos(self, tokens: list[_Token]) -> list[tuple[int, int, float, TitleMatch]]:
+        # An index pickled before short titles were matched has no such keys.
+        keys = getattr(self, "_short_keys", ())
+        found = []
+        for position, token in enumerate(tokens):
+            if (
+                not keys
+                or not token.capitalised
+                or not MIN_SHORT_TYPO_CHARS - 1 <= len(token.key) <= MIN_FUZZY_CHARS
+                or token.key in self._aliases
+                or not self.unused(token.key)
+            ):
+                continue
+            for key, edits, _ in process.extract(
+                token.key, keys, scorer=OSA.distance, score_cutoff=1, limit=None
+            ):
+                score = 100 * (1 - edits / max(len(key), len(token.key)))
+                for alias in self._of(key):
+                    if alias.how == "title" and not alias.one_word_everyday:
+                        work = self.works[alias.work_id]
+                        match = TitleMatch(work, key, token.key, "fuzzy", score)
+                        weight = min(len(key), len(token.key)) * score / 100
+                        found.append((position, position + 1, weight, match))
         return found
 
     def _translations(self, tokens: list[_Token]) -> list[tuple[int, int, float, TitleMatch]]:

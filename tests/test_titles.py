@@ -155,3 +155,44 @@ def test_in_a_large_corpus_a_part_without_the_titles_rarest_word_names_nothing()
     assert index.find("Wie lang ist das Making of der Premium Edition von Das Parfum?") == []
     [match] = index.find("Wie ist Objekt der Begierde?")
     assert match.work.year == 1977
+
+
+def _short_title_catalog() -> Catalog:
+    reviews = [
+        Review(
+            review_id=f"s{n}",
+            source_path=f"s{n}.txt",
+            record_key=None,
+            format="txt",
+            text=text,
+            content_hash=f"s{n}",
+            title=title,
+            year=2009,
+            work=_work(title, 2009),
+        )
+        for n, (title, text) in enumerate(
+            [
+                ("Knowing", "Nicolas Cage entziffert eine Zahlenreihe aus einer Zeitkapsel."),
+                ("Crank", "Jason Statham rennt gegen ein Gift an; Frank hilft ihm kaum."),
+                ("Lucy", "Scarlett Johansson nutzt ihr ganzes Gehirn."),
+            ]
+        )
+    ]
+    return Catalog.build(reviews)
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("Worum geht es in Knowning?", [("Knowing", 2009)]),  # a letter too many
+        ("Worum geht es in Knowign?", [("Knowing", 2009)]),  # two letters swapped
+        ("Wie schnell ist Cranc?", [("Crank", 2009)]),
+        ("Was tut Frank?", []),  # a word of the reviews, not a typo of "Crank"
+        ("Wer spielt in Lucky?", []),  # four letters are too few to guess from
+        ("Wie ist Knowing?", [("Knowing", 2009)]),
+    ],
+)
+def test_a_short_title_is_found_with_one_typo_by_a_word_no_review_uses(
+    question: str, named: list[tuple[str, int]]
+) -> None:
+    assert _named(question, _short_title_catalog()) == named
