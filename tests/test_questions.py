@@ -489,3 +489,28 @@ def test_an_adjective_before_a_shared_title_picks_the_work_whose_reviews_use_it(
     # A word elsewhere in the question needs more than one mention to decide.
     both = read_question("Wie ist die Heldin in Ballerina?", catalog)
     assert [w.year for w in both.works] == [2023, 2025]
+
+
+def test_a_word_counts_with_its_dictionary_translations_when_a_shared_title_is_narrowed(
+    tmp_path: Path,
+) -> None:
+    reviews = [
+        _review(i, "Ballerina", f"Der Kampf im Turm ist Szene {i}.", year=2023) for i in range(3)
+    ]
+    reviews.append(_review(9, "Ballerina", "Eve kämpft mit Flammenwerfern in Prag.", year=2025))
+    vocabulary: dict[str, Counter[str]] = {}
+    for r in reviews:
+        if r.work:
+            vocabulary.setdefault(r.work.work_id, Counter()).update(
+                set(tokenize(r.text, language="de")) | set(tokenize(r.text, language="en"))
+            )
+    catalog = Catalog.build(reviews, vocabulary=vocabulary)
+    dictionary = tmp_path / "de-en"
+    dictionary.write_text(DING_LINES, encoding="utf-8")
+    lexicon = Lexicon.load(dictionary, cache_dir=tmp_path / "cache")
+    question = "Who wins the fight in the tower in Ballerina?"
+    read = read_question(question, catalog, lexicon=lexicon)
+    assert [w.year for w in read.works] == [2023]
+    assert read.deciding == ["tower"]
+    # Without a dictionary nothing says "tower" is "Turm": both films stay.
+    assert [w.year for w in read_question(question, catalog).works] == [2023, 2025]

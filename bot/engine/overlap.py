@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.answers import Passage
-from bot.engine.reading import ASPECTS, GENERIC_WORDS, SYNONYMS, Question
+from bot.engine.reading import ASPECTS, GENERIC_WORDS, Question
 from index.chunking import Sentence, split_sentences
 from index.keyword import tokenize
 from index.lexicon import Lexicon
@@ -135,7 +135,7 @@ def term_groups(question: Question, lexicon: Lexicon | None = None) -> list[Term
         ):
             continue
         seen.add(lower)
-        forms = [lower, *SYNONYMS.get(lower, ())]
+        forms = [lower]
         stems: dict[str, frozenset[str]] = {}
         translations: dict[str, frozenset[str]] = {}
         for language in LANGUAGES:

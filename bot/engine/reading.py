@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from index.catalog import Catalog
 from index.language import detect_language
+from index.lexicon import Lexicon
 from index.records import Work
 from index.titles import ARTICLES
 from index.works import normalize
@@ -40,59 +41,6 @@ ASPECTS: dict[str, re.Pattern[str]] = {
     ),
     "genre": re.compile(r"\bgenres?\b", re.I),
     "age_rating": re.compile(r"\bfsk\b|\baltersfreigabe\b|\bage rating\b|\bab \d+\b", re.I),
-}
-
-# Review vocabulary across languages, so "music" finds "Musik" and "Score".
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "music": ("musik", "score", "soundtrack", "filmmusik", "komponist", "musikalisch"),
-    "musik": ("music", "score", "soundtrack", "composer"),
-    "score": ("musik", "music", "soundtrack"),
-    "composer": ("komponist", "musik", "filmmusik"),
-    "komponist": ("composer", "music", "score"),
-    "composed": ("komponiert", "musik", "filmmusik"),
-    "ending": ("ende", "schluss", "finale", "showdown", "ends"),
-    "end": ("ende", "schluss", "finale", "showdown"),
-    "ende": ("ending", "end", "finale", "schluss", "showdown"),
-    "action": ("kampf", "kämpfe", "fights", "actionszenen", "set pieces"),
-    "fights": ("kämpfe", "kampf", "action", "choreografiert"),
-    "camera": ("kamera", "kameraführung", "bild", "cinematography"),
-    "cinematography": ("kamera", "kameraführung", "bildgestaltung"),
-    "kamera": ("camera", "cinematography"),
-    "story": ("geschichte", "handlung", "plot", "story"),
-    "plot": ("handlung", "geschichte", "story"),
-    "handlung": ("plot", "story"),
-    "critic": ("kritik", "rezensent", "kritiker"),
-    "lead": ("hauptrolle", "hauptfigur", "protagonistin", "protagonist", "heldin"),
-    "hauptrolle": ("lead", "starring", "protagonistin", "protagonist", "hauptfigur", "heldin"),
-    "pharmacist": ("apotheker",),
-    "korean": ("koreanisch", "südkoreanisch", "korea", "südkorea"),
-    "koreanische": ("korean", "südkoreanisch"),
-    "villain": ("schurke", "oberschurke", "gegenspieler", "bösewicht", "widersacher"),
-    "directed": ("regie", "regisseur", "regisseurin", "inszeniert"),
-    "director": ("regie", "regisseur", "regisseurin"),
-    "regie": ("regisseur", "regisseurin", "director", "directed"),
-    "apotheker": ("pharmacist",),
-    "friend": ("freundin", "freund"),
-    "revenge": ("rache", "rachegeschichte", "racheplot"),
-    "rache": ("revenge",),
-    "dance": ("ballett", "tanz"),
-    "runtime": ("laufzeit", "minuten", "minutes"),
-    "long": ("minuten", "minutes", "laufzeit"),
-    "lang": ("minuten", "minutes", "laufzeit"),
-    "lange": ("minuten", "minutes", "laufzeit"),
-    "dauert": ("minuten", "minutes", "laufzeit"),
-    "shot": ("kamera", "camera", "cinematography", "cinematographer", "bildgestaltung"),
-    "filmed": ("kamera", "camera", "cinematography", "cinematographer"),
-    "cinematographer": ("kamera", "camera", "cinematography", "bildgestaltung"),
-    "audio": ("sound", "ton", "tonspur"),
-    "sound": ("ton", "tonspur", "audio"),
-    "ton": ("sound", "audio", "tonspur"),
-    "picture": ("bild", "bildqualität"),
-    "bild": ("picture", "image"),
-    "subtitles": ("untertitel",),
-    "untertitel": ("subtitles",),
-    "dubbing": ("synchronisation", "synchro", "synchronstimmen"),
-    "synchronisation": ("dubbing", "synchronstimmen"),
 }
 
 # Words that say what a question is about in general, not what would answer it.
@@ -246,12 +194,18 @@ class Question:
     stars_scale: int | None = None
 
 
-def read_question(text: str, catalog: Catalog, *, previous_works: Sequence[Work] = ()) -> Question:
+def read_question(
+    text: str,
+    catalog: Catalog,
+    *,
+    previous_works: Sequence[Work] = (),
+    lexicon: Lexicon | None = None,
+) -> Question:
     """Analyse ``text`` against the indexed catalogue; ``previous_works`` serve follow-ups.
 
     The question's words are looked up in the catalogue, never matched against every
     review. The works' word counts let words like "Netflix" or "John Wick" pick one of
-    several works that share a title.
+    several works that share a title; ``lexicon`` lets a word count with its translations.
     """
     language = detect_language(text, default="en" if re.search(r"[a-z]", text) else "de")
     if re.search(r"[äöüß]", text, re.I):
@@ -280,7 +234,7 @@ def read_question(text: str, catalog: Catalog, *, previous_works: Sequence[Work]
     # A comparison of works that share a title compares them all ("Is the Netflix Ballerina
     # better than the John Wick one?").
     if len(works) > 1 and question.opinion != "comparison":
-        works, question.deciding = _narrow_by_vocabulary(text, works, catalog)
+        works, question.deciding = _narrow_by_vocabulary(text, works, catalog, lexicon, language)
     if question.opinion:
         question.intent = None
     # In a chat, a question about the text that names no film goes on about the last one;
@@ -622,7 +576,11 @@ def _trim_title(span: str, catalog: Catalog) -> str:
 
 
 def _narrow_by_vocabulary(
-    text: str, works: list[Work], catalog: Catalog
+    text: str,
+    works: list[Work],
+    catalog: Catalog,
+    lexicon: Lexicon | None = None,
+    language: str = "de",
 ) -> tuple[list[Work], list[str]]:
     """Keep the work whose reviews use the question's other words far more than the rest.
 
@@ -647,18 +605,16 @@ def _narrow_by_vocabulary(
         and w not in GENERIC_WORDS
         and not any(p.search(w) for p in ASPECTS.values())
     ]
-    # A word and its translations count together, so "music" in English reviews of one
-    # film does not outvote "Musik" in German reviews of the other.
+    # A word and its dictionary translations count together, so "music" in English reviews
+    # of one film does not outvote "Musik" in German reviews of the other.
+    other = "en" if language == "de" else "de"
     groups = {
         word: {
             t
             for lang in ("de", "en")
-            for t in tokenize(
-                " ".join([word, *SYNONYMS.get(word, ())]),
-                language=lang,
-                also_stop="en" if lang == "de" else "de",
-            )
+            for t in tokenize(word, language=lang, also_stop="en" if lang == "de" else "de")
         }
+        | (lexicon.translate(word, source=language, target=other) if lexicon else frozenset())
         for word in words
     }
     terms = sorted(set().union(*groups.values()))
