@@ -1,12 +1,13 @@
 """Answer latency: warm `ask` over a gold set, and the cold start of one `reviewbot ask`.
 
 Run on demand:  .venv/bin/python benchmarks/bench_ask.py [--gold tests/gold/seeds.jsonl]
-[--dvd N] [--imdb N] [--fast-index] [--threads N] [--cold N] [--json]
+[--dvd N] [--imdb N] [--fast-index] [--threads N] [--cold N] [--slowest N]
+[--keep DIR] [--json]
 
 The seed reviews are indexed, with ``--dvd`` / ``--imdb`` the first N reviews of Webis-CLS-10
 German DVD and of IMDb beside them (about 1.3 and 2 chunks a review), so the questions are
 answered against a larger corpus. The data is read from ``../shared/data`` and written only to
-a temporary folder.
+a temporary folder (or to ``--keep DIR``).
 """
 
 from __future__ import annotations
@@ -129,6 +130,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="embedder threads (default 1)")
     parser.add_argument("--rounds", type=int, default=3, help="times each question is asked")
     parser.add_argument("--cold", type=int, default=3, help="cold `reviewbot ask` processes")
+    parser.add_argument(
+        "--slowest",
+        type=int,
+        default=0,
+        help="also print the N slowest questions (by median warm time) and their answers' kind",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="write the reviews and the index into this folder and keep them; a later run "
+        "with the same folder indexes only what changed (for profiling a large index)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args()
     if args.fast_index and args.cold:
@@ -137,9 +150,12 @@ def main() -> None:
     from bot.service import ReviewService
     from bot.settings import Settings
 
-    with tempfile.TemporaryDirectory() as folder:
-        corpus = write_corpus(Path(folder), seeds=args.seeds, dvd=args.dvd, imdb=args.imdb)
-        data = Path(folder) / "data"
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = args.keep or Path(temporary)
+        corpus = folder / "reviews"
+        if not corpus.exists():
+            write_corpus(folder, seeds=args.seeds, dvd=args.dvd, imdb=args.imdb)
+        data = folder / "data"
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None, data_dir=data, embed_threads=args.threads
         )
@@ -155,11 +171,16 @@ def main() -> None:
         questions = [row["question"] for row in gold]
         service.ask(questions[0])  # load the keyword index, the sentence splitter, the ranker
         timings: list[float] = []
+        per_question: dict[str, list[float]] = {}
+        kinds: dict[str, str] = {}
         for _ in range(args.rounds):
             for question in questions:
                 started = time.perf_counter()
-                service.ask(question)
-                timings.append((time.perf_counter() - started) * 1000)
+                answer = service.ask(question)
+                elapsed = (time.perf_counter() - started) * 1000
+                timings.append(elapsed)
+                per_question.setdefault(question, []).append(elapsed)
+                kinds[question] = answer.kind
         cold = cold_seconds(data, args.cold)
 
     figures = {
@@ -174,11 +195,27 @@ def main() -> None:
         "warm_max_ms": round(max(timings), 1),
         "cold_process_s": cold,
     }
+    slowest = sorted(per_question.items(), key=lambda item: -statistics.median(item[1]))
+    slowest = slowest[: args.slowest]
     if args.json:
-        print(json.dumps(figures))
-    else:
-        for name, value in figures.items():
-            print(f"{name:>16}: {value}")
+        if slowest:
+            figures["slowest"] = [
+                {
+                    "question": q,
+                    "median_ms": round(statistics.median(ms), 1),
+                    "max_ms": round(max(ms), 1),
+                    "kind": kinds[q],
+                }
+                for q, ms in slowest
+            ]
+        print(json.dumps(figures, ensure_ascii=False))
+        return
+    for name, value in figures.items():
+        print(f"{name:>16}: {value}")
+    if slowest:
+        print(f"slowest {len(slowest)} questions (median and max ms over the rounds, answer kind):")
+    for question, ms in slowest:
+        print(f"{statistics.median(ms):8.1f} {max(ms):8.1f}  {kinds[question]:<10}  {question}")
 
 
 if __name__ == "__main__":

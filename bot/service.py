@@ -385,7 +385,7 @@ class ReviewService:
     @cached_property
     def aspects(self) -> AspectFinder:
         """Finds the aspect an opinion question asks about and the sentences about it."""
-        return AspectFinder(self.embedder, lexicon=self.lexicon)
+        return AspectFinder(self.embedder, lexicon=self.lexicon, cache_dir=self.settings.cache_dir)
 
     def works(self) -> list[WorkSummary]:
         return summarize_works(self.reviews())

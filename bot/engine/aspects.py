@@ -70,7 +70,10 @@ polarity of its quoted sentence.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -89,6 +92,8 @@ from index.keyword import tokenize
 from index.lexicon import Lexicon
 
 ASPECTS_FILE = Path(__file__).resolve().parents[1] / "data" / "aspects.json"
+
+logger = logging.getLogger(__name__)
 
 Vector = npt.NDArray[np.float32]
 Matrix = npt.NDArray[np.float32]
@@ -226,10 +231,15 @@ class AspectFinder:
         embedder: ReviewEmbedder,
         data: AspectData | None = None,
         lexicon: Lexicon | None = None,
+        *,
+        cache_dir: Path | None = None,
     ) -> None:
+        """``cache_dir`` keeps the seeds' query vectors for the next process under the same
+        embedder (none: each process embeds them when it first needs them)."""
         self._embedder = embedder
         self._data = data if data is not None else AspectData.load()
         self._lexicon = lexicon
+        self._cache_dir = cache_dir
         self._phrase_vectors: dict[str, Vector] = {}
 
     def with_thresholds(
@@ -248,12 +258,12 @@ class AspectFinder:
             raised=dict(raised or {}),
             phrase_threshold=phrase,
         )
-        other = AspectFinder(self._embedder, data, self._lexicon)
+        other = AspectFinder(self._embedder, data, self._lexicon, cache_dir=self._cache_dir)
         other.__dict__.update(
             {
                 k: v
                 for k, v in self.__dict__.items()
-                if k in ("prototypes", "seed_vectors", "name_vectors")
+                if k in ("prototypes", "seed_vectors", "name_vectors", "_seed_text_vectors")
             }
         )
         other._phrase_vectors = self._phrase_vectors
@@ -267,9 +277,35 @@ class AspectFinder:
     def prototypes(self) -> list[Matrix]:
         """Per seed, the query vectors of its names and phrases."""
         return [
-            unit([self._embedder.embed_query(text) for text in _texts_of(seed)])
+            unit([self._seed_text_vectors[text] for text in _texts_of(seed)])
             for seed in self._data.seeds
         ]
+
+    def keep_seed_vectors(self) -> int:
+        """Embeds the seeds' texts now (unless the cache folder kept their vectors) and keeps
+        their vectors there; how many texts the seeds have."""
+        return len(self._seed_text_vectors)
+
+    @cached_property
+    def _seed_text_vectors(self) -> dict[str, Vector]:
+        """The query vector of each seed's names, phrases and words (``seed_words``), in one
+        batch, or as the cache kept them for this embedder."""
+        texts = list(
+            dict.fromkeys(
+                [
+                    *(text for seed in self._data.seeds for text in _texts_of(seed)),
+                    *(word for words in self.seed_words for word in words),
+                ]
+            )
+        )
+        digest = hashlib.sha256("\n".join([self._embedder.name, *texts]).encode()).hexdigest()
+        cached = self._cache_dir / f"aspect-vectors-{digest[:24]}.npy" if self._cache_dir else None
+        vectors = _load_matrix(cached, rows=len(texts)) if cached else None
+        if vectors is None:
+            vectors = np.asarray(self._embedder.embed_queries(texts), dtype=np.float32)
+            if cached:
+                _save_matrix(cached, vectors)
+        return dict(zip(texts, vectors, strict=True))
 
     @cached_property
     def seed_vectors(self) -> Matrix:
@@ -315,7 +351,7 @@ class AspectFinder:
     def word_prototypes(self) -> list[Matrix]:
         """Per seed, the query vectors of its own words (``seed_words``): a question's one
         word is nearer a word than a phrase that contains it."""
-        return [unit([self._embedder.embed_query(w) for w in words]) for words in self.seed_words]
+        return [unit([self._seed_text_vectors[w] for w in words]) for words in self.seed_words]
 
     @cached_property
     def telling_words(self) -> list[list[str]]:
@@ -341,11 +377,18 @@ class AspectFinder:
         return [float((w @ vector).max()) for w in self.word_prototypes]
 
     def _phrase_vector(self, phrase: str) -> Vector:
-        if phrase not in self._phrase_vectors:
-            if len(self._phrase_vectors) >= _PHRASE_CACHE:
-                self._phrase_vectors.clear()
-            self._phrase_vectors[phrase] = unit([self._embedder.embed_query(phrase)])[0]
+        self._embed_phrases([phrase])
         return self._phrase_vectors[phrase]
+
+    def _embed_phrases(self, phrases: Iterable[str]) -> None:
+        """Embeds, in one batch, those of ``phrases`` whose vectors are not kept yet."""
+        missing = [p for p in dict.fromkeys(phrases) if p not in self._phrase_vectors]
+        if not missing:
+            return
+        if len(self._phrase_vectors) + len(missing) > _PHRASE_CACHE:
+            self._phrase_vectors.clear()
+        for phrase, vector in zip(missing, self._embedder.embed_queries(missing), strict=True):
+            self._phrase_vectors[phrase] = unit([vector])[0]
 
     def own_phrase(self, question: str, language: str, title_spans: Sequence[str] = ()) -> str:
         """The question's own noun phrase, for an aspect outside the seeds: its content words
@@ -403,6 +446,7 @@ class AspectFinder:
         # der Netflix-Ballerina") would otherwise pull the phrase away from it.
         words = phrase.split()
         candidates = [phrase, *words] if len(words) > 1 else [phrase]
+        self._embed_phrases(candidates)
         similarities = max(
             (self.seed_similarities(candidate) for candidate in candidates),
             key=max,
@@ -420,6 +464,7 @@ class AspectFinder:
         own = self.own_phrase(question, language, title_spans)
         if best >= 0:
             seed = self._data.seeds[best]
+            self._embed_phrases(own.split())
             # The question's own nouns that name the seed ("Geschichte", "soundtrack").
             naming = [
                 word
@@ -588,13 +633,14 @@ class AspectFinder:
         own = [w for w in _LETTERS.findall(phrase) if len(w) >= _MIN_WORD]
         if not own:
             return []
-        vectors = np.stack([self._phrase_vector(w) for w in own])
         words = dict.fromkeys(
             word
             for index in np.argsort(-scores, kind="stable")[:_TRANSLATION_SENTENCES]
             for word in _LETTERS.findall(texts[index])
             if len(word) >= _MIN_WORD and word.lower() not in stop
         )
+        self._embed_phrases([*own, *words])
+        vectors = np.stack([self._phrase_vector(w) for w in own])
         return [
             word
             for word in words
@@ -796,6 +842,32 @@ def _spells_one_of(word: str, words: set[str]) -> bool:
 
 def _texts_of(seed: SeedAspect) -> list[str]:
     return [*dict.fromkeys(seed.names.values()), *seed.phrases]
+
+
+def _load_matrix(path: Path, *, rows: int) -> Matrix | None:
+    """The float32 matrix saved at ``path`` if it is there whole, with ``rows`` rows."""
+    try:
+        matrix = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if matrix.dtype != np.float32 or matrix.ndim != 2 or len(matrix) != rows:
+        return None
+    loaded: Matrix = matrix
+    return loaded
+
+
+def _save_matrix(path: Path, matrix: Matrix) -> None:
+    """Saves ``matrix`` at ``path`` whole or not at all; a cache that cannot be written is
+    only slower."""
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with partial.open("wb") as file:
+            np.save(file, matrix, allow_pickle=False)
+        os.replace(partial, path)
+    except OSError as error:
+        logger.warning("cannot keep the aspect vectors in %s: %s", path.parent, error)
+        partial.unlink(missing_ok=True)
 
 
 @lru_cache(maxsize=1)
