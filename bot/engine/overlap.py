@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.answers import Passage
-from bot.engine.reading import ASPECTS, GENERIC_WORDS, Question
+from bot.engine.reading import ASPECTS, GENERIC_WORDS, SYNONYMS, Question
 from index.chunking import Sentence, split_sentences
 from index.keyword import tokenize
 from index.lexicon import Lexicon
@@ -75,34 +75,6 @@ def _question_stopwords() -> frozenset[str]:
     return frozenset(stopwords.STOPWORDS_EN_PLUS) | frozenset(stopwords.STOPWORDS_GERMAN)
 
 
-# Question words that ask, rather than say what the answer is about.
-_ASKING = frozenset(
-    (
-        "which",
-        "whose",
-        "whom",
-        "does",
-        "did",
-        "doing",
-        "according",
-        "welche",
-        "welcher",
-        "welches",
-        "welchen",
-        "welchem",
-        "wann",
-        "wo",
-        "warum",
-        "wieso",
-        "weshalb",
-        "wessen",
-        "laut",
-        "one",
-        "ones",
-    )
-)
-
-
 def naming_words(question: Question) -> set[str]:
     """Words that only name the question's works (title words, years): every passage of
     the work has them, so they say nothing about what answers it."""
@@ -129,13 +101,12 @@ def term_groups(question: Question, lexicon: Lexicon | None = None) -> list[Term
             len(lower) < 2
             or lower in seen
             or lower in stop
-            or lower in _ASKING
             or lower in GENERIC_WORDS
             or lower in naming
         ):
             continue
         seen.add(lower)
-        forms = [lower]
+        forms = [lower, *SYNONYMS.get(lower, ())]
         stems: dict[str, frozenset[str]] = {}
         translations: dict[str, frozenset[str]] = {}
         for language in LANGUAGES:

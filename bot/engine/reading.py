@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from index.catalog import Catalog
 from index.language import detect_language
@@ -43,48 +45,29 @@ ASPECTS: dict[str, re.Pattern[str]] = {
     "age_rating": re.compile(r"\bfsk\b|\baltersfreigabe\b|\bage rating\b|\bab \d+\b", re.I),
 }
 
-# Words that say what a question is about in general, not what would answer it.
-GENERIC_WORDS = set(
-    [
-        "film",
-        "filme",
-        "films",
-        "movie",
-        "movies",
-        "kritik",
-        "kritiken",
-        "review",
-        "reviews",
-        "rezension",
-        "rezensionen",
-        "critic",
-        "critics",
-        "kritiker",
-        "sagt",
-        "sagen",
-        "say",
-        "says",
-        "think",
-        "thinks",
-        "denkt",
-        "findet",
-        "finden",
-        "like",
-        "liked",
-        "gefallen",
-        "gefällt",
-        "wie",
-        "how",
-        "what",
-        "was",
-        "wer",
-        "who",
-        "gut",
-        "good",
-        "bad",
-        "schlecht",
-    ]
-)
+DATA = Path(__file__).resolve().parent.parent / "data"
+QUESTION_WORDS_FILE = DATA / "question_words.json"
+
+
+def _question_words() -> frozenset[str]:
+    """Words that say what a question is about in general, or ask, not what would answer
+    it: counted from dev questions and their reviews (scripts/count_question_words.py)."""
+    data = json.loads(QUESTION_WORDS_FILE.read_text(encoding="utf-8"))
+    interrogatives = {w for words in data["interrogatives"].values() for w in words}
+    return frozenset(data["asking"]) | frozenset(data["generic"]) | interrogatives
+
+
+GENERIC_WORDS = _question_words()
+
+
+def _synonyms() -> dict[str, tuple[str, ...]]:
+    """Review vocabulary across languages and near neighbours ("music": "Musik", "Score"):
+    a hand-written table, whose source and cost of removal bot/data/synonyms.json states."""
+    data = json.loads((DATA / "synonyms.json").read_text(encoding="utf-8"))
+    return {word: tuple(others) for word, others in data["synonyms"].items()}
+
+
+SYNONYMS = _synonyms()
 
 _RATING_INTENTS = ("average", "ratings", "best", "worst")
 _COUNT = re.compile(
@@ -605,14 +588,18 @@ def _narrow_by_vocabulary(
         and w not in GENERIC_WORDS
         and not any(p.search(w) for p in ASPECTS.values())
     ]
-    # A word and its dictionary translations count together, so "music" in English reviews
-    # of one film does not outvote "Musik" in German reviews of the other.
+    # A word, its synonyms and its dictionary translations count together, so "music" in
+    # English reviews of one film does not outvote "Musik" in German reviews of the other.
     other = "en" if language == "de" else "de"
     groups = {
         word: {
             t
             for lang in ("de", "en")
-            for t in tokenize(word, language=lang, also_stop="en" if lang == "de" else "de")
+            for t in tokenize(
+                " ".join([word, *SYNONYMS.get(word, ())]),
+                language=lang,
+                also_stop="en" if lang == "de" else "de",
+            )
         }
         | (lexicon.translate(word, source=language, target=other) if lexicon else frozenset())
         for word in words
