@@ -282,9 +282,8 @@ def _header_as_field(quote: str, value: str) -> str | None:
 
 
 _ROLE_QUESTION = re.compile(
-    r"character|\brole\b|which part|who does .+ play|who plays|wer spielt|\brolle\b|figur|"
-    r"wen spielt|"
-    r"welche[nr]? .*spielt",
+    r"\bcharacters?\b|\brole\b|\bwhich parts?\b|\bwho does .+ play\b|\bwho plays\b|"
+    r"\bwe[rn] spielte?\b|\brolle\b|\b\w*figur(?:en)?\b|\bwelche[nr]? .*\bspielte?\b",
     re.I,
 )
 
@@ -343,11 +342,15 @@ _ANSWER_TYPES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
         _NAMES,
     ),
     (
-        re.compile(r"^\s*(?:wann|when)\b|welchem jahr|what year|which year|datum|date", re.I),
+        re.compile(
+            r"^\s*(?:wann|when)\b|\b(?:welchem jahr|what year|which year|dates?)\b|"
+            r"\b\w*datum\b",  # "Erscheinungsdatum", not "update"
+            re.I,
+        ),
         re.compile(r"\b(?:1[89]|20)\d\d\b|\b\d{1,2}\.\s?\d{1,2}\.|\b\d{1,2}\. [A-ZÄÖÜ][a-zäöü]+"),
     ),
     (
-        re.compile(r"wie ?viele|wie lange?\b|wie alt|how (?:many|long|much|old)", re.I),
+        re.compile(r"\b(?:wie ?viele[nr]?|wie lange?|wie alt|how (?:many|long|much|old))\b", re.I),
         re.compile(r"\b\d+\b"),
     ),
 )
@@ -357,8 +360,8 @@ _RATING_MENTION = re.compile(
 _BACK_REFERENCE = re.compile(r"\b(?:er|sie|ihm|ihn|ihr|he|she|him|his|her|they|them)\b")
 # For these the answer must contain a number or a date, or the reviews do not give it.
 NUMERIC_QUESTION = re.compile(
-    r"^\s*(?:wann|when)\b|wie ?viele|wie lange?\b|wie alt|wie hoch|how (?:many|long|much|old)|"
-    r"in minuten|in minutes|welchem jahr|what year",
+    r"^\s*(?:wann|when)\b|\b(?:wie ?viele[nr]?|wie lange?|wie alt|wie hoch|"
+    r"how (?:many|long|much|old)|in minuten|in minutes|welchem jahr|what year)\b",
     re.I,
 )
 

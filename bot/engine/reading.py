@@ -77,8 +77,12 @@ _COUNT = re.compile(
 )
 # What a count counts: reviews, ratings or works, not the legs of a spider.
 _COUNTED = re.compile(
-    r"\b(?:rezension|kritik|bewertung|besprechung|review|rating|critique|film|movie|werk|work|"
-    r"titel|title|autor|author)\w*|\b(?:rezensiert|besprochen|bewertet|rated)\b",
+    # German nouns of a review at the end of a compound ("Filmkritiken"), not at its start
+    # ("Kritikpunkte"); the others whole, inflected ("workers" counts no works).
+    r"\b\w*(?:rezension|kritik|bewertung|besprechung)(?:en)?\b|\b\w*kritiker(?:n|in|innen)?\b|"
+    r"\b\w*film(?:e|en|s)?\b|"
+    r"\b(?:reviews?|reviewers?|ratings?|critiques?|movies?|werke?n?|works?|titel|titles?|"
+    r"autor(?:en|in|innen)?|authors?)\b|\b(?:rezensiert|besprochen|bewertet|rated)\b",
     re.I,
 )
 # A count of works, not of their reviews: "Wie viele Filme gibt es?".
@@ -118,14 +122,15 @@ _RATING_WORDS = re.compile(
     re.I,
 )
 _LIST_WORKS = re.compile(
-    r"welche (?:filme|werke)|which (?:films|movies|works)|"
-    r"list (?:the |all )?(?:films|movies|works)",
+    r"\bwelche (?:filme|werke)\b|\bwhich (?:films|movies|works)\b|"
+    r"\blist (?:the |all )?(?:films|movies|works)\b",
     re.I,
 )
 _RATINGS_ASKED = re.compile(
-    r"wie (?:wurde|wird|hat|ist) .*(?:bewertet|abgeschnitten)|welche (?:wertung|bewertung|note)|"
-    r"wie viele (?:sterne|punkte)|what (?:rating|score)|how (?:was|is|did) .*(?:rated|rate)\b|"
-    r"how many (?:stars|points)|rating (?:of|for|did)",
+    r"\bwie (?:wurde|wird|hat|ist) .*\b(?:bewertet|abgeschnitten)\b|"
+    r"\bwelche (?:wertung|bewertung|note)n?\b|\bwie viele (?:sterne|punkte)\b|"
+    r"\bwhat (?:rating|score)s?\b|\bhow (?:was|is|did) .*\b(?:rated|rate)\b|"
+    r"\bhow many (?:stars|points)\b|\brating (?:of|for|did)\b",
     re.I,
 )
 _YEAR = re.compile(r"\b(19\d\d|20\d\d)\b")
@@ -342,9 +347,9 @@ def _intent(text: str) -> str | None:
         return "best"
     if rating and _WORST.search(text):
         return "worst"
-    if re.search(r"(?:am )?besten bewertet|\bbest[- ]rated|\bhighest[- ]rated", text, re.I):
+    if re.search(r"\bbesten bewertet\b|\b(?:best|highest)[- ]rated\b", text, re.I):
         return "best"
-    if re.search(r"(?:am )?schlechtesten bewertet|\bworst[- ]rated|\blowest[- ]rated", text, re.I):
+    if re.search(r"\bschlechtesten bewertet\b|\b(?:worst|lowest)[- ]rated\b", text, re.I):
         return "worst"
     if _RATINGS_ASKED.search(text):
         return "ratings"
