@@ -153,3 +153,24 @@ def test_a_question_needs_a_number_only_when_its_words_ask_one(
 def test_a_role_is_asked_by_whole_words(question: str, role: bool, catalog: Catalog) -> None:
     # A role asked is looked for as the reviews write it: "Chev (Jason Statham)".
     assert bool(_roles_asked(read_question(question, catalog))) == role
+
+
+@pytest.mark.parametrize(
+    ("question", "stars", "scale"),
+    [
+        ("Wie viele Rezensionen geben Crank nur einen Stern?", 1, None),
+        ("How many reviews give Crank one star?", 1, None),
+        ("Wie viele Rezensionen geben Crank fünf Sterne?", 5, None),
+        ("Wie viele Rezensionen geben Crank sechs Punkte?", 6, None),
+        ("How many reviews rate Crank 5/5?", 5, 5),
+        ("Wie viele Rezensionen gibt es zu Crank?", None, None),
+        # A number word inside another word counts nothing ("Einstern", "Dreisterne").
+        ("Wie viele Rezensionen nennen das Hotel Dreisterne?", None, None),
+    ],
+)
+def test_the_rating_a_count_is_limited_to_is_read_from_whole_words(
+    question: str, stars: float | None, scale: int | None, catalog: Catalog
+) -> None:
+    read = read_question(question, catalog)
+    assert read.intent == "count"
+    assert (read.stars, read.stars_scale) == (stars, scale)

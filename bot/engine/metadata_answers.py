@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 from heapq import nsmallest
+from pathlib import Path
 from statistics import mean
 from typing import Protocol, runtime_checkable
 
@@ -337,20 +339,12 @@ _FIELD_OF: dict[str, tuple[str, str]] = {
     "date": ("Datum", "date"),
     "author": ("Autor", "author"),
 }
-_MONTHS_DE = (
-    "Januar",
-    "Februar",
-    "März",
-    "April",
-    "Mai",
-    "Juni",
-    "Juli",
-    "August",
-    "September",
-    "Oktober",
-    "November",
-    "Dezember",
-)
+# Month names by language, from Unicode CLDR (bot/data/month_names.json says how).
+_MONTHS: dict[str, list[str]] = json.loads(
+    (Path(__file__).resolve().parent.parent / "data" / "month_names.json").read_text(
+        encoding="utf-8"
+    )
+)["months"]
 
 
 def _field_answer(question: Question, catalog: Catalog) -> Answer | None:
@@ -433,8 +427,8 @@ def _written_date(value: str, language: str) -> str:
     except ValueError:
         return value
     if language == "de":
-        return f"{day.day}. {_MONTHS_DE[day.month - 1]} {day.year}"
-    return f"{day.strftime('%B')} {day.day}, {day.year}"
+        return f"{day.day}. {_MONTHS['de'][day.month - 1]} {day.year}"
+    return f"{_MONTHS['en'][day.month - 1]} {day.day}, {day.year}"
 
 
 @runtime_checkable

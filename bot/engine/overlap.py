@@ -10,12 +10,14 @@ that merely names her.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from bot.answers import Passage
 from bot.engine.reading import ASPECTS, GENERIC_WORDS, SYNONYMS, Question
@@ -321,10 +323,12 @@ def _pervasive_terms(passages: Sequence[Passage]) -> set[str]:
 
 
 # What an answer to a who / when / how-many question contains.
-_NOT_A_NAME = (
-    r"(?!(?:Der|Die|Das|Den|Dem|Des|Ein|Eine|Einen|Einem|Einer|Und|Mit|Von|Im|Am|Auf|Als|"
-    r"Auch|Doch|Nach|Bei|Für|Wie|Was|Wer|Dass|Es|Er|Sie|The|An|And|With|Of|In)\b)"
+_FUNCTION_WORDS = json.loads(
+    (Path(__file__).resolve().parent.parent / "data" / "function_words.json").read_text(
+        encoding="utf-8"
+    )
 )
+_NOT_A_NAME = rf"(?!(?:{'|'.join(map(re.escape, _FUNCTION_WORDS['not_name_start']))})\b)"
 _NAME = rf"{_NOT_A_NAME}[A-ZÄÖÜ][\w'-]+(?:\s+(?:de\s+|van\s+|von\s+)?[A-ZÄÖÜ][\w'-]+)+"
 _NAMES = re.compile(rf"\({_NAME}\)|{_NAME}")
 _PERSON_NOUNS = (

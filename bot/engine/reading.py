@@ -91,10 +91,18 @@ _COUNTS_WORKS = re.compile(
     r"(?:filme|films|movies|werke|works|titel|titles)\b",
     re.I,
 )
-_STAR_NUMBERS = {
-    "ein": 1, "einen": 1, "einem": 1, "one": 1, "a": 1, "zwei": 2, "two": 2, "drei": 3,
-    "three": 3, "vier": 4, "four": 4, "fünf": 5, "five": 5, "zehn": 10, "ten": 10,
-}  # fmt: skip
+
+
+def _star_numbers() -> dict[str, int]:
+    """Numbers written as words, for "nur einen Stern", "five stars": the cardinals of
+    bot/data/number_words.json (Unicode CLDR) and the indefinite articles as one."""
+    numbers = json.loads((DATA / "number_words.json").read_text(encoding="utf-8"))
+    articles = json.loads((DATA / "articles.json").read_text(encoding="utf-8"))["indefinite"]
+    words = {w: int(n) for n, forms in numbers["cardinals"].items() for w in forms}
+    return words | dict.fromkeys([*numbers["one"], *articles["de"], *articles["en"]], 1)
+
+
+_STAR_NUMBERS = _star_numbers()
 # The rating a count counts: "mit 5 Sternen", "nur einen Stern", "5/5", "one star".
 _STARS_COUNTED = re.compile(
     rf"\b(?P<n>\d+(?:[.,]5)?|{'|'.join(_STAR_NUMBERS)})(?:\s+|-)(?:sterne?n?|stars?|punkte?n?|points?)"
@@ -805,7 +813,8 @@ _HOW_GOOD = re.compile(
 _HOW_IS_REST = re.compile(
     r"^\W*(?:how|wie)\s+(?:is|was|ist|war)\s+(?P<rest>[^?!.]+)[?!.]?\s*$", re.I
 )
-_LINKS = {"in", "im", "of", "von", "vom", "bei", "beim", "to", "zu", "zum", "zur", "with", "mit"}
+# Prepositions that tie a part to the work ("the ending in X"): bot/data/function_words.json.
+_LINKS = frozenset(json.loads((DATA / "function_words.json").read_text(encoding="utf-8"))["links"])
 
 
 def _how_is_the_work(text: str, works: Sequence[Work]) -> bool:
