@@ -48,3 +48,23 @@ def test_the_answer_threshold_sits_on_a_broad_plateau_not_a_spike(
     assert 0.3 < broad <= 0.5
     accuracy = fit_ranker.answerability(asked, probabilities, broad)
     assert accuracy == {"gold": 0.7}
+
+
+def test_a_large_set_weighs_more_in_the_abstention_fit_only_with_a_power_below_one(
+    fit_ranker: ModuleType,
+) -> None:
+    empty = np.zeros((0, 1))
+    asked = [
+        fit_ranker.Asked(corpus, f"{corpus}{i}", "dev", True, empty, np.zeros(0), 0.0, True, 0.0)
+        for corpus, n in (("small", 4), ("large", 100))
+        for i in range(n)
+    ]
+
+    def set_totals(power: float) -> tuple[float, float]:
+        weights = fit_ranker.set_weights(asked, power)
+        return float(weights[:4].sum()), float(weights[4:].sum())
+
+    assert set_totals(1.0) == pytest.approx((1.0, 1.0))
+    assert set_totals(0.0) == pytest.approx((4.0, 100.0))
+    small, large = set_totals(0.5)
+    assert large / small == pytest.approx(5.0)
