@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,13 @@ from bot.engine.opinions import (
     answer_opinion,
     summarize_opinions,
 )
-from bot.engine.ranking import RankerModel, SentenceRanker, load_model, passages_by_rank
+from bot.engine.ranking import (
+    RankerModel,
+    SentenceRanker,
+    content_text,
+    load_model,
+    passages_by_rank,
+)
 from bot.engine.reading import Question, read_question
 from bot.engine.retrieval import SENTENCE_POOL, leading_passages, retrieve
 from bot.question_input import clean_question
@@ -30,6 +37,7 @@ from bot.screening import SentenceScreen
 from bot.settings import Settings
 from index.catalog import Catalog, WorkSummary, summarize_works
 from index.embedding import ReviewEmbedder, create_embedder, embedder_name
+from index.errors import ReviewbotError
 from index.indexing import IndexReport, Progress, index_lock, index_reviews
 from index.lexicon import Lexicon
 from index.polarity import head_for
@@ -44,6 +52,12 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
 
     from bot.llm import LlmAnswerer
+
+log = logging.getLogger(__name__)
+
+# Asked once when a long-running bot starts, offline, so that its first user does not wait
+# for the embedder, the generation's snapshot and the store's search graph to load.
+WARM_UP_QUESTION = "Wie ist der Film?"
 
 
 @dataclass(frozen=True)
@@ -179,6 +193,15 @@ class ReviewService:
                 self._view = view
             return view
 
+    def warm_up(self) -> None:
+        """Load what answering needs by answering one question offline (never through an
+        LLM); without an index yet there is nothing to load, and that is not an error."""
+        try:
+            view = self.view()
+            self.answer_offline(read_question(WARM_UP_QUESTION, view.catalog), view=view)
+        except ReviewbotError as error:
+            log.info("nothing loaded before the first question: %s", error)
+
     def ask(
         self, question: str, *, conversation: Conversation | None = None, k: int | None = None
     ) -> Answer:
@@ -216,6 +239,7 @@ class ReviewService:
         *,
         model: RankerModel | None = None,
         fitted: bool = True,
+        content_vector: Sequence[float] | None = None,
     ) -> SentenceRanker | None:
         """The sentence ranker for one question, with ``model`` or the shipped one.
 
@@ -236,6 +260,7 @@ class ReviewService:
             model=model if fitted else None,
             lexicon=self.lexicon,
             embed_query=self.embedder.embed_query,
+            content_vector=content_vector,
         )
 
     @cached_property
@@ -300,10 +325,14 @@ class ReviewService:
     ) -> tuple[Answer, list[Passage], list[Work]]:
         """The offline answer to a question already read, with the passages it weighed."""
         view = view or self.view()
-        vector = self.embedder.embed_query(read.text)
+        # The question and its words besides the works' names, embedded in one batch.
+        content = content_text(read)
+        vector, *rest = self.embedder.embed_queries([read.text, *([content] if content else [])])
         top_k = k or self.settings.top_k
         pool, works = retrieve(read, view.search, k=max(top_k, SENTENCE_POOL), vector=vector)
-        ranker = self.sentence_ranker(vector, view.snapshot)
+        ranker = self.sentence_ranker(
+            vector, view.snapshot, content_vector=rest[0] if rest else None
+        )
         answer = compose_offline(
             read,
             pool,

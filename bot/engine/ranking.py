@@ -132,10 +132,15 @@ class SentenceRanker:
         model: RankerModel | None,
         lexicon: Lexicon | None = None,
         embed_query: Callable[[str], list[float]] | None = None,
+        content_vector: Sequence[float] | None = None,
     ) -> None:
+        """``content_vector``: the vector of :func:`content_text`, when the caller has it."""
         import numpy as np
 
         self.question_vector = np.asarray(question_vector, dtype=np.float32)
+        self._given_content_vector = (
+            None if content_vector is None else np.asarray(content_vector, dtype=np.float32)
+        )
         self._sentences = sentences
         self._embed_passages = embed_passages
         self._rarity = rarity
@@ -255,12 +260,14 @@ class SentenceRanker:
         """The question's vector without the words naming its works, when it has some."""
         import numpy as np
 
-        naming = naming_words(question)
-        words = question.text.split()
-        kept = [w for w in words if normalize(w) not in naming]
-        if self._embed_query is None or len(kept) == len(words) or not kept:
+        text = content_text(question)
+        if text is None:
             return None
-        return np.asarray(self._embed_query(" ".join(kept)), dtype=np.float32)
+        if self._given_content_vector is not None:
+            return self._given_content_vector
+        if self._embed_query is None:
+            return None
+        return np.asarray(self._embed_query(text), dtype=np.float32)
 
     def rank(self, question: Question, passages: Sequence[Passage]) -> list[Candidate]:
         """Every sentence of the passages as a Candidate scored by the model, best first."""
@@ -325,3 +332,13 @@ def passages_by_rank(passages: Sequence[Passage], ranked: Sequence[Candidate]) -
     }
     ordered = sorted(passages, key=lambda p: order.get(p.chunk_id, len(order)))
     return [replace(p, n=i) for i, p in enumerate(ordered, start=1)]
+
+
+def content_text(question: Question) -> str | None:
+    """The question without the words naming its works, when it has some and other words."""
+    naming = naming_words(question)
+    words = question.text.split()
+    kept = [w for w in words if normalize(w) not in naming]
+    if len(kept) == len(words) or not kept:
+        return None
+    return " ".join(kept)

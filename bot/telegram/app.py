@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from pathlib import Path
@@ -54,6 +55,9 @@ async def start_bot(application: Application[Any, Any, Any, Any, Any, Any]) -> N
     """Once Telegram accepted the token (getMe answered): register the commands, say so."""
     await register_commands(application)
     log.info("Telegram bot @%s started", application.bot.username)
+    service = application.bot_data.service
+    if service is not None:
+        application.create_task(asyncio.to_thread(service.warm_up), name="warm-up")
 
 
 async def register_commands(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
