@@ -40,7 +40,7 @@ class ReviewRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         view = self.service.view()
-        question = read_question(query, view.catalog)
+        question = read_question(query, view.catalog, lexicon=self.service.lexicon)
         if question.unknown_title:
             return []
         # A shared title is searched once per work, so every film it names is found.

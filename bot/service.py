@@ -285,7 +285,7 @@ class ReviewService:
         previous = view.works_by_id(conversation.subject_work_ids()) if conversation else []
         turns = conversation.turns() if conversation and llm else []
         standalone = llm.condense(question, turns) if llm and turns else question
-        read = read_question(standalone, catalog, previous_works=previous)
+        read = read_question(standalone, catalog, previous_works=previous, lexicon=self.lexicon)
         if standalone != question:
             # The reply keeps the language the user asked in, whatever the rewrite did.
             read.language = read_question(question, catalog).language

@@ -130,7 +130,7 @@ def gold_questions(name: str, service: Any) -> list[Asked]:
     for item in load_gold(GOLD / f"{name}.jsonl"):
         if item.history:
             continue  # follow-ups depend on the conversation, not on the ranking
-        read = read_question(item.question, view.catalog)
+        read = read_question(item.question, view.catalog, lexicon=service.lexicon)
         if answer_from_metadata(read, view.catalog) is not None:
             continue
         spans, rows, unknown, cross = _rows_for(service, read)
