@@ -11,9 +11,10 @@ from bot.engine.overlap import (
     MIN_SUPPORT,
     NUMERIC_QUESTION,
     Candidate,
+    StoredBounds,
     asks_field,
     candidates,
-    sentences_of,
+    sentences_in,
     term_groups,
 )
 from bot.engine.ranking import SentenceRanker
@@ -86,7 +87,9 @@ def compose_offline(
         limit = 2 if supported and supported[0].asked else MAX_SENTENCES_PER_WORK
         chosen.extend(_pick(supported, limit=limit))
     chosen = _with_metadata_facts(question, chosen, passages, works)
-    chosen = [c for c in _with_players(question, chosen, passages) if screen.allows(c.quote)]
+    stored = ranker.sentences if ranker is not None else None
+    chosen = _with_players(question, chosen, passages, stored)
+    chosen = [c for c in chosen if screen.allows(c.quote)]
     if NUMERIC_QUESTION.search(question.text) and not any(
         _states_number(question, c) for c in chosen
     ):
@@ -183,7 +186,10 @@ MAX_PLAYERS_PER_WORK = 2
 
 
 def _with_players(
-    question: Question, chosen: list[Candidate], passages: Sequence[Passage]
+    question: Question,
+    chosen: list[Candidate],
+    passages: Sequence[Passage],
+    stored: StoredBounds | None = None,
 ) -> list[Candidate]:
     """For "Who plays the friend who dies?": who plays the characters the quotes name.
 
@@ -195,7 +201,7 @@ def _with_players(
         return chosen
     roles: dict[tuple[str, str], tuple[Passage, str, str]] = {}
     for passage in passages:
-        for sentence in sentences_of(passage.text, passage.language):
+        for sentence in sentences_in(passage, stored):
             quote = passage.text[sentence.start : sentence.end].strip()
             for match in _PLAYED_BY.finditer(quote):
                 key = (passage.work_id, _character_key(match.group(1)))

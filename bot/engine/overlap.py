@@ -14,10 +14,11 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 from bot.answers import Passage
 from bot.engine.reading import ASPECTS, GENERIC_WORDS, SYNONYMS, Question
@@ -129,9 +130,16 @@ def term_groups(question: Question, lexicon: Lexicon | None = None) -> list[Term
 
 
 def candidates(
-    question: Question, passages: Sequence[Passage], lexicon: Lexicon | None = None
+    question: Question,
+    passages: Sequence[Passage],
+    lexicon: Lexicon | None = None,
+    *,
+    stored: StoredBounds | None = None,
 ) -> list[Candidate]:
-    """Sentences that share content words with the question (or state the asked field)."""
+    """Sentences that share content words with the question (or state the asked field).
+
+    ``stored``: the sentences the indexer stored per chunk id, so passages need not be split
+    again."""
     groups = term_groups(question, lexicon)
     content = [g for g in groups if not g.subject]
     roles = _roles_asked(question)
@@ -143,7 +151,7 @@ def candidates(
     for rank, passage in enumerate(passages):
         headers = {(f.start, f.end): f for f in find_header_fields(passage.text)}
         previous: int | None = None
-        for sentence in sentences_of(passage.text, passage.language):
+        for sentence in sentences_in(passage, stored):
             quote = passage.text[sentence.start : sentence.end].strip()
             if previous is not None and len(quote) >= 3:
                 before[(passage.chunk_id, quote)] = passage.text[previous : sentence.end].strip()
@@ -259,6 +267,27 @@ def _beside_aspect(question: Question, groups: Sequence[TermGroup]) -> list[Term
         for word in re.findall(r"[^\W_]+", match.group(0))
     }
     return [g for g in groups if g.word not in naming]
+
+
+class Bounds(Protocol):
+    """Where a sentence lies in its passage's text."""
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+
+# The sentences the indexer stored, per chunk id (see index.sentence_store).
+StoredBounds = Mapping[str, Sequence[Bounds]]
+
+
+def sentences_in(passage: Passage, stored: StoredBounds | None) -> Sequence[Bounds]:
+    """The passage's sentences as the indexer stored them, or split now (a chunk stored
+    without them, or no store at hand)."""
+    found = stored.get(passage.chunk_id) if stored is not None else None
+    return found or sentences_of(passage.text, passage.language)
 
 
 @lru_cache(maxsize=8192)

@@ -150,6 +150,8 @@ class SentenceRanker:
         # Set by :meth:`rank`: whether its sentences answer the question, and its ranking.
         self.answers = False
         self.ranked: list[Candidate] = []
+        # Set by :meth:`spans`: the sentences of each chunk weighed, as stored or split now.
+        self.sentences: dict[str, list[StoredSentence]] = {}
         self._cross_language = 0.0
 
     @property
@@ -167,6 +169,7 @@ class SentenceRanker:
         missing = [chunk_id for chunk_id in first if chunk_id not in stored]
         if missing:
             stored.update(self._split_and_embed([first[c][1] for c in missing]))
+        self.sentences = stored
         spans = []
         for chunk_id, (rank, passage) in first.items():
             for sentence in stored.get(chunk_id, []):
@@ -211,7 +214,7 @@ class SentenceRanker:
         if self.model is None or self.model.needs_overlap():
             overlap = {
                 (c.passage.review_id, c.quote): c.score
-                for c in candidates(question, passages, self._lexicon)
+                for c in candidates(question, passages, self._lexicon, stored=self.sentences)
             }
         rows = sentence_features(
             question,
