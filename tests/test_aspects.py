@@ -320,6 +320,40 @@ def test_a_sentence_uses_the_aspects_word_by_its_stem_or_as_a_compound(
     assert uses_any(text, stems) is uses
 
 
+# Words a dictionary knows, as the parts of compounds that go on past an aspect's word.
+KNOWN_WORDS = frozenset({"stimmen", "strang", "material", "land", "premiere", "tion"})
+
+
+@pytest.mark.parametrize(
+    ("text", "stems", "uses"),
+    [
+        # What goes on past the stem is endings, or a word the dictionary knows.
+        ("Die Darstellerinnen überzeugen.", {"darstell"}, True),
+        ("Die schauspielerische Leistung ist schwach.", {"schauspiel"}, True),
+        ("Die Synchronstimmen passen nicht.", {"synchron"}, True),
+        ("Der zweite Handlungsstrang führt ins Leere.", {"handlung"}, True),
+        ("Das Bonusmaterial ist dürftig.", {"bonus"}, True),
+        ("Die Filmmusik ist aufdringlich.", {"musik"}, True),
+        ("Einzig die Spezial-Effekte sind sehenswert.", {"effekt"}, True),
+        # Anything else makes another word that merely begins like the aspect's.
+        ("Wie schon in Extraction kämpft sich Hemsworth durch.", {"extra"}, False),
+        ("Die Serie feierte ihre Deutschlandpremiere auf Prime Video.", {"deutsch"}, False),
+        ("Die Musik setzt er sehr effektiv ein.", {"effekt"}, False),
+        ("It was an effective thriller.", {"effect"}, False),
+    ],
+)
+def test_a_word_that_goes_on_past_an_aspects_stem_is_its_only_as_a_form_or_compound(
+    text: str, stems: set[str], uses: bool
+) -> None:
+    assert uses_any(text, stems, KNOWN_WORDS.__contains__) is uses
+
+
+def test_without_a_dictionary_a_stem_followed_by_a_word_is_not_found() -> None:
+    """A compound whose second part no dictionary confirms is not taken on trust."""
+    assert not uses_any("Die Synchronstimmen passen nicht.", {"synchron"})
+    assert uses_any("Die Synchronisation passt nicht.", {"synchronisatio"})
+
+
 def test_a_question_word_that_holds_a_seed_word_names_that_seed(finder: AspectFinder) -> None:
     """In an opinion question, "Hauptdarstellerin" is farther from the acting's phrases and
     words than the threshold asks, but holds "Darsteller"."""
