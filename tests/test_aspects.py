@@ -354,6 +354,29 @@ def test_without_a_dictionary_a_stem_followed_by_a_word_is_not_found() -> None:
     assert uses_any("Die Synchronisation passt nicht.", {"synchronisatio"})
 
 
+@pytest.mark.parametrize(
+    ("question", "text", "uses"),
+    [
+        ("Wie ist die Synchronisation von Ballerina?", "Die Synchronstimmen passen.", True),
+        ("Wie ist die Synchronisation von Ballerina?", "Die deutsche Fassung ist gut.", False),
+        ("Wie ist die Synchronisation von Ballerina?", "Ein deutscher Film.", False),
+        ("How is the sound of Ballerina?", "The Dolby mix is loud.", True),
+        ("How is the sound of Ballerina?", "The track record of the director.", False),
+        ("Wie ist die Musik in Ballerina?", "Der Score ist treibend.", True),
+    ],
+)
+def test_an_aspects_words_are_those_that_name_it_alone(
+    finder: AspectFinder, question: str, text: str, uses: bool
+) -> None:
+    """A word of a seed's phrase that names the aspect only beside the rest of the phrase
+    ("deutsche" of "die deutsche Synchronisation", "track" of "the audio track") does not
+    make a sentence about it; "Synchronstimmen", "Dolby", "Score" do."""
+    language = "en" if question.startswith("How") else "de"
+    asked = finder.asked(question, language, ("Ballerina",))
+    assert asked is not None
+    assert uses_any(text, asked.stems) is uses
+
+
 def test_a_question_word_that_holds_a_seed_word_names_that_seed(finder: AspectFinder) -> None:
     """In an opinion question, "Hauptdarstellerin" is farther from the acting's phrases and
     words than the threshold asks, but holds "Darsteller"."""

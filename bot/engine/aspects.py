@@ -38,7 +38,9 @@ the aspect: of each review, its sentence nearest the aspect among those that use
 aspect's words and reach a low threshold, or that reach ``about``'s own threshold without
 them; at most a few reviews, best first. The aspect's words are a seed's names and those of
 its phrases' words that are nearer it than any other seed ("Besetzung", "Finale", "Score";
-not "Szenen"), and the question's own words that named it; or, for an aspect of its own, the
+not "Szenen") and would name it as a question's word ("deutsche" of "die deutsche
+Synchronisation" and "track" of "the audio track" would not: they are said of anything),
+and the question's own words that named it; or, for an aspect of its own, the
 phrase's words. A word is found by its stem, at the start of a word or the end of a compound
 ("Buches", "Filmmusik", "Spezial-Effekte"). A word that goes on past the stem counts only
 when the rest is endings (``stem_endings`` in the data file: "Darstellerinnen",
@@ -373,6 +375,26 @@ class AspectFinder:
             telling.append([w for w, n in zip(words, nearest, strict=True) if n == index])
         return telling
 
+    @cached_property
+    def naming_words(self) -> list[list[str]]:
+        """Per seed, its telling words (``telling_words``) that would name it as a question's
+        word: nearest it among the seeds' phrases, and from ``ask_threshold`` on. A word
+        that only names the aspect beside the rest of its phrase ("deutsche" of "die
+        deutsche Synchronisation", "track" of "the audio track") is said of anything."""
+        naming = []
+        for index, words in enumerate(self.telling_words):
+            vectors = unit([self._seed_text_vectors[word] for word in words])
+            # Per word, per seed, its highest cosine to the seed's names and phrases.
+            similarities = np.stack([(p @ vectors.T).max(axis=0) for p in self.prototypes])
+            naming.append(
+                [
+                    word
+                    for word, column in zip(words, similarities.T, strict=True)
+                    if int(np.argmax(column)) == index and column[index] >= self._data.ask_threshold
+                ]
+            )
+        return naming
+
     def seed_similarities(self, phrase: str) -> list[float]:
         """Per seed, the highest cosine of the phrase's query vector to its prototypes."""
         vector = self._phrase_vector(phrase)
@@ -478,7 +500,7 @@ class AspectFinder:
                 for word in own.split()
                 if self.seed_similarities(word)[best] >= data.ask_threshold
             ]
-            stems = word_stems([*seed.names.values(), *self.telling_words[best]])
+            stems = word_stems([*seed.names.values(), *self.naming_words[best]])
             return AspectQuery(
                 seed.key,
                 seed.name(language),
