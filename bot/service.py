@@ -201,6 +201,8 @@ class ReviewService:
             self.answer_offline(read_question(WARM_UP_QUESTION, view.catalog), view=view)
         except ReviewbotError as error:
             log.info("nothing loaded before the first question: %s", error)
+        except Exception:  # the first real question reports what is wrong; the bot runs on
+            log.warning("loading before the first question failed", exc_info=True)
 
     def ask(
         self, question: str, *, conversation: Conversation | None = None, k: int | None = None

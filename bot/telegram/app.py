@@ -52,12 +52,14 @@ def chat_state_path(settings: Settings) -> Path:
 
 
 async def start_bot(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Once Telegram accepted the token (getMe answered): register the commands, say so."""
+    """Once Telegram accepted the token (getMe answered): register the commands, say so, and
+    load the index before the first update is read."""
     await register_commands(application)
     log.info("Telegram bot @%s started", application.bot.username)
     service = application.bot_data.service
     if service is not None:
-        application.create_task(asyncio.to_thread(service.warm_up), name="warm-up")
+        # Before polling starts: questions sent meanwhile wait at Telegram, then find it loaded.
+        await asyncio.to_thread(service.warm_up)
 
 
 async def register_commands(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
