@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence, Set
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,7 @@ from bot.engine.ranking import (
     load_model,
     passages_by_rank,
 )
-from bot.engine.reading import Question, read_question
+from bot.engine.reading import GENERIC_WORDS, Question, opinion_asked, read_question
 from bot.engine.retrieval import SENTENCE_POOL, leading_passages, retrieve
 from bot.question_input import clean_question
 from bot.screening import SentenceScreen
@@ -298,6 +299,12 @@ class ReviewService:
             answer = self.answer_aspect(read, view=view)
         if answer is None:
             answer = answer_from_metadata(read, catalog)
+        if answer is None and not read.works and read.intent is None:
+            # "How did the critics like the music?" names no work: it asks about the works
+            # whose reviews the search finds for it that surely speak of the music.
+            found = self.with_found_works(read, view=view)
+            if found is not read:
+                answer = self.answer_aspect(found, view=view, sure_only=True)
         if answer is None and read.opinion:
             # Opinions are counted from ratings and stored polarities; an LLM only words the
             # summary, and its answer is shown only when its numbers are the counted ones.
@@ -387,6 +394,27 @@ class ReviewService:
             read, self.opinion_reader(view), catalogue, figures=view.catalog.opinion_figures
         )
 
+    def with_found_works(self, read: Question, *, view: CatalogView | None = None) -> Question:
+        """An opinion question about a seed aspect that names no work ("Wie ist die Musik?"),
+        read as asking about the works of the passages the search finds first for it; any
+        other question as it is. Those works whose reviews do not speak of the aspect are
+        left out of the answer."""
+        if read.unknown_title or read.unmentioned or read.foreign or read.opinion:
+            return read
+        aspect = self.asked_aspect(read)
+        if aspect is None or not aspect.seed:
+            return read
+        view = view or self.view()
+        if _names_something(read.text, aspect.stems):
+            return read  # "Wie ist die Bildqualität der DVD von Eragon?"
+        pool, _ = retrieve(read, view.search, k=SENTENCE_POOL)
+        works = view.works_by_id(list(dict.fromkeys(p.work_id for p in pool)))
+        works = works[: self.settings.top_k]
+        opinion, _ = opinion_asked(read.text, read.intent, works=works[:1])
+        if opinion not in ("verdict", "aspect"):
+            return read  # "Who composed the music?" asks a fact
+        return replace(read, works=works, opinion="aspect")
+
     def asked_aspect(self, read: Question) -> AspectQuery | None:
         """The aspect an opinion question about named works asks about: a seed aspect
         ("Musik") or a phrase of the question's own ("Melancholie"); None for none."""
@@ -401,16 +429,23 @@ class ReviewService:
         view: CatalogView | None = None,
         aspect: AspectQuery | None = None,
         say_none: bool = False,
+        sure_only: bool = False,
     ) -> Answer | None:
         """The named works' sentences about the aspect the question names (``aspect``, or
         else the one it asks about), a seed aspect or a phrase of its own, counted by
         polarity; None when it names none, or no sentence is about it, unless ``say_none``
-        asks for the answer that no review speaks of a seed aspect."""
+        asks for the answer that no review speaks of a seed aspect. ``sure_only``: only the
+        works whose reviews surely speak of it (works the question did not name)."""
         aspect = aspect or self.asked_aspect(read)
         if aspect is None:
             return None
         return answer_aspect(
-            read, self.opinion_reader(view), self.aspects, aspect, say_none=say_none
+            read,
+            self.opinion_reader(view),
+            self.aspects,
+            aspect,
+            say_none=say_none,
+            sure_only=sure_only,
         )
 
     @cached_property
@@ -449,3 +484,16 @@ class ReviewService:
             "collection": self.settings.collection,
             "last_index": state.get("indexed_at"),
         }
+
+
+def _names_something(text: str, aspect_stems: Set[str]) -> bool:
+    """Whether a capitalised word past the question's first is neither the aspect's own
+    ("Bildqualität") nor one that only says what a question is about ("Kritiker"): a name,
+    of a work or of something else, that the question would be asked about."""
+    words = re.findall(r"[^\W\d_][\w'’-]*", text)
+    return any(
+        word[0].isupper()
+        and word.lower() not in GENERIC_WORDS
+        and not any(word.lower().startswith(stem) for stem in aspect_stems)
+        for word in words[1:]
+    )

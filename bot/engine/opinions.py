@@ -899,6 +899,7 @@ def answer_aspect(
     aspect: AspectQuery,
     *,
     say_none: bool = False,
+    sure_only: bool = False,
 ) -> Answer | None:
     """Per work, the reviews that speak of ``aspect``, each quoted by its sentence nearest the
     aspect and counted by that sentence's polarity ("Musik — 2 Rezensionen (unten zitiert):
@@ -911,7 +912,8 @@ def answer_aspect(
     aspect's words is not counted: the answer says that none of its reviews names the
     aspect and quotes that sentence as the nearest. With ``say_none``, a seed aspect that
     no sentence of a work is about is answered too: none of its N reviews speaks of it;
-    and each such work's verdict counts follow."""
+    and each such work's verdict counts follow. With ``sure_only`` (works the question did
+    not name) a work is left out unless its reviews surely speak of the aspect."""
     if not aspect.seed:
         deciding = {word.lower() for word in question.deciding}
         kept = [word for word in aspect.key.split() if word.lower() not in deciding]
@@ -951,6 +953,8 @@ def answer_aspect(
         chosen = quotes.indices
         sides: list[Polarity] = [reader.side(found[i][1].probability) or "mixed" for i in chosen]
         counts = review_polarity_counts([found[i][0].review_id for i in chosen], sides)
+        if sure_only and not (counts.total and quotes.sure):
+            continue
         if not counts.total:
             if say_none and aspect.seed:
                 lines.append(f"{work.label()}: {_none_line(aspect.name, len(reviews), de)}")
