@@ -29,22 +29,34 @@ def _work(title: str, year: int, director: str | None = None) -> Work:
     return Work(work_id=f"{title.lower()}-{year}", title=title, year=year, director=director)
 
 
+def _review(
+    key: str,
+    title: str,
+    year: int,
+    *,
+    text: str = "Ein Film.",
+    director: str | None = None,
+    other: str | None = None,
+) -> Review:
+    return Review(
+        review_id=key,
+        source_path=f"{key}.txt",
+        record_key=None,
+        format="txt",
+        text=text,
+        content_hash=key,
+        title=other or title,
+        year=year,
+        director=director,
+        work=_work(title, year, director),
+    )
+
+
 def _reviews(extra_works: int = 0) -> list[Review]:
     rows: list[tuple[str, int, str | None, str | None]] = list(WORKS)
     rows += [(f"Opus{n:05d}", 2000, None, None) for n in range(extra_works)]
     return [
-        Review(
-            review_id=f"r{n}",
-            source_path=f"r{n}.txt",
-            record_key=None,
-            format="txt",
-            text="Ein Film.",
-            content_hash=str(n),
-            title=other or title,
-            year=year,
-            director=director,
-            work=_work(title, year, director),
-        )
+        _review(f"r{n}", title, year, director=director, other=other)
         for n, (title, year, director, other) in enumerate(rows)
     ]
 
@@ -159,17 +171,7 @@ def test_in_a_large_corpus_a_part_without_the_titles_rarest_word_names_nothing()
 
 def _short_title_catalog() -> Catalog:
     reviews = [
-        Review(
-            review_id=f"s{n}",
-            source_path=f"s{n}.txt",
-            record_key=None,
-            format="txt",
-            text=text,
-            content_hash=f"s{n}",
-            title=title,
-            year=2009,
-            work=_work(title, 2009),
-        )
+        _review(f"s{n}", title, 2009, text=text)
         for n, (title, text) in enumerate(
             [
                 ("Knowing", "Nicolas Cage entziffert eine Zahlenreihe aus einer Zeitkapsel."),
